@@ -83,6 +83,8 @@ class MapStage(Stage):
     kind = "map"
     #: True when ``setup`` is expensive (a model): the runner then uses an actor pool.
     stateful: ClassVar[bool] = False
+    #: Rows per batch handed to ``process_batch``.
+    batch_size: ClassVar[int] = 1024
 
     def setup(self) -> None:
         """Load what the stage needs once per worker (models, tables)."""
@@ -134,7 +136,12 @@ def mark_drops(
     for column, value in ((DROP_REASON, reason), (DROP_DETAIL, detail), (DUPLICATE_OF, duplicate_of)):
         if value is None:
             continue
-        values = pa.array([value] * n, pa.string()) if isinstance(value, str) else pa.array(value, pa.string())
+        if isinstance(value, str):
+            values = pa.array([value] * n, pa.string())
+        elif isinstance(value, (pa.Array, pa.ChunkedArray)):
+            values = value.cast(pa.string())
+        else:
+            values = pa.array(value, pa.string())
         merged = pc.if_else(mask_arr, values, table.column(column))
         table = table.set_column(table.schema.get_field_index(column), column, merged)
     return table

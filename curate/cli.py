@@ -1,0 +1,201 @@
+"""The ``curate`` command line: run, validate, inspect, stages."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from curate import __version__
+from curate.config import ConfigError, PipelineConfig, load_pipeline
+from curate.io.reader import InputError
+
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="curate")
+def main() -> None:
+    """Curate pretraining text: read JSONL/Parquet, run YAML-defined stages on Ray,
+    write sharded Parquet with a manifest and a table of every dropped document.
+
+    \b
+    Quick start:
+      curate stages                                   # what stages exist
+      curate run pipelines/default.yaml --input data/sample --output out/default
+      curate inspect out/default                      # funnel, drop reasons, samples
+    """
+
+
+def _load(pipeline: str, overrides: tuple[str, ...]) -> PipelineConfig:
+    try:
+        return load_pipeline(pipeline, list(overrides))
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+SET_HELP = "Override a parameter: STAGE.PARAM=VALUE (STAGE is a stage name, its 1-based position, 'reader' or 'writer'). Repeatable."
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False))
+@click.option("-i", "--input", "inputs", multiple=True, help="Input file, folder or glob (JSONL, .gz, .zst, Parquet). Repeatable; replaces the pipeline's input.")
+@click.option("-o", "--output", help="Output folder; replaces the pipeline's output.")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE", help=SET_HELP)
+@click.option("--text-field", help="Input field holding the text (default: text).")
+@click.option("--id-field", help="Input field holding the document id (default: id).")
+@click.option("--strict", is_flag=True, help="Stop at the first bad input record instead of quarantining it.")
+@click.option("--force", is_flag=True, help="Recompute every stage instead of resuming from checkpoints.")
+@click.option("--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start Ray locally; also RAY_ADDRESS).")
+@click.option("--num-cpus", type=int, help="CPUs for a local Ray (default: all).")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on failure.")
+def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: tuple[str, ...],
+        text_field: str | None, id_field: str | None, strict: bool, force: bool, address: str | None,
+        num_cpus: int | None, debug: bool) -> None:
+    """Run PIPELINE (a YAML file) over the input and write the output folder.
+
+    Re-running the same command resumes after the last finished stage.
+    """
+    extra = list(overrides)
+    if text_field:
+        extra.append(f"reader.text_field={text_field}")
+    if id_field:
+        extra.append(f"reader.id_field={id_field}")
+    if strict:
+        extra.append("reader.strict=true")
+    config = _load(pipeline, tuple(extra))
+    if inputs:
+        config.input = list(inputs)
+    if output:
+        config.output = output
+    if not config.input:
+        _fail("no input: pass --input PATH or set 'input' in the pipeline")
+    if not config.output:
+        _fail("no output: pass --output FOLDER or set 'output' in the pipeline")
+
+    from curate.ray_env import init_ray
+    from curate.runner import StageError, run_pipeline
+
+    try:
+        from curate.io.reader import resolve_inputs
+
+        resolve_inputs(config.input, exclude=config.output)  # fail fast on a bad path, before starting Ray
+        show_progress = sys.stderr.isatty()
+        init_ray(address, num_cpus=num_cpus, show_progress=show_progress)
+        total = len(config.stages) + 1
+        manifest = run_pipeline(config, force=force, on_event=_progress_printer(total))
+    except (ConfigError, InputError) as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(str(exc))
+    except StageError as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(f"{exc}\n(re-run with --debug for the traceback; finished stages are kept and resumed)", EXIT_FAILED)
+    except KeyboardInterrupt:
+        _fail("interrupted; re-run the same command to resume after the last finished stage", 130)
+    _print_summary(manifest, os.path.abspath(config.output))
+
+
+def _progress_printer(total: int):
+    def on_event(event: str, record: Any) -> None:
+        if record.name == "write":
+            console.print(f"[dim]writing shards ...[/]")
+            return
+        label = f"[{record.index}/{total - 1 if total > 1 else 0}] {record.name}"
+        if event == "start":
+            console.print(f"[cyan]▶[/] {label} ...")
+        elif event == "done":
+            dropped = sum(record.dropped.values())
+            note = " [dim](resumed)[/]" if record.resumed else ""
+            console.print(f"[green]✓[/] {label}: {record.documents_in:,} in → {record.documents_out:,} out, "
+                          f"{dropped:,} dropped, {record.seconds:.1f}s{note}")
+    return on_event
+
+
+def _print_summary(manifest: dict[str, Any], output: str) -> None:
+    table = Table(title="curate run", title_justify="left")
+    for column in ("#", "stage", "in", "out", "dropped", "reasons", "seconds"):
+        table.add_column(column, justify="right" if column in ("#", "in", "out", "dropped", "seconds") else "left")
+    for record in manifest["stages"]:
+        reasons = ", ".join(f"{k}={v:,}" for k, v in record["dropped"].items())
+        seconds = f"{record['seconds']:.1f}" + (" (resumed)" if record["resumed"] else "")
+        table.add_row(str(record["index"]), record["name"], f"{record['documents_in']:,}", f"{record['documents_out']:,}",
+                      f"{sum(record['dropped'].values()):,}", reasons, seconds)
+    out.print(table)
+    docs = manifest["documents"]
+    out.print(f"documents: {docs['input']:,} in = {docs['output']:,} out + {docs['dropped']:,} dropped; "
+              f"{len(manifest['output']['shards'])} shard(s), {manifest['wall_seconds']:.1f}s")
+    out.print(f"output: {output}  (polars: pl.scan_parquet('{output}/*.parquet'); dropped: {output}/_dropped/)")
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE", help=SET_HELP)
+def validate(pipeline: str, overrides: tuple[str, ...]) -> None:
+    """Check PIPELINE without running it: stage names, parameters, reader and writer settings."""
+    config = _load(pipeline, overrides)
+    for position, stage in enumerate(config.build_stages(), start=1):
+        params = ", ".join(f"{k}={v!r}" for k, v in stage.params.model_dump().items())
+        out.print(f"{position}. {stage.name} ({stage.kind}): {params}")
+    out.print(f"[green]ok[/]: {pipeline} is valid ({len(config.stages)} stage(s), config hash {config.config_hash()})")
+
+
+@main.command()
+@click.argument("name", required=False)
+def stages(name: str | None) -> None:
+    """List the available stages and their parameters (or one stage's, with NAME)."""
+    from curate.stages import get_stage_class, stage_names
+
+    names = [name] if name else stage_names()
+    for stage_name in names:
+        try:
+            cls = get_stage_class(stage_name)
+        except KeyError as exc:
+            _fail(str(exc.args[0]))
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        out.print(f"[bold]{stage_name}[/] ({cls.kind}) {escape(doc)}", soft_wrap=True)
+        for field_name, field in cls.Params.model_fields.items():
+            annotation = _type_name(field.annotation)
+            default = "required" if field.is_required() else repr(field.default)
+            out.print(f"    {field_name}: {escape(annotation)} = {escape(default)}  [dim]{escape(field.description or '')}[/]",
+                      soft_wrap=True)
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+@main.command()
+@click.argument("output", type=click.Path(file_okay=False))
+@click.option("-n", "--samples", default=3, show_default=True, help="Sample rows to show from the output and from the dropped table.")
+def inspect(output: str, samples: int) -> None:
+    """Summarise a run's OUTPUT folder: counts, funnel by stage, drop reasons, schema, sample rows."""
+    from curate.inspect import inspect_output
+
+    try:
+        inspect_output(output, samples, out)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,66 @@
+"""``curate inspect``: what a run's output folder holds, read back with polars."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import polars as pl
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from curate.manifest import MANIFEST, read_manifest
+
+
+def _shorten(value: object, width: int = 100) -> str:
+    text = "" if value is None else str(value).replace("\n", "⏎ ")
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def inspect_output(output: str, samples: int, console: Console) -> None:
+    if not os.path.exists(os.path.join(output, MANIFEST)):
+        raise FileNotFoundError(f"{output} is not a curate output folder (no {MANIFEST}); run 'curate run' first")
+    manifest = read_manifest(output)
+    docs = manifest["documents"]
+    shards = sorted(glob.glob(os.path.join(output, "*.parquet")))
+    dropped_files = sorted(glob.glob(os.path.join(output, "_dropped", "*.parquet")))
+    console.print(f"[bold]{os.path.abspath(output)}[/]  (config {manifest['config_hash']}, "
+                  f"curate {manifest['versions'].get('curate', '?')}, {manifest['wall_seconds']:.1f}s)")
+    balance = "holds" if docs["input"] == docs["output"] + docs["dropped"] else "[red]DOES NOT HOLD[/]"
+    console.print(f"documents: {docs['input']:,} in, {docs['output']:,} out, {docs['dropped']:,} dropped "
+                  f"(in = out + dropped {balance}); {len(shards)} shard(s), {len(dropped_files)} dropped file(s)")
+
+    funnel = Table(title="funnel", title_justify="left")
+    for column in ("#", "stage", "in", "out", "dropped", "kept %"):
+        funnel.add_column(column, justify="left" if column == "stage" else "right")
+    for record in manifest["stages"]:
+        kept = 100.0 * record["documents_out"] / record["documents_in"] if record["documents_in"] else 100.0
+        funnel.add_row(str(record["index"]), record["name"], f"{record['documents_in']:,}",
+                       f"{record['documents_out']:,}", f"{sum(record['dropped'].values()):,}", f"{kept:.1f}")
+    console.print(funnel)
+
+    if docs["dropped"]:
+        reasons = Table(title="drop reasons", title_justify="left")
+        for column in ("stage", "reason", "documents"):
+            reasons.add_column(column, justify="right" if column == "documents" else "left")
+        for record in manifest["stages"]:
+            for reason, count in record["dropped"].items():
+                reasons.add_row(record["name"], reason, f"{count:,}")
+        console.print(reasons)
+
+    if shards:
+        frame = pl.scan_parquet(os.path.join(output, "*.parquet"))
+        schema = frame.collect_schema()
+        console.print("schema: " + ", ".join(f"{name}: {dtype}" for name, dtype in schema.items()))
+        if samples:
+            console.print("[bold]sample output rows[/]")
+            for row in frame.head(samples).collect().iter_rows(named=True):
+                console.print(f"  {_shorten(row['id'])} ({_shorten(row.get('source'))}) {_shorten(row['text'])}", soft_wrap=True)
+    if dropped_files and samples:
+        console.print("[bold]sample dropped rows[/]")
+        dropped = pl.scan_parquet(os.path.join(output, "_dropped", "*.parquet"))
+        for row in dropped.head(samples).collect().iter_rows(named=True):
+            extra = f" duplicate_of={row['duplicate_of']}" if row["duplicate_of"] else ""
+            console.print(f"  {_shorten(row['id'])} {row['stage']}/{row['reason']}{escape(extra)}: {_shorten(row['detail'] or row['text'])}",
+                          soft_wrap=True)

@@ -1,0 +1,1 @@
+"""Reading inputs into the document contract and writing sharded Parquet."""

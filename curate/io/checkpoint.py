@@ -1,0 +1,120 @@
+"""Stage checkpoints: one folder of Parquet files per finished stage.
+
+A checkpoint holds every row the stage saw, kept and dropped (marked), in
+files named by the first ``_order`` they hold. Sorting the names gives the
+documents' input order, so resumed and uninterrupted runs read the same rows
+in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from ray.data import Datasink
+
+from curate.stage import DROP_REASON, ORDER
+
+SUCCESS = "_SUCCESS.json"
+
+
+class CheckpointSink(Datasink):
+    """Writes each block to ``<folder>/<first _order>.parquet`` (zstd)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def on_write_start(self, schema: pa.Schema | None = None) -> None:
+        os.makedirs(self.folder, exist_ok=True)
+
+    def write(self, blocks: Iterable[pa.Table], ctx: Any) -> list[str]:
+        written = []
+        for block in blocks:
+            if block.num_rows == 0:
+                continue
+            write_part(self.folder, block)
+            written.append(block.column(ORDER)[0].as_py())
+        return written
+
+
+def write_part(folder: str, table: pa.Table) -> str:
+    """Write one checkpoint part atomically; returns its path."""
+    first = table.column(ORDER)[0].as_py()
+    path = os.path.join(folder, f"{first:020d}.parquet")
+    tmp = path + ".tmp"
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+    return path
+
+
+def part_files(folder: str) -> list[str]:
+    """The checkpoint's parts in document order."""
+    if not os.path.isdir(folder):
+        return []
+    return [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".parquet")]
+
+
+def count_rows(files: list[str]) -> tuple[int, Counter[str]]:
+    """Total rows and dropped rows by reason, reading only the reason column."""
+    total = 0
+    reasons: Counter[str] = Counter()
+    for path in files:
+        parquet = pq.ParquetFile(path)
+        total += parquet.metadata.num_rows
+        if DROP_REASON in parquet.schema_arrow.names:
+            column = parquet.read(columns=[DROP_REASON]).column(DROP_REASON)
+            counts = pc.value_counts(column.drop_null()).to_pylist() if column.null_count < len(column) else []
+            reasons.update({c["values"]: c["counts"] for c in counts})
+    return total, reasons
+
+
+def read_success(stage_dir: str) -> dict[str, Any] | None:
+    path = os.path.join(stage_dir, SUCCESS)
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def write_success(stage_dir: str, record: dict[str, Any]) -> None:
+    tmp = os.path.join(stage_dir, SUCCESS + ".tmp")
+    with open(tmp, "w") as handle:
+        json.dump(record, handle, indent=2, sort_keys=True)
+    os.replace(tmp, os.path.join(stage_dir, SUCCESS))
+
+
+def reset(stage_dir: str) -> None:
+    if os.path.exists(stage_dir):
+        shutil.rmtree(stage_dir)
+
+
+def _read_parts(batch: pa.Table, kept_only: bool, columns: list[str] | None) -> Iterable[pa.Table]:
+    for path in batch.column("path").to_pylist():
+        table = pq.read_table(path, columns=columns)
+        if kept_only and DROP_REASON in table.column_names:
+            table = table.filter(pc.is_null(table.column(DROP_REASON)))
+        if table.num_rows:
+            yield table
+
+
+def read_dataset(files: list[str], *, kept_only: bool = True, columns: list[str] | None = None) -> Any:
+    """A Ray Dataset over checkpoint parts, in document order.
+
+    One read task per part; cheaper to start than ``ray.data.read_parquet``,
+    which samples and lists files before reading.
+    """
+    import ray.data
+
+    if columns is not None and kept_only and DROP_REASON not in columns:
+        columns = [*columns, DROP_REASON]
+    items = [{"path": path} for path in files]
+    dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
+    return dataset.map_batches(_read_parts, fn_kwargs={"kept_only": kept_only, "columns": columns},
+                               batch_size=1, batch_format="pyarrow")

@@ -1,0 +1,304 @@
+"""Readers: JSONL (plain, .gz, .zst) and Parquet files, folders and globs.
+
+Each record becomes one row of the document contract (see ``curate.documents``).
+Bad records never stop a run and are never lost: they are returned as rows
+marked with a ``read`` drop reason (and their file and line), so the runner
+writes them to the dropped-documents table. With ``strict`` the first bad
+record raises :class:`InputError` instead.
+
+Quarantine reasons: ``malformed_json``, ``not_an_object``, ``invalid_utf8``,
+``missing_text``, ``null_text``, ``non_string_text``, ``empty_text``,
+``too_large``. Invalid UTF-8 can instead be repaired (``utf8_errors:
+replace``); repaired rows are counted in the manifest.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field
+
+from curate.documents import MARKED_SCHEMA, order_of
+from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER
+
+JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz", ".jsonl.zst", ".json.zst", ".ndjson.zst")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+REPAIRED = "_repaired"
+
+
+class InputError(Exception):
+    """A problem with the input that the user must fix (bad path, wrong schema, strict mode)."""
+
+
+class ReaderConfig(BaseModel):
+    """How input records map to documents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text_field: str = Field("text", description="Field holding the document text.")
+    id_field: str = Field("id", description="Field holding a unique id; '<file>:<line>' when absent.")
+    source_field: str = Field("source", description="Field naming the source; the file name when absent.")
+    max_doc_bytes: int = Field(16 * 2**20, gt=0, description="Larger documents are quarantined as too_large.")
+    utf8_errors: Literal["quarantine", "replace"] = Field(
+        "quarantine", description="Invalid UTF-8: quarantine the record, or replace bad bytes with U+FFFD."
+    )
+    strict: bool = Field(False, description="Stop at the first bad record instead of quarantining it.")
+    batch_rows: int = Field(10_000, gt=0, description="Rows per batch handed to the first stage.")
+    batch_bytes: int = Field(64 * 2**20, gt=0, description="Text bytes at which a batch is cut early.")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    name: str  # path relative to the input root, used in derived ids and messages
+    size: int
+    format: Literal["jsonl", "parquet"]
+
+
+def _format_of(path: str) -> Literal["jsonl", "parquet"] | None:
+    lower = path.lower()
+    if lower.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if lower.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    return None
+
+
+def resolve_inputs(paths: list[str] | str, exclude: str | None = None) -> list[InputFile]:
+    """Expand files, folders (recursively) and globs into a sorted file list.
+
+    Folders and files whose names start with ``.`` or ``_`` are skipped, and so
+    is ``exclude`` (the run's output folder, when it lies inside an input folder).
+    """
+    if isinstance(paths, str):
+        paths = [paths]
+    excluded = os.path.abspath(exclude) + os.sep if exclude else None
+    found: dict[str, InputFile] = {}
+    for spec in paths:
+        if any(ch in spec for ch in "*?["):
+            matches = sorted(glob.glob(spec, recursive=True))
+            if not matches:
+                raise InputError(f"no input file matches {spec!r}")
+            root = os.path.dirname(spec.split("*")[0].split("?")[0].split("[")[0]) or "."
+            candidates = [(m, root) for m in matches if os.path.isfile(m)]
+        elif os.path.isdir(spec):
+            candidates = []
+            for dirpath, dirnames, filenames in os.walk(spec):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+                candidates += [(os.path.join(dirpath, f), spec) for f in sorted(filenames) if not f.startswith((".", "_"))]
+            if excluded:
+                candidates = [(p, r) for p, r in candidates if not os.path.abspath(p).startswith(excluded)]
+        elif os.path.isfile(spec):
+            candidates = [(spec, os.path.dirname(spec) or ".")]
+        else:
+            raise InputError(f"input path not found: {spec}")
+        usable = [(p, r) for p, r in candidates if _format_of(p)]
+        if not usable:
+            raise InputError(f"no JSONL or Parquet files in {spec!r} (looked for {', '.join(JSONL_SUFFIXES + PARQUET_SUFFIXES)})")
+        for path, root in usable:
+            full = os.path.abspath(path)
+            found.setdefault(full, InputFile(full, os.path.relpath(full, os.path.abspath(root)), os.path.getsize(full), _format_of(path)))  # type: ignore[arg-type]
+    return sorted(found.values(), key=lambda f: f.path)
+
+
+class _BatchBuilder:
+    """Collects rows column-wise and cuts Arrow tables by rows or bytes."""
+
+    def __init__(self, config: ReaderConfig) -> None:
+        self.config = config
+        self._reset()
+
+    def _reset(self) -> None:
+        self.columns: dict[str, list[Any]] = {f.name: [] for f in MARKED_SCHEMA}
+        self.repaired: list[bool] = []
+        self.nbytes = 0
+
+    def add(self, *, id: str, text: str | None, source: str, meta: str | None, order: int,
+            reason: str | None = None, detail: str | None = None, repaired: bool = False) -> None:
+        c = self.columns
+        c["id"].append(id)
+        c["text"].append(text)
+        c["source"].append(source)
+        c["meta"].append(meta)
+        c[ORDER].append(order)
+        c[DROP_REASON].append(reason)
+        c[DROP_DETAIL].append(detail)
+        c[DUPLICATE_OF].append(None)
+        self.repaired.append(repaired)
+        self.nbytes += len(text) if text else 0
+
+    def full(self) -> bool:
+        return len(self.repaired) >= self.config.batch_rows or self.nbytes >= self.config.batch_bytes
+
+    def flush(self) -> pa.Table | None:
+        if not self.repaired:
+            return None
+        table = pa.table(self.columns, schema=MARKED_SCHEMA).append_column(REPAIRED, pa.array(self.repaired))
+        self._reset()
+        return table
+
+
+def _open_binary(path: str) -> io.BufferedIOBase:
+    lower = path.lower()
+    if lower.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if lower.endswith(".zst"):
+        import zstandard
+
+        raw = open(path, "rb")
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True), buffer_size=1 << 20)
+    return open(path, "rb")
+
+
+def _to_id(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+class _Bad(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _check_text(text: Any, present: bool, config: ReaderConfig) -> str:
+    field = config.text_field
+    if not present:
+        raise _Bad("missing_text", f"record has no {field!r} field")
+    if text is None:
+        raise _Bad("null_text", f"{field!r} is null")
+    if not isinstance(text, str):
+        raise _Bad("non_string_text", f"{field!r} is a {type(text).__name__}, expected a string")
+    if not text.strip():
+        raise _Bad("empty_text", f"{field!r} is empty")
+    if len(text) > config.max_doc_bytes // 4 and len(text.encode("utf-8", "surrogatepass")) > config.max_doc_bytes:
+        raise _Bad("too_large", f"{field!r} is larger than max_doc_bytes={config.max_doc_bytes}")
+    return text
+
+
+def read_jsonl(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
+    """Yield marked document batches from one JSONL file."""
+    builder = _BatchBuilder(config)
+    with _open_binary(file.path) as handle:
+        try:
+            for line_no, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue  # blank lines carry no record
+                _read_jsonl_line(raw, line_no, file_index, file, config, builder)
+                if builder.full():
+                    yield builder.flush()  # type: ignore[misc]
+        except (OSError, EOFError) as exc:  # truncated or corrupt compressed stream
+            if config.strict:
+                raise InputError(f"{file.name}: cannot be read to the end: {exc}") from None
+            line_no = len(builder.repaired) + 1
+            builder.add(id=f"{file.name}:<unreadable>", text=None, source=file.name, meta=None,
+                        order=order_of(file_index, (1 << 40) - 1), reason="unreadable_file",
+                        detail=f"{file.name}: stopped reading: {exc}")
+    table = builder.flush()
+    if table is not None:
+        yield table
+
+
+def _read_jsonl_line(raw: bytes, line_no: int, file_index: int, file: InputFile, config: ReaderConfig,
+                     builder: _BatchBuilder) -> None:
+    order = order_of(file_index, line_no)
+    derived_id = f"{file.name}:{line_no}"
+    where = f"{file.name}:{line_no}"
+    repaired = False
+    try:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if config.utf8_errors == "quarantine":
+                raise _Bad("invalid_utf8", f"invalid UTF-8 at byte {exc.start}") from None
+            raw = raw.decode("utf-8", "replace").encode("utf-8")
+            repaired = True
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise _Bad("malformed_json", f"malformed JSON: {exc}") from None
+        if not isinstance(record, dict):
+            raise _Bad("not_an_object", f"line holds a JSON {type(record).__name__}, expected an object")
+        text = _check_text(record.get(config.text_field), config.text_field in record, config)
+    except _Bad as bad:
+        if config.strict:
+            raise InputError(f"{where}: {bad} (reason {bad.reason}; drop --strict to quarantine such records)") from None
+        text_out = raw.decode("utf-8", "replace").rstrip("\r\n")
+        builder.add(id=derived_id, text=text_out, source=file.name, meta=None, order=order,
+                    reason=bad.reason, detail=f"{where}: {bad}")
+        return
+    doc_id = _to_id(record.pop(config.id_field, None)) or derived_id
+    record.pop(config.text_field)
+    source = record.pop(config.source_field, None)
+    source = source if isinstance(source, str) else file.name
+    meta = orjson.dumps(record).decode() if record else None
+    builder.add(id=doc_id, text=text, source=source, meta=meta, order=order, repaired=repaired)
+
+
+def read_parquet(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
+    """Yield marked document batches from one Parquet file."""
+    try:
+        parquet = pq.ParquetFile(file.path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(f"{file.name}: not a readable Parquet file: {exc}") from None
+    schema = parquet.schema_arrow
+    if config.text_field not in schema.names:
+        raise InputError(
+            f"{file.name}: no column {config.text_field!r}; columns are {', '.join(schema.names)}. "
+            "Set text_field (--text-field) to the column holding the text."
+        )
+    text_type = schema.field(config.text_field).type
+    if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+        raise InputError(f"{file.name}: column {config.text_field!r} is {text_type}, expected a string column")
+    builder = _BatchBuilder(config)
+    record_index = 0
+    for batch in parquet.iter_batches(batch_size=min(config.batch_rows, 4096)):
+        for record in batch.to_pylist():
+            record_index += 1
+            order = order_of(file_index, record_index)
+            where = f"{file.name}:row {record_index}"
+            derived_id = f"{file.name}:{record_index}"
+            try:
+                text = _check_text(record.get(config.text_field), True, config)
+            except _Bad as bad:
+                if config.strict:
+                    raise InputError(f"{where}: {bad} (reason {bad.reason})") from None
+                raw = record.pop(config.text_field)
+                builder.add(id=_to_id(record.get(config.id_field)) or derived_id,
+                            text=raw if isinstance(raw, str) else None, source=file.name,
+                            meta=_dump_meta(record), order=order, reason=bad.reason, detail=f"{where}: {bad}")
+                continue
+            doc_id = _to_id(record.pop(config.id_field, None)) or derived_id
+            record.pop(config.text_field)
+            source = record.pop(config.source_field, None)
+            source = source if isinstance(source, str) else file.name
+            builder.add(id=doc_id, text=text, source=source, meta=_dump_meta(record), order=order)
+            if builder.full():
+                yield builder.flush()  # type: ignore[misc]
+    table = builder.flush()
+    if table is not None:
+        yield table
+
+
+def _dump_meta(record: dict[str, Any]) -> str | None:
+    if not record:
+        return None
+    return orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def read_file(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
+    """Yield marked document batches from one input file of either format."""
+    reader = read_parquet if file.format == "parquet" else read_jsonl
+    yield from reader(file_index, file, config)

@@ -1,0 +1,393 @@
+"""The pipeline runner: owns Ray, batching, checkpoints, the output and the manifest.
+
+Every stage's result is checkpointed under ``OUT/_stages/NN-name/``. A stage
+whose checkpoint carries the same fingerprint (the inputs, the reader, and all
+stages up to it with their parameters) is not run again, so a crashed run
+resumes after its last finished stage and an edited pipeline reuses its
+unchanged prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate import __version__
+from curate.config import PipelineConfig, stable_hash
+from curate.documents import RECORD_BITS
+from curate.io import checkpoint
+from curate.io.reader import REPAIRED, InputError, InputFile, ReaderConfig, read_file, resolve_inputs
+from curate.io.writer import write_dropped, write_output
+from curate.manifest import build_manifest, write_manifest
+from curate.stage import DROP_COLUMNS, DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER, GlobalStage, MapStage, Stage, mark_drops
+
+READ_STAGE = "read"
+
+
+class StageError(Exception):
+    """A stage failed or broke the stage contract; the message names the stage."""
+
+
+@dataclass
+class StageRecord:
+    """What one stage did, as written to the manifest."""
+
+    index: int
+    name: str
+    kind: str
+    params: dict[str, Any]
+    fingerprint: str
+    documents_in: int = 0
+    documents_out: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    resumed: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- map stages
+
+_STAGE_CACHE: dict[tuple[type, str], MapStage] = {}
+
+
+def _checked(stage: Stage, batch: pa.Table, result: pa.Table) -> pa.Table:
+    """Enforce the stage contract: same rows, same order, string drop columns."""
+    if not isinstance(result, pa.Table):
+        raise StageError(f"stage {stage.name!r} returned {type(result).__name__}, expected a pyarrow.Table")
+    if result.num_rows != batch.num_rows or (
+        ORDER in result.column_names and not result.column(ORDER).equals(batch.column(ORDER))
+    ):
+        raise StageError(
+            f"stage {stage.name!r} returned {result.num_rows} rows for {batch.num_rows}: stages mark drops "
+            "(curate.stage.mark_drops) instead of removing or reordering rows"
+        )
+    if ORDER not in result.column_names:
+        result = result.append_column(ORDER, batch.column(ORDER))
+    return _ensure_drop_columns(result)
+
+
+def _apply_map_stage(batch: pa.Table, stage_cls: type[MapStage], params: Any) -> pa.Table:
+    """Ray task body for stateless map stages; each worker sets the stage up once."""
+    key = (stage_cls, params.model_dump_json())
+    stage = _STAGE_CACHE.get(key)
+    if stage is None:
+        stage = stage_cls(params)
+        stage.setup()
+        _STAGE_CACHE[key] = stage
+    return _checked(stage, batch, stage.process_batch(batch))
+
+
+class _MapStageActor:
+    """Ray actor body for stateful map stages (a model loaded once per actor)."""
+
+    def __init__(self, stage_cls: type[MapStage], params: Any) -> None:
+        self.stage = stage_cls(params)
+        self.stage.setup()
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return _checked(self.stage, batch, self.stage.process_batch(batch))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _read_files(batch: pa.Table, config: ReaderConfig) -> Iterator[pa.Table]:
+    for spec in batch.to_pylist():
+        file = InputFile(spec["path"], spec["name"], spec["size"], spec["format"])
+        yield from read_file(spec["file_index"], file, config)
+
+
+def _mark_duplicate_ids_in_part(path: str, first_seen: dict[str, int], names: list[str]) -> None:
+    table = pq.read_table(path)
+    ids = table.column("id").to_pylist()
+    orders = table.column(ORDER).to_pylist()
+    reasons = table.column(DROP_REASON).to_pylist()
+    mask = [r is None and i in first_seen and o != first_seen[i] for i, o, r in zip(ids, orders, reasons)]
+    if any(mask):
+        detail = [f"id {i!r} already used at {position(first_seen[i], names)}" if m else None for i, m in zip(ids, mask)]
+        table = mark_drops(table, mask, "duplicate_id", detail=detail)
+        checkpoint.write_part(os.path.dirname(path), table)
+
+
+def position(order: int, names: list[str]) -> str:
+    """``file:line`` of a document from its ``_order``."""
+    return f"{names[order >> RECORD_BITS]}:{order & ((1 << RECORD_BITS) - 1)}"
+
+
+# ---------------------------------------------------------------- the runner
+
+
+ProgressCallback = Callable[[str, StageRecord], None]
+
+
+class Runner:
+    """Runs stages over inputs into ``output``; see :func:`run_pipeline`."""
+
+    def __init__(
+        self,
+        inputs: list[str],
+        output: str,
+        stages: list[Stage],
+        *,
+        reader: ReaderConfig | None = None,
+        writer: Any = None,
+        config: dict[str, Any] | None = None,
+        force: bool = False,
+        on_event: ProgressCallback | None = None,
+    ) -> None:
+        from curate.io.writer import WriterConfig
+
+        self.inputs = inputs
+        self.output = os.path.abspath(output)
+        self.stages = stages
+        self.reader = reader or ReaderConfig()
+        self.writer = writer or WriterConfig()
+        self.config = config or {}
+        self.force = force
+        self.on_event = on_event or (lambda event, record: None)
+        self.stages_dir = os.path.join(self.output, "_stages")
+
+    # -- helpers
+    def _stage_dir(self, index: int, name: str) -> str:
+        return os.path.join(self.stages_dir, f"{index:02d}-{name}")
+
+    def _reuse(self, record: StageRecord, stage_dir: str) -> bool:
+        if self.force:
+            return False
+        success = checkpoint.read_success(stage_dir)
+        if not success or success.get("fingerprint") != record.fingerprint:
+            return False
+        for key in ("documents_in", "documents_out", "dropped", "seconds", "stats"):
+            setattr(record, key, success[key])
+        record.resumed = True
+        return True
+
+    def _finish(self, record: StageRecord, stage_dir: str, started: float, stats: dict[str, Any] | None = None) -> None:
+        files = checkpoint.part_files(stage_dir)
+        total, reasons = checkpoint.count_rows(files)
+        record.documents_in = total
+        record.dropped = dict(sorted(reasons.items()))
+        record.documents_out = total - sum(reasons.values())
+        record.seconds = round(time.time() - started, 3)
+        record.stats = stats or {}
+        checkpoint.write_success(stage_dir, asdict(record))
+
+    # -- the run
+    def run(self) -> dict[str, Any]:
+        import ray.data
+
+        started = time.time()
+        files = resolve_inputs(self.inputs, exclude=self.output)
+        for file in files:
+            if file.format == "parquet":
+                _check_parquet_schema(file, self.reader)
+        os.makedirs(self.stages_dir, exist_ok=True)
+        fingerprint = stable_hash(
+            {"version": __version__, "reader": self.reader.model_dump(),
+             "files": [(f.path, f.size, os.stat(f.path).st_mtime_ns) for f in files]}
+        )
+        records: list[StageRecord] = []
+        read_record = StageRecord(0, READ_STAGE, "read", self.reader.model_dump(), fingerprint)
+        read_dir = self._stage_dir(0, READ_STAGE)
+        recompute = not self._reuse(read_record, read_dir)
+        if recompute:
+            self.on_event("start", read_record)
+            t0 = time.time()
+            self._run_read(files, read_dir)
+            repaired = sum(pc.sum(pq.read_table(p, columns=[REPAIRED]).column(REPAIRED)).as_py() or 0
+                           for p in checkpoint.part_files(read_dir))
+            self._finish(read_record, read_dir, t0, {"files": len(files), "repaired_invalid_utf8": repaired})
+        self.on_event("done", read_record)
+        records.append(read_record)
+
+        previous_dir = read_dir
+        for index, stage in enumerate(self.stages, start=1):
+            params = stage.params.model_dump(mode="json")
+            fingerprint = stable_hash({"previous": fingerprint, "name": stage.name, "params": params})
+            record = StageRecord(index, stage.name, stage.kind, params, fingerprint)
+            stage_dir = self._stage_dir(index, stage.name)
+            if recompute or not self._reuse(record, stage_dir):
+                recompute = True
+                self.on_event("start", record)
+                t0 = time.time()
+                stats = self._run_stage(stage, previous_dir, stage_dir, records[-1].documents_out)
+                self._finish(record, stage_dir, t0, stats)
+            self.on_event("done", record)
+            records.append(record)
+            previous_dir = stage_dir
+        self._remove_stale_stage_dirs(records)
+
+        self.on_event("start", StageRecord(len(records), "write", "write", {}, ""))
+        shards = write_output(checkpoint.part_files(previous_dir), self.output, self.writer)
+        dropped_shards = write_dropped(
+            [(r.name, checkpoint.part_files(self._stage_dir(r.index, r.name))) for r in records if r.dropped],
+            os.path.join(self.output, "_dropped"),
+            self.writer,
+        )
+        manifest = build_manifest(
+            config=self.config, files=files, records=[asdict(r) for r in records], shards=shards,
+            dropped_shards=dropped_shards, wall_seconds=round(time.time() - started, 3),
+        )
+        write_manifest(self.output, manifest)
+        return manifest
+
+    def _remove_stale_stage_dirs(self, records: list[StageRecord]) -> None:
+        current = {os.path.basename(self._stage_dir(r.index, r.name)) for r in records}
+        for entry in os.listdir(self.stages_dir):
+            if entry not in current:
+                shutil.rmtree(os.path.join(self.stages_dir, entry), ignore_errors=True)
+
+    def _run_read(self, files: list[InputFile], stage_dir: str) -> None:
+        import ray
+        import ray.data
+        from ray.data.aggregate import Count, Min
+        from ray.data.expressions import col
+
+        checkpoint.reset(stage_dir)
+        os.makedirs(stage_dir)
+        items = [{"file_index": i, "path": f.path, "name": f.name, "size": f.size, "format": f.format}
+                 for i, f in enumerate(files)]
+        dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
+        dataset = dataset.map_batches(_read_files, fn_kwargs={"config": self.reader}, batch_size=1,
+                                      batch_format="pyarrow")
+        _execute(lambda: dataset.write_datasink(checkpoint.CheckpointSink(stage_dir)), READ_STAGE)
+
+        # Duplicate ids: the first occurrence keeps its id, later ones are quarantined.
+        parts = checkpoint.part_files(stage_dir)
+        if not parts:
+            return
+        ids = checkpoint.read_dataset(parts, columns=["id", ORDER]).select_columns(["id", ORDER])
+        grouped = _execute(lambda: ids.groupby("id").aggregate(Count(), Min(ORDER)).filter(expr=col("count()") > 1).take_all(), READ_STAGE)
+        if not grouped:
+            return
+        first_seen = {row["id"]: row[f"min({ORDER})"] for row in grouped}
+        names = [f.name for f in files]
+        if self.reader.strict:
+            doc_id, order = next(iter(sorted(first_seen.items())))
+            raise InputError(f"duplicate id {doc_id!r} (first at {position(order, names)}); "
+                             "drop --strict to quarantine repeated ids")
+        shared = ray.put(first_seen)
+        task = ray.remote(_mark_duplicate_ids_in_part)
+        ray.get([task.remote(path, shared, names) for path in parts])
+
+    def _run_stage(self, stage: Stage, previous_dir: str, stage_dir: str, expected: int) -> dict[str, Any]:
+        checkpoint.reset(stage_dir)
+        os.makedirs(stage_dir)
+        if expected == 0:
+            return {}
+        dataset = checkpoint.read_dataset(checkpoint.part_files(previous_dir)).drop_columns(list(DROP_COLUMNS))
+        stats: dict[str, Any] = {}
+        if isinstance(stage, MapStage):
+            resources = stage.resources
+            options: dict[str, Any] = {"num_cpus": resources.num_cpus}
+            if resources.num_gpus:
+                options["num_gpus"] = resources.num_gpus
+            if stage.stateful:
+                dataset = dataset.map_batches(
+                    _MapStageActor, fn_constructor_args=(type(stage), stage.params),
+                    concurrency=resources.concurrency or 1, batch_size=stage.batch_size,
+                    batch_format="pyarrow", **options)
+            else:
+                dataset = dataset.map_batches(
+                    _apply_map_stage, fn_kwargs={"stage_cls": type(stage), "params": stage.params},
+                    batch_size=stage.batch_size, batch_format="pyarrow", **options)
+        elif isinstance(stage, GlobalStage):
+            result = _execute(lambda: stage.run(dataset), stage.name)
+            stats = dict(result.stats)
+            dataset = result.dataset.map_batches(_ensure_drop_columns, batch_format="pyarrow").sort(ORDER)
+        else:
+            raise StageError(f"stage {stage.name!r} is neither a MapStage nor a GlobalStage")
+        _execute(lambda: dataset.write_datasink(checkpoint.CheckpointSink(stage_dir)), stage.name)
+        written, _ = checkpoint.count_rows(checkpoint.part_files(stage_dir))
+        if written != expected:
+            raise StageError(f"stage {stage.name!r} returned {written} rows for {expected}: "
+                             "every row must come back, drops marked")
+        return stats
+
+
+def _ensure_drop_columns(batch: pa.Table) -> pa.Table:
+    for column in DROP_COLUMNS:
+        if column not in batch.column_names:
+            batch = batch.append_column(column, pa.nulls(batch.num_rows, pa.string()))
+        elif batch.schema.field(column).type != pa.string():
+            index = batch.schema.get_field_index(column)
+            batch = batch.set_column(index, column, batch.column(column).cast(pa.string()))
+    return batch
+
+
+def _execute(action: Callable[[], Any], stage_name: str) -> Any:
+    """Run Ray work, turning Ray's wrapped errors into ours."""
+    import ray.exceptions
+
+    try:
+        return action()
+    except (InputError, StageError):
+        raise
+    except Exception as exc:
+        cause = _root_cause(exc)
+        if isinstance(cause, (InputError, StageError)):
+            raise cause from None
+        raise StageError(f"stage {stage_name!r} failed: {_describe(cause)}") from exc
+
+
+_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", re.MULTILINE)
+_WRAPPERS = ("UserCodeException", "RayTaskError")
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost error's type and message, also from a Ray task's text."""
+    for name, message in _ERROR_LINE.findall(str(exc)):
+        if not name.split(".")[-1].startswith(_WRAPPERS):
+            return f"{name.split('.')[-1]}: {message}"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        nxt = getattr(exc, "cause", None) or exc.__cause__
+        if nxt is None:
+            break
+        exc = nxt
+    return exc
+
+
+def _check_parquet_schema(file: InputFile, reader: ReaderConfig) -> None:
+    try:
+        schema = pq.read_schema(file.path)
+    except Exception as exc:
+        raise InputError(f"{file.name}: not a readable Parquet file: {exc}") from None
+    if reader.text_field not in schema.names:
+        raise InputError(
+            f"{file.name}: no column {reader.text_field!r}; columns are {', '.join(schema.names)}. "
+            "Set text_field (--text-field) to the column holding the text."
+        )
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    *,
+    force: bool = False,
+    on_event: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run a validated pipeline (Ray must be initialised, see ``curate.ray_env``)."""
+    if not config.input:
+        raise InputError("no input: set 'input' in the pipeline or pass --input")
+    if not config.output:
+        raise InputError("no output: set 'output' in the pipeline or pass --output")
+    runner = Runner(
+        config.input, config.output, config.build_stages(), reader=config.reader, writer=config.writer,
+        config=config.to_dict(), force=force, on_event=on_event,
+    )
+    return runner.run()
