@@ -97,7 +97,7 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
 
         resolve_inputs(config.input, exclude=config.output)  # fail fast on a bad path, before starting Ray
         show_progress = sys.stderr.isatty()
-        init_ray(address, num_cpus=num_cpus, show_progress=show_progress)
+        init_ray(address, num_cpus=num_cpus, show_progress=show_progress, debug=debug)
         total = len(config.stages) + 1
         manifest = run_pipeline(config, force=force, on_event=_progress_printer(total))
     except (ConfigError, InputError) as exc:

@@ -7,7 +7,8 @@ import os
 import warnings
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None, show_progress: bool = False) -> None:
+def init_ray(address: str | None = None, num_cpus: int | None = None, show_progress: bool = False,
+             debug: bool = False) -> None:
     """Connect to ``address`` (or ``RAY_ADDRESS``), else start a local Ray.
 
     A Ray already initialised in this process (by a notebook or a test) is
@@ -35,6 +36,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, show_progr
     context.print_on_execution_start = False
     if hasattr(context, "enable_rich_progress_bars"):
         context.enable_rich_progress_bars = False
+    # Failures reach the user through curate's own one-line errors (the full
+    # trace stays in Ray's session logs), so Ray Data's error logs stay quiet.
     for name in ("ray", "ray.data", "ray.data._internal"):
-        logging.getLogger(name).setLevel(logging.WARNING if show_progress else logging.ERROR)
+        logging.getLogger(name).setLevel(logging.CRITICAL if not debug else logging.WARNING)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="ray")

@@ -326,30 +326,35 @@ def _ensure_drop_columns(batch: pa.Table) -> pa.Table:
 
 
 def _execute(action: Callable[[], Any], stage_name: str) -> Any:
-    """Run Ray work, turning Ray's wrapped errors into ours."""
-    import ray.exceptions
-
+    """Run Ray work, turning Ray's wrapped errors into ours with the innermost message."""
     try:
         return action()
     except (InputError, StageError):
         raise
     except Exception as exc:
-        cause = _root_cause(exc)
-        if isinstance(cause, (InputError, StageError)):
-            raise cause from None
-        raise StageError(f"stage {stage_name!r} failed: {_describe(cause)}") from exc
+        for error in (exc, _root_cause(exc)):
+            if isinstance(error, (InputError, StageError)):
+                raise error from None
+        name, message = _innermost_error(exc)
+        if name == "InputError":
+            raise InputError(message) from None
+        if name == "StageError":
+            raise StageError(message) from exc
+        raise StageError(f"stage {stage_name!r} failed: {name}: {message}") from exc
 
 
-_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", re.MULTILINE)
+_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt)): (.+)$", re.MULTILINE)
 _WRAPPERS = ("UserCodeException", "RayTaskError")
 
 
-def _describe(exc: BaseException) -> str:
-    """The innermost error's type and message, also from a Ray task's text."""
+def _innermost_error(exc: BaseException) -> tuple[str, str]:
+    """The first non-wrapper error named in the text of ``exc`` (Ray puts the task's traceback there)."""
     for name, message in _ERROR_LINE.findall(str(exc)):
-        if not name.split(".")[-1].startswith(_WRAPPERS):
-            return f"{name.split('.')[-1]}: {message}"
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        short = name.split(".")[-1]
+        if not short.startswith(_WRAPPERS):
+            return short, message
+    lines = str(exc).splitlines()
+    return type(exc).__name__, lines[0] if lines else ""
 
 
 def _root_cause(exc: BaseException) -> BaseException:

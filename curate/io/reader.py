@@ -152,11 +152,50 @@ def _open_binary(path: str) -> io.BufferedIOBase:
     if lower.endswith(".gz"):
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if lower.endswith(".zst"):
+        return io.BufferedReader(_ZstdStream(path), buffer_size=1 << 20)
+    return open(path, "rb")
+
+
+class _ZstdStream(io.RawIOBase):
+    """Decompresses a (multi-frame) .zst file and raises on a truncated one.
+
+    zstandard's own stream reader ends quietly when a file is cut short; a
+    truncated input must be reported instead of silently losing its tail.
+    """
+
+    def __init__(self, path: str) -> None:
         import zstandard
 
-        raw = open(path, "rb")
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True), buffer_size=1 << 20)
-    return open(path, "rb")
+        self._zstd = zstandard
+        self._file = open(path, "rb")
+        self._decoder = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+        self._seen_data = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        while not self._pending:
+            chunk = self._file.read(1 << 20)
+            if not chunk:
+                if self._seen_data and not self._decoder.eof:
+                    raise EOFError("compressed stream ends before its end marker (truncated .zst file)")
+                return 0
+            self._seen_data = True
+            self._pending = self._decoder.decompress(chunk)
+            while self._decoder.eof and self._decoder.unused_data:
+                rest = self._decoder.unused_data
+                self._decoder = self._zstd.ZstdDecompressor().decompressobj()
+                self._pending += self._decoder.decompress(rest)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _to_id(value: Any) -> str | None:
