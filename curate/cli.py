@@ -116,7 +116,7 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
 def _progress_printer(total: int):
     def on_event(event: str, record: Any) -> None:
         if record.name == "write":
-            console.print(f"[dim]writing shards ...[/]")
+            console.print("[dim]writing shards ...[/]")
             return
         label = f"[{record.index}/{total - 1 if total > 1 else 0}] {record.name}"
         if event == "start":

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -29,7 +28,15 @@ from curate.io import checkpoint
 from curate.io.reader import REPAIRED, InputError, InputFile, ReaderConfig, read_file, resolve_inputs
 from curate.io.writer import write_dropped, write_output
 from curate.manifest import build_manifest, write_manifest
-from curate.stage import DROP_COLUMNS, DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER, GlobalStage, MapStage, Stage, mark_drops
+from curate.stage import (
+    DROP_COLUMNS,
+    DROP_REASON,
+    ORDER,
+    GlobalStage,
+    MapStage,
+    Stage,
+    mark_drops,
+)
 
 READ_STAGE = "read"
 
@@ -184,7 +191,6 @@ class Runner:
 
     # -- the run
     def run(self) -> dict[str, Any]:
-        import ray.data
 
         started = time.time()
         files = resolve_inputs(self.inputs, exclude=self.output)

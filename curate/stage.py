@@ -98,7 +98,7 @@ class MapStage(Stage):
 class GlobalResult:
     """A global stage's output: the marked data set and numbers for the manifest."""
 
-    dataset: "ray.data.Dataset"
+    dataset: ray.data.Dataset
     stats: dict[str, Any]
 
 
@@ -107,7 +107,7 @@ class GlobalStage(Stage):
 
     kind = "global"
 
-    def run(self, dataset: "ray.data.Dataset") -> GlobalResult:
+    def run(self, dataset: ray.data.Dataset) -> GlobalResult:
         """Return every input row (any order; the runner restores it), drops marked."""
         raise NotImplementedError
 

@@ -17,7 +17,7 @@ class LengthFilterParams(StageParams):
     max_words: int | None = Field(None, ge=0, description="Drop documents with more whitespace-separated words.")
 
     @model_validator(mode="after")
-    def _bounds_ordered(self) -> "LengthFilterParams":
+    def _bounds_ordered(self) -> LengthFilterParams:
         for low, high in (("min_chars", "max_chars"), ("min_words", "max_words")):
             lo, hi = getattr(self, low), getattr(self, high)
             if lo is not None and hi is not None and lo > hi:

@@ -48,7 +48,7 @@ class Normalize(MapStage):
             text = pc.replace_substring_regex(text, pattern=r" ?\n ?", replacement="\n")
         if p.max_blank_lines is not None:
             limit = p.max_blank_lines + 1
-            text = pc.replace_substring_regex(text, pattern="\n{%d,}" % (limit + 1), replacement="\n" * limit)
+            text = pc.replace_substring_regex(text, pattern=f"\\n{{{limit + 1},}}", replacement="\n" * limit)
         if p.strip:
             text = pc.utf8_trim_whitespace(text)
         batch = batch.set_column(batch.schema.get_field_index("text"), "text", text)
