@@ -24,19 +24,12 @@ import pyarrow.parquet as pq
 from curate import __version__
 from curate.config import PipelineConfig, stable_hash
 from curate.documents import RECORD_BITS
+from curate.grouping import KEPT, later_duplicates
 from curate.io import checkpoint
 from curate.io.reader import REPAIRED, InputError, InputFile, ReaderConfig, read_file, resolve_inputs
 from curate.io.writer import write_dropped, write_output
 from curate.manifest import build_manifest, write_manifest
-from curate.stage import (
-    DROP_COLUMNS,
-    DROP_REASON,
-    ORDER,
-    GlobalStage,
-    MapStage,
-    Stage,
-    mark_drops,
-)
+from curate.stage import DROP_COLUMNS, DROP_DETAIL, DROP_REASON, ORDER, GlobalStage, MapStage, Stage
 
 READ_STAGE = "read"
 
@@ -124,16 +117,11 @@ def _read_files(batch: pa.Table, config: ReaderConfig) -> Iterator[pa.Table]:
         yield from read_file(spec["file_index"], file, config)
 
 
-def _mark_duplicate_ids_in_part(path: str, first_seen: dict[str, int], names: list[str]) -> None:
-    table = pq.read_table(path)
-    ids = table.column("id").to_pylist()
-    orders = table.column(ORDER).to_pylist()
-    reasons = table.column(DROP_REASON).to_pylist()
-    mask = [r is None and i in first_seen and o != first_seen[i] for i, o, r in zip(ids, orders, reasons)]
-    if any(mask):
-        detail = [f"id {i!r} already used at {position(first_seen[i], names)}" if m else None for i, m in zip(ids, mask)]
-        table = mark_drops(table, mask, "duplicate_id", detail=detail)
-        checkpoint.write_part(os.path.dirname(path), table)
+def _repeated_id_marks(batch: pa.Table, names: list[str]) -> pa.Table:
+    detail = [f"id {i!r} already used at {position(k, names)}"
+              for i, k in zip(batch.column("id").to_pylist(), batch.column(KEPT).to_pylist())]
+    return pa.table({ORDER: batch.column(ORDER), DROP_REASON: pa.array(["duplicate_id"] * batch.num_rows, pa.string()),
+                     DROP_DETAIL: pa.array(detail, pa.string())})
 
 
 def position(order: int, names: list[str]) -> str:
@@ -268,8 +256,6 @@ class Runner:
     def _run_read(self, files: list[InputFile], stage_dir: str) -> None:
         import ray
         import ray.data
-        from ray.data.aggregate import Count, Min
-        from ray.data.expressions import col
 
         checkpoint.reset(stage_dir)
         os.makedirs(stage_dir)
@@ -280,23 +266,21 @@ class Runner:
                                       batch_format="pyarrow")
         _execute(lambda: dataset.write_datasink(checkpoint.CheckpointSink(stage_dir, self.part_rows)), READ_STAGE)
 
-        # Duplicate ids: the first occurrence keeps its id, later ones are quarantined.
+        # Repeated ids: the first occurrence keeps its id, later ones are quarantined.
         parts = checkpoint.part_files(stage_dir)
         if not parts:
             return
-        ids = checkpoint.read_dataset(parts, columns=["id", ORDER]).select_columns(["id", ORDER])
-        grouped = _execute(lambda: ids.groupby("id").aggregate(Count(), Min(ORDER)).filter(expr=col("count()") > 1).take_all(), READ_STAGE)
-        if not grouped:
-            return
-        first_seen = {row["id"]: row[f"min({ORDER})"] for row in grouped}
         names = [f.name for f in files]
+        keys = checkpoint.read_dataset(parts, columns=["id", ORDER]).select_columns(["id", ORDER])
+        later, clusters, _ = _execute(lambda: later_duplicates(keys, "id", ORDER), READ_STAGE)
+        if clusters == 0:
+            return
         if self.reader.strict:
-            doc_id, order = next(iter(sorted(first_seen.items())))
-            raise InputError(f"duplicate id {doc_id!r} (first at {position(order, names)}); "
-                             "drop --strict to quarantine repeated ids")
-        shared = ray.put(first_seen)
-        task = ray.remote(_mark_duplicate_ids_in_part)
-        ray.get([task.remote(path, shared, names) for path in parts])
+            first = later.sort(ORDER).take(1)[0]
+            raise InputError(f"{position(first[ORDER], names)}: id {first['id']!r} already used at "
+                             f"{position(first[KEPT], names)}; drop --strict to quarantine repeated ids")
+        marks = later.map_batches(_repeated_id_marks, fn_kwargs={"names": names}, batch_format="pyarrow")
+        _execute(lambda: _merge_marks(marks, parts, stage_dir, self.part_rows, kept_only=False), READ_STAGE)
 
     def _run_stage(self, stage: Stage, previous_dir: str, stage_dir: str, expected: int) -> dict[str, Any]:
         checkpoint.reset(stage_dir)
@@ -347,7 +331,7 @@ class Runner:
 # ---------------------------------------------------------------- global stage marks
 
 
-def _merge_marks(marks: Any, parts: list[str], stage_dir: str, part_rows: int) -> None:
+def _merge_marks(marks: Any, parts: list[str], stage_dir: str, part_rows: int, kept_only: bool = True) -> None:
     """Merge a global stage's marks into the documents, part by part, without moving texts.
 
     Marks are sorted by ``_order`` into files named by their first position;
@@ -357,6 +341,7 @@ def _merge_marks(marks: Any, parts: list[str], stage_dir: str, part_rows: int) -
     import ray
 
     marks_dir = os.path.join(stage_dir, "_marks")
+    os.makedirs(marks_dir, exist_ok=True)
     marks.sort(ORDER).write_datasink(checkpoint.CheckpointSink(marks_dir, part_rows))
     mark_files = checkpoint.part_files(marks_dir)
     mark_starts = [checkpoint.first_order(path) for path in mark_files]
@@ -369,7 +354,7 @@ def _merge_marks(marks: Any, parts: list[str], stage_dir: str, part_rows: int) -
             path for j, path in enumerate(mark_files)
             if (high is None or mark_starts[j] < high) and (j + 1 == len(mark_files) or mark_starts[j + 1] > low)
         ]
-        pending.append(merge.remote(part, overlapping, stage_dir))
+        pending.append(merge.remote(part, overlapping, stage_dir, kept_only))
     matched = sum(ray.get(pending))
     total, _ = checkpoint.count_rows(mark_files)
     shutil.rmtree(marks_dir)
@@ -377,12 +362,19 @@ def _merge_marks(marks: Any, parts: list[str], stage_dir: str, part_rows: int) -
         raise StageError(f"{total - matched} marks name documents that are not in the stage's input, or name one twice")
 
 
-def _merge_part(part: str, mark_files: list[str], out_dir: str) -> int:
-    """Apply the marks of one part's range; returns how many marks matched a document."""
+def _merge_part(part: str, mark_files: list[str], out_dir: str, kept_only: bool) -> int:
+    """Apply the marks of one part's range; returns how many marks matched a document.
+
+    With ``kept_only`` the part's already-dropped rows are left out (they stay
+    with the stage that dropped them); otherwise the part is updated in place.
+    """
     import numpy as np
 
-    table = checkpoint.read_kept(part)
-    table = table.drop_columns([c for c in DROP_COLUMNS if c in table.column_names])
+    if kept_only:
+        table = checkpoint.read_kept(part)
+        table = table.drop_columns([c for c in DROP_COLUMNS if c in table.column_names])
+    else:
+        table = pq.read_table(part)
     if table.num_rows == 0:
         return 0
     matched_count = 0

@@ -7,11 +7,10 @@ import pyarrow.compute as pc
 import xxhash
 from pydantic import Field
 
+from curate.grouping import KEPT, later_duplicates
 from curate.stage import DROP_REASON, DUPLICATE_OF, ORDER, GlobalResult, GlobalStage, StageParams
 
 HASH = "_exact_hash"
-KEPT = "_exact_kept"
-COUNT = "_exact_count"
 
 
 class ExactDedupParams(StageParams):
@@ -53,22 +52,9 @@ class ExactDedup(GlobalStage):
     Params = ExactDedupParams
 
     def run(self, dataset):  # type: ignore[override]
-        from ray.data.aggregate import Count, Min
-        from ray.data.expressions import col
-
-        keys = dataset.map_batches(self.key_columns, batch_format="pyarrow").materialize()
-        groups = (
-            keys.groupby(HASH)
-            .aggregate(Count(), Min("id"))
-            .filter(expr=col("count()") > 1)
-            .rename_columns({"count()": COUNT, "min(id)": KEPT})
-            .materialize()
-        )
-        clusters = groups.count()
-        duplicates = int(groups.sum(COUNT)) - clusters if clusters else 0
-        partitions = max(1, min(64, keys.num_blocks()))
-        marks = keys.join(groups, join_type="inner", num_partitions=partitions, on=(HASH,)).map_batches(
-            _duplicate_marks, batch_format="pyarrow")
+        keys = dataset.map_batches(self.key_columns, batch_format="pyarrow")
+        later, clusters, duplicates = later_duplicates(keys, HASH, "id")
+        marks = later.map_batches(_duplicate_marks, batch_format="pyarrow")
         return GlobalResult(marks=marks, stats={"duplicate_clusters": clusters, "duplicates": duplicates})
 
     def key_columns(self, batch: pa.Table) -> pa.Table:
@@ -78,8 +64,6 @@ class ExactDedup(GlobalStage):
 
 
 def _duplicate_marks(batch: pa.Table) -> pa.Table:
-    duplicate = pc.not_equal(batch.column("id"), batch.column(KEPT))
-    batch = batch.filter(duplicate)
     n = batch.num_rows
     return pa.table({ORDER: batch.column(ORDER), DROP_REASON: pa.array(["exact_duplicate"] * n, pa.string()),
                      DUPLICATE_OF: batch.column(KEPT).cast(pa.string())})
