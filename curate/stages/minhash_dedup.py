@@ -51,6 +51,7 @@ class MinHashDedup(GlobalStage):
         ngram: int = Field(5, ge=1, description="Shingle length n, in words or characters.")
         num_perm: int = Field(128, ge=2, le=1024, description="Number of MinHash permutations (signature length).")
         threshold: float = Field(0.8, gt=0.0, lt=1.0, description="Jaccard similarity above which documents are near-duplicates; also chooses bands x rows unless given.")
+        weights: tuple[float, float] = Field((0.05, 0.95), description="(false positive, false negative) weights for choosing bands x rows from threshold, as in datasketch's MinHashLSH; the default favours recall because verify removes false candidates.")
         bands: int | None = Field(None, ge=1, description="LSH bands; with rows, overrides the choice made from threshold.")
         rows: int | None = Field(None, ge=1, description="Rows per LSH band; set together with bands.")
         seed: int = Field(1, ge=0, description="Seed of the permutations (and of the fast scheme's hashing).")
@@ -75,6 +76,8 @@ class MinHashDedup(GlobalStage):
                 raise ValueError("set both bands and rows, or neither")
             if self.bands is not None and self.bands * self.rows > self.num_perm:
                 raise ValueError("bands * rows must not exceed num_perm")
+            if min(self.weights) < 0 or abs(sum(self.weights) - 1.0) > 1e-9:
+                raise ValueError("weights must be two non-negative numbers summing to 1")
             if self.keep == "highest_score" and not self.score_column:
                 raise ValueError("keep: highest_score needs score_column")
             return self
@@ -90,7 +93,7 @@ class MinHashDedup(GlobalStage):
         p = self.params
         if p.bands is not None:
             return p.bands, p.rows
-        return optimal_param(p.threshold, p.num_perm)
+        return optimal_param(p.threshold, p.num_perm, *p.weights)
 
     # --------------------------------------------------------------------- run
     def run(self, dataset: "ray.data.Dataset") -> GlobalResult:  # noqa: F821
