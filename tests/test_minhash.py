@@ -14,7 +14,7 @@ from curate.dedup import _kernels
 from curate.dedup.components import components_local
 from curate.dedup.lsh import band_keys, bucket_edges, optimal_param
 from curate.dedup.minhash import Signer, estimated_jaccard
-from curate.dedup.shingle import ShingleConfig, normalize, python_shingles, shingle_hashes
+from curate.dedup.shingle import ShingleConfig, normalize, normalize_regex, python_shingles, shingle_hashes
 from curate.dedup.verify import pair_similarity
 from curate.stages import get_stage_class
 from curate.stages.minhash_dedup import MinHashDedup
@@ -39,6 +39,14 @@ def test_shingle_hashes_equal_python_reference(texts: list[str], unit: str, n: i
     for i, text in enumerate(norm.to_pylist()):
         expected = [xxhash.xxh32_intdigest(s) for s in python_shingles(text, cfg)]
         assert hashes[off[i] : off[i + 1]].tolist() == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=5), st.sampled_from(["word", "char"]),
+       st.booleans(), st.booleans(), st.booleans(), st.booleans())
+def test_compiled_normaliser_equals_regex_reference(texts, unit, lowercase, punctuation, digits, whitespace) -> None:
+    cfg = ShingleConfig(unit=unit, lowercase=lowercase, punctuation=punctuation, digits=digits, whitespace=whitespace)
+    assert normalize(pa.array(texts), cfg).to_pylist() == normalize_regex(pa.array(texts), cfg).to_pylist()
 
 
 def test_normalisation_switches() -> None:

@@ -183,29 +183,37 @@ def shingle_hashes(data, offsets, n, char_mode, seed):
 @njit(cache=True)
 def word_chain_hashes(data, offsets, n, seed):
     """Faster word shingles for the ``fast`` scheme: each word is hashed once
-    (XXH32) and a shingle's hash chains its ``n`` word hashes through a 64-bit
+    (XXH32, spread to 64 bits) and a shingle's hash is a rolling polynomial of
+    its ``n`` word hashes (mod 2^64, order-sensitive) passed through a 64-bit
     mixer, so the cost is per word, not per word times ``n``. Same shingle
     boundaries as :func:`shingle_hashes` in word mode."""
     doc_off, longest = _shingle_counts(data, offsets, n, False)
     out = np.empty(doc_off[-1], dtype=np.uint32)
     starts = np.empty(longest + 2, dtype=np.int64)
     words = np.empty(longest + 2, dtype=np.uint64)
-    base = _mix64(np.uint64(seed) + np.uint64(0x632BE59BD9B4E019))
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    salt = _mix64(np.uint64(seed) + np.uint64(0x632BE59BD9B4E019))
+    top = np.uint64(1)
+    for _ in range(n - 1):
+        top *= mult  # mult ** (n - 1): weight of the word leaving the window
     for d in range(len(offsets) - 1):
         s = offsets[d]
         e = offsets[d + 1]
         k = doc_off[d]
-        if doc_off[d + 1] == k:
+        count = doc_off[d + 1] - k
+        if count == 0:
             continue
         m = _unit_starts(data, s, e, False, starts)
-        for i in range(m):
-            words[i] = np.uint64(xxh32(data, starts[i], starts[i + 1] - 1, 0))
+        for t in range(m):
+            words[t] = _mix64(np.uint64(xxh32(data, starts[t], starts[t + 1] - 1, 0)))
         width = n if m >= n else m
-        for i in range(doc_off[d + 1] - k):
-            h = base
-            for t in range(width):
-                h = _mix64(h + words[i + t])
-            out[k + i] = np.uint32(h >> np.uint64(32))
+        h = np.uint64(0)
+        for t in range(width):
+            h = h * mult + words[t]
+        out[k] = np.uint32(_mix64(h ^ salt) >> np.uint64(32))
+        for i in range(1, count):
+            h = (h - words[i - 1] * top) * mult + words[i + n - 1]
+            out[k + i] = np.uint32(_mix64(h ^ salt) >> np.uint64(32))
     return out, doc_off
 
 
@@ -339,3 +347,66 @@ def sorted_jaccard(left_vals, left_off, right_vals, right_off):
         union = na + nb - inter
         out[q] = inter / union if union > 0 else 0.0
     return out
+
+
+# Character classes for :func:`normalize_utf8` (see curate.dedup.shingle.char_classes).
+CLASS_OTHER, CLASS_PUNCT, CLASS_DIGIT, CLASS_SPACE = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def normalize_utf8(data, offsets, classes, punct, digits, spaces):
+    """One pass over UTF-8 text doing what these regex replacements do, in order:
+    runs of punctuation/symbols (plus whitespace when ``spaces``) -> one space;
+    otherwise, with ``spaces``, runs of whitespace -> one space; runs of
+    decimal digits -> "0"; with ``spaces``, strip spaces at both ends.
+
+    ``classes`` maps every code point to a CLASS_* value. Bytes that do not
+    decode are copied as they are.
+    """
+    ndocs = len(offsets) - 1
+    out = np.empty(len(data), dtype=np.uint8)
+    out_off = np.zeros(ndocs + 1, dtype=np.int64)
+    k = 0
+    for d in range(ndocs):
+        p = offsets[d]
+        e = offsets[d + 1]
+        doc_start = k
+        prev_run = 0
+        while p < e:
+            b0 = np.int64(data[p])
+            size = 1
+            cp = b0
+            if b0 >= 0xF0 and p + 3 < e:
+                cp = ((b0 & 0x07) << 18) | ((np.int64(data[p + 1]) & 0x3F) << 12) | ((np.int64(data[p + 2]) & 0x3F) << 6) | (np.int64(data[p + 3]) & 0x3F)
+                size = 4
+            elif b0 >= 0xE0 and p + 2 < e:
+                cp = ((b0 & 0x0F) << 12) | ((np.int64(data[p + 1]) & 0x3F) << 6) | (np.int64(data[p + 2]) & 0x3F)
+                size = 3
+            elif b0 >= 0xC0 and p + 1 < e:
+                cp = ((b0 & 0x1F) << 6) | (np.int64(data[p + 1]) & 0x3F)
+                size = 2
+            cls = classes[cp] if cp < len(classes) else CLASS_OTHER
+            run = 0
+            if cls == CLASS_PUNCT and punct:
+                run = 1
+            elif cls == CLASS_SPACE and spaces:
+                run = 1
+            elif cls == CLASS_DIGIT and digits:
+                run = 2
+            if run == 0:
+                for q in range(size):
+                    out[k] = data[p + q]
+                    k += 1
+            elif run != prev_run:
+                if run == 2:
+                    out[k] = 48  # "0"
+                    k += 1
+                elif not (spaces and k == doc_start):
+                    out[k] = 32
+                    k += 1
+            prev_run = run
+            p += size
+        if spaces and k > doc_start and out[k - 1] == 32:
+            k -= 1
+        out_off[d + 1] = k
+    return out[:k], out_off
