@@ -38,13 +38,13 @@ def _table(texts: list[str], ids: list[str], **extra) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def planted() -> tuple[pa.Table, dict[str, str]]:
-    """200 unrelated documents, 30 of them with a near copy (Jaccard about 0.87),
+    """200 unrelated documents, 30 of them with a near copy (Jaccard about 0.93),
     one with three copies, plus empty and one-word documents."""
     docs = random_docs(200, 150, seed=11)
     ids = [f"doc{i:03d}" for i in range(200)]
     truth: dict[str, str] = {}
     for i in range(30):
-        docs.append(edit(docs[i], 2, seed=i))
+        docs.append(edit(docs[i], 1, seed=i))
         ids.append(f"zcopy{i:03d}")
         truth[ids[-1]] = ids[i]
     for k in range(3):

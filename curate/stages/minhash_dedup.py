@@ -66,7 +66,7 @@ class MinHashDedup(GlobalStage):
         mode: Literal["drop", "annotate"] = Field("drop", description="drop: mark duplicates for removal; annotate: add dup_cluster and is_duplicate columns only.")
         max_piece_bytes: int = Field(1 << 20, ge=1 << 14, description="Longer documents are shingled in overlapping pieces of this size (all shingles count; memory stays bounded).")
         num_partitions: int | None = Field(None, ge=1, description="Shuffle partitions for buckets, edges and clusters; default grows with the corpus.")
-        broadcast_max_rows: int = Field(2_000_000, ge=0, description="When at most this many documents are in clusters, their decisions are shipped to every worker instead of shuffling the corpus to mark them.")
+        broadcast_max_rows: int = Field(2_000_000, ge=0, description="When at most this many documents are involved (candidate-pair endpoints, cluster members), their ids or decisions are shipped to every worker instead of shuffling the whole corpus.")
         local_components_max_edges: int = Field(5_000_000, ge=0, description="Verified graphs with at most this many edges get connected components in one process; larger ones run distributed.")
         batch_size: int = Field(1024, ge=1, description="Documents per signing batch.")
 
@@ -127,7 +127,7 @@ class MinHashDedup(GlobalStage):
             clock.lap("candidates")
             verified = candidates
             if n_cand and p.verify != "none":
-                verified = self._verify(candidates, base, signer, parts)
+                verified = self._verify(candidates, base, signer, parts, n_cand)
             n_ver = verified.count() if n_cand else 0
             clock.lap("verify")
         stats.update(candidate_pairs=n_cand, verified_pairs=n_ver, false_positives_removed=n_cand - n_ver,
@@ -165,8 +165,15 @@ class MinHashDedup(GlobalStage):
         return (edges.groupby("_part", num_partitions=parts)
                 .map_groups(_dedupe_edges, batch_format="pyarrow").materialize())
 
-    def _verify(self, candidates, base, signer: Signer, parts: int):
+    def _verify(self, candidates, base, signer: Signer, parts: int, n_cand: int):
+        import ray
+
         docs = base.select_columns([ORDER, "text"])
+        if 2 * n_cand <= self.params.broadcast_max_rows:
+            # only documents on some candidate edge need to travel
+            edges = pa.concat_tables(ray.get(candidates.to_arrow_refs()))
+            nodes = np.unique(np.concatenate([edges.column("lo").to_numpy(), edges.column("hi").to_numpy()]))
+            docs = docs.map_batches(_keep_nodes, batch_format="pyarrow", fn_kwargs={"nodes": ray.put(nodes)})
         half = _cogroup(candidates, docs, "lo", ORDER, parts, _attach_text, {"side": "lo"}).materialize()
         full = _cogroup(half, docs, "hi", ORDER, parts, _attach_text, {"side": "hi"})
         return full.map_batches(_check_pairs, batch_format="pyarrow",
@@ -264,6 +271,15 @@ def _featurize(batch: pa.Table, signer: Signer, bands: int, rows: int, keep: str
     else:
         rank = pa.nulls(n, pa.float64())
     return batch.append_column(_RANK, rank)
+
+
+def _keep_nodes(batch: pa.Table, nodes) -> pa.Table:
+    import ray
+
+    nodes = ray.get(nodes) if not isinstance(nodes, np.ndarray) else nodes
+    order = batch.column(ORDER).to_numpy()
+    pos = np.minimum(np.searchsorted(nodes, order), max(len(nodes) - 1, 0))
+    return batch.filter(pa.array(nodes[pos] == order if len(nodes) else np.zeros(len(order), bool)))
 
 
 def _explode_keys(batch: pa.Table, parts: int) -> pa.Table:
