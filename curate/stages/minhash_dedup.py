@@ -173,7 +173,8 @@ class MinHashDedup(GlobalStage):
             # only documents on some candidate edge need to travel
             edges = pa.concat_tables(ray.get(candidates.to_arrow_refs()))
             nodes = np.unique(np.concatenate([edges.column("lo").to_numpy(), edges.column("hi").to_numpy()]))
-            docs = docs.map_batches(_keep_nodes, batch_format="pyarrow", fn_kwargs={"nodes": ray.put(nodes)})
+            docs = docs.map_batches(_keep_nodes, batch_format="pyarrow",
+                                    fn_kwargs={"nodes": ray.put(nodes)}).materialize()
         half = _cogroup(candidates, docs, "lo", ORDER, parts, _attach_text, {"side": "lo"}).materialize()
         full = _cogroup(half, docs, "hi", ORDER, parts, _attach_text, {"side": "hi"})
         return full.map_batches(_check_pairs, batch_format="pyarrow",
