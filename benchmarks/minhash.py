@@ -130,17 +130,23 @@ class PeakMemory:
         self.proc = psutil.Process()
         self.interval = interval
         self.peak = 0
+        self.breakdown: list[tuple[int, str]] = []
         self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> int:
         total = 0
+        parts = []
         for p in [self.proc, *self.proc.children(recursive=True)]:
             try:
-                total += p.memory_full_info().pss
+                pss = p.memory_full_info().pss
+                total += pss
+                parts.append((pss, " ".join(p.cmdline()[:2])[-60:]))
             except Exception:  # process ended between listing and reading
                 pass
+        if total > self.peak:
+            self.breakdown = sorted(parts, reverse=True)
         return total
 
     def _run(self) -> None:
@@ -215,6 +221,8 @@ def end_to_end(n_docs: int, words: int, vocab: list[str], object_store_gb: float
           f"{mem.peak_between(t1, t2) / 2**30:.2f} GiB during dedup, {mem.peak / 2**30:.2f} GiB whole run "
           f"(generation included)")
     print("stats:", {k: v for k, v in result.stats.items()})
+    print("largest processes at the peak (GiB):",
+          ", ".join(f"{name.split('/')[-1]} {pss / 2**30:.2f}" for pss, name in mem.breakdown[:8]))
 
 
 def main() -> None:

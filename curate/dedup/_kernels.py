@@ -410,3 +410,20 @@ def normalize_utf8(data, offsets, classes, punct, digits, spaces):
             k -= 1
         out_off[d + 1] = k
     return out[:k], out_off
+
+
+@njit(cache=True)
+def distinct_per_doc(hashes, doc_off):
+    """Each document's shingle hashes sorted with repeats removed (flat values, offsets)."""
+    ndocs = len(doc_off) - 1
+    out = np.empty(len(hashes), dtype=np.uint32)
+    out_off = np.zeros(ndocs + 1, dtype=np.int64)
+    k = 0
+    for d in range(ndocs):
+        seg = np.sort(hashes[doc_off[d] : doc_off[d + 1]])
+        for i in range(len(seg)):
+            if i == 0 or seg[i] != seg[i - 1]:
+                out[k] = seg[i]
+                k += 1
+        out_off[d + 1] = k
+    return out[:k], out_off

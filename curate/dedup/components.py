@@ -36,17 +36,23 @@ def components_local(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.n
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    nodes, inv = np.unique(np.concatenate([src, dst]), return_inverse=True)
+    both = np.concatenate([src, dst]).astype(np.int64)
+    order = np.argsort(both, kind="stable")
+    sorted_both = both[order]
+    first = np.r_[True, sorted_both[1:] != sorted_both[:-1]] if len(both) else np.zeros(0, bool)
+    nodes = sorted_both[first]
+    inv = np.empty(len(both), dtype=np.int64)
+    inv[order] = np.cumsum(first) - 1
     if len(nodes) == 0:
         return nodes.astype(np.int64), nodes.astype(np.int64)
     m = len(src)
     graph = coo_matrix((np.ones(m, np.int8), (inv[:m], inv[m:])), shape=(len(nodes), len(nodes)))
     _, label = connected_components(graph, directed=False)
     # nodes are sorted, so the first node of each label is its smallest
-    root_of_label = np.full(label.max() + 1, -1, dtype=np.int64)
-    first = np.unique(label, return_index=True)[1]
-    root_of_label[label[first]] = nodes[first]
-    return nodes.astype(np.int64), root_of_label[label]
+    # nodes are sorted, so scanning them backwards leaves each label's smallest node
+    root_of_label = np.empty(label.max() + 1, dtype=np.int64)
+    root_of_label[label[::-1]] = nodes[::-1]
+    return nodes, root_of_label[label]
 
 
 def _star_step(batch: pa.Table, large: bool) -> pa.Table:
@@ -78,8 +84,11 @@ def _star_step(batch: pa.Table, large: bool) -> pa.Table:
         chg = np.concatenate([(count > 1).astype(np.int8), np.zeros(len(starts), np.int8)])
         keep = lo != hi
         lo, hi, chg = lo[keep], hi[keep], chg[keep]
-    pairs, idx = np.unique(np.stack([lo, hi], axis=1), axis=0, return_index=True)
-    return _edges_table(pairs[:, 0], pairs[:, 1], chg[idx])
+    # de-duplicate, keeping chg = 1 if any copy of an edge changed
+    order = np.lexsort((-chg, hi, lo))
+    lo, hi, chg = lo[order], hi[order], chg[order]
+    keep = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])] if len(lo) else np.zeros(0, bool)
+    return _edges_table(lo[keep], hi[keep], chg[keep])
 
 
 def _edges_table(lo: np.ndarray, hi: np.ndarray, chg: np.ndarray) -> pa.Table:

@@ -62,8 +62,14 @@ def bucket_edges(keys: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def unique_edges(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Edges as (min, max) pairs, sorted and de-duplicated."""
-    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-    if len(lo) == 0:
-        return lo.astype(np.int64), hi.astype(np.int64)
-    pairs = np.unique(np.stack([lo, hi], axis=1), axis=0)
-    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    lo, hi = np.minimum(src, dst).astype(np.int64), np.maximum(src, dst).astype(np.int64)
+    order = np.lexsort((hi, lo))
+    lo, hi = lo[order], hi[order]
+    keep = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])] if len(lo) else np.zeros(0, bool)
+    return lo[keep], hi[keep]
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort, which beats numpy's hash-based unique here)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values

@@ -66,7 +66,12 @@ class Signer:
         return shingle_hashes(norm, self.shingles, seed=0 if self.scheme == "datasketch" else self.seed,
                               chained=self.scheme == "fast")
 
-    def sign(self, texts: pa.Array | pa.ChunkedArray | list, with_sets: bool = False) -> "Signatures":
+    def shingle_sets(self, texts: pa.Array | pa.ChunkedArray | list) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted distinct shingle hashes of each text (flat values, offsets), without MinHash."""
+        return self.sign(texts, with_sets=True, signatures=False).sets
+
+    def sign(self, texts: pa.Array | pa.ChunkedArray | list, with_sets: bool = False,
+             signatures: bool = True) -> "Signatures":
         """Signatures of raw texts: normalise, shingle, hash, MinHash.
 
         With ``with_sets`` also returns each document's sorted distinct shingle
@@ -88,33 +93,38 @@ class Signer:
             owner = None
         norm = normalize(arr, self.shingles)
         hashes, off = self.hash_shingles(norm)
-        raw = self.raw(hashes, off)
         counts = np.diff(off)
+        sig = None
+        if signatures:
+            raw = self.raw(hashes, off)
+            if owner is not None:
+                starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+                raw = np.minimum.reduceat(raw, starts, axis=0)
+            sig = self.finish(raw)
         if owner is not None:
-            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-            raw = np.minimum.reduceat(raw, starts, axis=0)
-            counts = np.add.reduceat(counts, starts)
-        sig = self.finish(raw)
+            counts = np.add.reduceat(counts, np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]))
         sets = distinct_sets(hashes, off, owner, ndocs) if with_sets else None
         return Signatures(sig=sig, shingle_counts=counts, sets=sets)
 
 
 @dataclass
 class Signatures:
-    sig: np.ndarray  # (ndocs, num_perm) uint32
+    sig: np.ndarray | None  # (ndocs, num_perm) uint32
     shingle_counts: np.ndarray  # shingles per document (0: empty, never a candidate)
     sets: tuple[np.ndarray, np.ndarray] | None = None  # (values, offsets) of distinct hashes
 
 
 def distinct_sets(hashes: np.ndarray, off: np.ndarray, owner: np.ndarray | None, ndocs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct shingle hashes per document, as flat values and offsets."""
-    doc = np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
+    """Sorted distinct shingle hashes per document, as flat values and offsets.
+
+    Pieces of one document (``owner``) are consecutive, so their hashes are
+    too: merging them is just using the document's first and last offsets.
+    """
     if owner is not None:
-        doc = owner[doc]
-    keys = np.unique((doc.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))
-    values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    doc_of = (keys >> np.uint64(32)).astype(np.int64)
-    offsets = np.searchsorted(doc_of, np.arange(ndocs + 1), side="left").astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        off = np.r_[off[starts], off[-1]]
+    values, offsets = _kernels.distinct_per_doc(hashes, np.ascontiguousarray(off, dtype=np.int64))
+    assert len(offsets) == ndocs + 1
     return values, offsets
 
 

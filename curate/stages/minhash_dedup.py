@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.dedup.components import components_local, components_ray, partition_of
-from curate.dedup.lsh import band_keys, bucket_edges, optimal_param, unique_edges
+from curate.dedup.lsh import band_keys, bucket_edges, optimal_param, sorted_unique, unique_edges
 from curate.dedup.minhash import Signer
 from curate.dedup.shingle import ShingleConfig
 from curate.dedup.verify import pair_similarity
@@ -65,7 +65,7 @@ class MinHashDedup(GlobalStage):
         score_column: str | None = Field(None, description="Numeric column whose highest value is kept when keep is highest_score.")
         mode: Literal["drop", "annotate"] = Field("drop", description="drop: mark duplicates for removal; annotate: add dup_cluster and is_duplicate columns only.")
         max_piece_bytes: int = Field(1 << 20, ge=1 << 14, description="Longer documents are shingled in overlapping pieces of this size (all shingles count; memory stays bounded).")
-        num_partitions: int | None = Field(None, ge=1, description="Shuffle partitions for buckets, edges and clusters; default grows with the corpus.")
+        num_partitions: int | None = Field(None, ge=1, description="Shuffle partitions for buckets, edges and clusters; default grows with the corpus (about 4 M band rows or 256 MiB each).")
         broadcast_max_rows: int = Field(2_000_000, ge=0, description="When at most this many documents are involved (candidate-pair endpoints, cluster members), their ids or decisions are shipped to every worker instead of shuffling the whole corpus.")
         local_components_max_edges: int = Field(5_000_000, ge=0, description="Verified graphs with at most this many edges get connected components in one process; larger ones run distributed.")
         batch_size: int = Field(1024, ge=1, description="Documents per signing batch.")
@@ -113,7 +113,9 @@ class MinHashDedup(GlobalStage):
         base = base.materialize()
         n_docs = base.count()
         n_signed = int(base.sum("_mh_signed") or 0) if n_docs else 0
-        parts = p.num_partitions or max(2, math.ceil(n_signed * bands / 4_000_000))
+        # about 4 M band rows and at most ~256 MiB of corpus per shuffle partition
+        parts = p.num_partitions or max(2, math.ceil(n_signed * bands / 4_000_000),
+                                        math.ceil((base.size_bytes() or 0) / (256 << 20)))
         clock.lap("sign")
         stats: dict[str, Any] = {
             "documents": n_docs, "documents_without_shingles": n_docs - n_signed, "scheme": p.scheme,
@@ -172,7 +174,7 @@ class MinHashDedup(GlobalStage):
         if 2 * n_cand <= self.params.broadcast_max_rows:
             # only documents on some candidate edge need to travel
             edges = pa.concat_tables(ray.get(candidates.to_arrow_refs()))
-            nodes = np.unique(np.concatenate([edges.column("lo").to_numpy(), edges.column("hi").to_numpy()]))
+            nodes = sorted_unique(np.concatenate([edges.column("lo").to_numpy(), edges.column("hi").to_numpy()]))
             docs = docs.map_batches(_keep_nodes, batch_format="pyarrow",
                                     fn_kwargs={"nodes": ray.put(nodes)}).materialize()
         half = _cogroup(candidates, docs, "lo", ORDER, parts, _attach_text, {"side": "lo"}).materialize()
