@@ -27,7 +27,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.corpora import DEFAULT_CORPORA, text_chunks  # noqa: E402
+from benchmarks._corpora import DEFAULT_CORPORA, text_chunks  # noqa: E402
 from curate.dedup.minhash import Signer  # noqa: E402
 from curate.dedup.shingle import ShingleConfig, normalize, python_shingles  # noqa: E402
 
@@ -156,7 +156,7 @@ class PeakMemory:
             self.peak = max(self.peak, value)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.corpora import DEFAULT_CORPORA, read_corpus  # noqa: E402
+from benchmarks._corpora import DEFAULT_CORPORA, read_corpus  # noqa: E402
 from curate.dedup.shingle import ShingleConfig, normalize_regex, python_shingles  # noqa: E402
 
 PLANT_SOURCES = ["bbc_news", "brown_corpus", "python311_doc_rst", "postgresql_doc_html", "django_doc_html",

@@ -106,7 +106,7 @@ def _orient(batch: pa.Table, num_partitions: int, both: bool) -> pa.Table:
     return pa.table({"u": u, "v": v, "_part": partition_of(u, num_partitions)})
 
 
-def components_ray(edges: "ray.data.Dataset", num_partitions: int, max_rounds: int = 100) -> "ray.data.Dataset":
+def components_ray(edges: ray.data.Dataset, num_partitions: int, max_rounds: int = 100) -> ray.data.Dataset:
     """Connected components of an edge Dataset with int64 columns ``lo`` < ``hi``.
 
     Returns a Dataset of converged star edges (``lo`` = component root, ``hi``

@@ -71,7 +71,7 @@ class Signer:
         return self.sign(texts, with_sets=True, signatures=False).sets
 
     def sign(self, texts: pa.Array | pa.ChunkedArray | list, with_sets: bool = False,
-             signatures: bool = True) -> "Signatures":
+             signatures: bool = True) -> Signatures:
         """Signatures of raw texts: normalise, shingle, hash, MinHash.
 
         With ``with_sets`` also returns each document's sorted distinct shingle

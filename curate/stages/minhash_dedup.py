@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +32,19 @@ from curate.dedup.lsh import band_keys, bucket_edges, optimal_param, sorted_uniq
 from curate.dedup.minhash import Signer
 from curate.dedup.shingle import ShingleConfig
 from curate.dedup.verify import pair_similarity
-from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER, GlobalResult, GlobalStage, StageParams, mark_drops
+from curate.stage import (
+    DROP_DETAIL,
+    DROP_REASON,
+    DUPLICATE_OF,
+    ORDER,
+    GlobalResult,
+    GlobalStage,
+    StageParams,
+    mark_drops,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ray.data
 
 REASON = "near_duplicate"
 _KEYS = "_mh_keys"
@@ -71,7 +83,7 @@ class MinHashDedup(GlobalStage):
         batch_size: int = Field(1024, ge=1, description="Documents per signing batch.")
 
         @model_validator(mode="after")
-        def _check(self) -> "MinHashDedup.Params":
+        def _check(self) -> MinHashDedup.Params:
             if (self.bands is None) != (self.rows is None):
                 raise ValueError("set both bands and rows, or neither")
             if self.bands is not None and self.bands * self.rows > self.num_perm:
@@ -96,7 +108,7 @@ class MinHashDedup(GlobalStage):
         return optimal_param(p.threshold, p.num_perm, *p.weights)
 
     # --------------------------------------------------------------------- run
-    def run(self, dataset: "ray.data.Dataset") -> GlobalResult:  # noqa: F821
+    def run(self, dataset: ray.data.Dataset) -> GlobalResult:
         import ray
         from ray.data.context import ShuffleStrategy
 
