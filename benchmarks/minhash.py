@@ -188,7 +188,8 @@ def _generate(batch: dict, words: int, vocab: np.ndarray, dup_every: int) -> pa.
                      "source": pa.array(["bench"] * n), "meta": pa.array(["{}"] * n), "_order": pa.array(ids)})
 
 
-def end_to_end(n_docs: int, words: int, vocab: list[str], object_store_gb: float, scheme: str) -> None:
+def end_to_end(n_docs: int, words: int, vocab: list[str], object_store_gb: float, scheme: str,
+               distributed: bool = False) -> None:
     import ray
 
     from curate.stages.minhash_dedup import MinHashDedup
@@ -204,7 +205,8 @@ def end_to_end(n_docs: int, words: int, vocab: list[str], object_store_gb: float
         t_gen = time.perf_counter()
         ds = ds.materialize()  # the corpus as a reader would deliver it
         t1 = time.perf_counter()
-        result = MinHashDedup(scheme=scheme).run(ds)
+        extra = {"local_components_max_edges": 0, "broadcast_max_rows": 0} if distributed else {}
+        result = MinHashDedup(scheme=scheme, **extra).run(ds)
         rows = dropped = 0
         for batch in result.dataset.iter_batches(batch_format="pyarrow", batch_size=65536):
             rows += batch.num_rows
@@ -213,7 +215,8 @@ def end_to_end(n_docs: int, words: int, vocab: list[str], object_store_gb: float
         ray.shutdown()
     expected = n_docs // 10
     print(f"\n## End to end: {n_docs:,} generated documents of {words} words (~{words * 6.5 / 1000:.1f} KB), "
-          f"scheme={scheme}, 2 CPUs, object store {object_store_gb} GB")
+          f"scheme={scheme}, 2 CPUs, object store {object_store_gb} GB"
+          + (", distributed components and shuffle joins forced" if distributed else ""))
     print(f"rows out {rows:,}, removed {dropped:,} (planted {expected:,})")
     print(f"dedup wall time {t2 - t1:.1f} s ({n_docs / (t2 - t1):,.0f} docs/s; stage run + reading every output row), "
           f"generation {t1 - t_gen:.1f} s, Ray start {t_gen - t0:.1f} s; "
@@ -234,6 +237,8 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=160, help="words per generated document")
     ap.add_argument("--scheme", default="fast", choices=["fast", "datasketch"])
     ap.add_argument("--object-store-gb", type=float, default=3.0)
+    ap.add_argument("--distributed", action="store_true",
+                    help="force distributed connected components and shuffle joins (no broadcast tables)")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-e2e", action="store_true")
     args = ap.parse_args()
@@ -244,7 +249,7 @@ def main() -> None:
     if not args.skip_e2e:
         vocab = sorted({w for d in text_chunks(args.corpora, SOURCES, 2000, 3000) for w in d.split()})
         for n in args.docs:
-            end_to_end(n, args.words, vocab, args.object_store_gb, args.scheme)
+            end_to_end(n, args.words, vocab, args.object_store_gb, args.scheme, args.distributed)
 
 
 if __name__ == "__main__":
