@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.dedup import _kernels
 from curate.dedup.shingle import ShingleConfig, normalize, shingle_hashes, split_long
@@ -77,34 +78,60 @@ class Signer:
         With ``with_sets`` also returns each document's sorted distinct shingle
         hashes (for exact Jaccard verification).
         """
-        if isinstance(texts, (pa.Array, pa.ChunkedArray)):
-            texts_list = None
-            arr = texts
-            long = bool(len(texts)) and _max_len(texts) > self.shingles.max_piece_bytes
-        else:
-            arr = pa.array(texts, pa.large_string())
-            long = any(len(t or "") > self.shingles.max_piece_bytes for t in texts)
+        arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.large_string())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
         ndocs = len(arr)
-        if long:
-            texts_list = arr.to_pylist()
-            pieces, owner = split_long(texts_list, self.shingles)
-            arr = pa.array(pieces, pa.large_string())
-        else:
-            owner = None
-        norm = normalize(arr, self.shingles)
-        hashes, off = self.hash_shingles(norm)
-        counts = np.diff(off)
-        sig = None
-        if signatures:
-            raw = self.raw(hashes, off)
-            if owner is not None:
-                starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-                raw = np.minimum.reduceat(raw, starts, axis=0)
-            sig = self.finish(raw)
-        if owner is not None:
-            counts = np.add.reduceat(counts, np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]))
-        sets = distinct_sets(hashes, off, owner, ndocs) if with_sets else None
-        return Signatures(sig=sig, shingle_counts=counts, sets=sets)
+        lengths = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False) if ndocs else np.zeros(0)
+        if not (lengths > self.shingles.max_piece_bytes).any():
+            hashes, off = self.hash_shingles(normalize(arr, self.shingles))
+            sig = self.finish(self.raw(hashes, off)) if signatures else None
+            sets = distinct_sets(hashes, off, None, ndocs) if with_sets else None
+            return Signatures(sig=sig, shingle_counts=np.diff(off), sets=sets)
+
+        # Some documents are long: stream them piece by piece in bounded groups
+        # and merge each document's MinHash state (and shingles) afterwards.
+        raws, counts, owners, hash_parts, off_parts = [], [], [], [], []
+        for unit, owner in _units(arr, lengths, self.shingles):
+            hashes, off = self.hash_shingles(normalize(unit, self.shingles))
+            if signatures:
+                raws.append(self.raw(hashes, off))
+            counts.append(np.diff(off))
+            owners.append(owner)
+            if with_sets:
+                hash_parts.append(hashes)
+                off_parts.append(np.diff(off))
+        owner = np.concatenate(owners)
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        sig = self.finish(np.minimum.reduceat(np.concatenate(raws), starts, axis=0)) if signatures else None
+        shingle_counts = np.add.reduceat(np.concatenate(counts), starts)
+        sets = None
+        if with_sets:
+            off = np.r_[0, np.cumsum(np.concatenate(off_parts))].astype(np.int64)
+            sets = distinct_sets(np.concatenate(hash_parts), off, owner, ndocs)
+        return Signatures(sig=sig, shingle_counts=shingle_counts, sets=sets)
+
+
+def _units(arr: pa.Array, lengths: np.ndarray, cfg: ShingleConfig, budget: int = 16 << 20):
+    """Yield (texts, owner rows) in document order, long documents cut into
+    pieces, each unit holding at most about ``budget`` bytes of text."""
+    limit = cfg.max_piece_bytes
+    row, n = 0, len(arr)
+    while row < n:
+        if lengths[row] > limit:
+            pieces, _ = split_long([arr[row].as_py()], cfg)
+            per_unit = max(1, budget // limit)
+            for i in range(0, len(pieces), per_unit):
+                chunk = pieces[i:i + per_unit]
+                yield pa.array(chunk, pa.large_string()), np.full(len(chunk), row, dtype=np.int64)
+            row += 1
+            continue
+        stop, size = row, 0
+        while stop < n and lengths[stop] <= limit and (size == 0 or size + lengths[stop] <= budget):
+            size += lengths[stop]
+            stop += 1
+        yield arr.slice(row, stop - row), np.arange(row, stop, dtype=np.int64)
+        row = stop
 
 
 @dataclass
@@ -126,13 +153,6 @@ def distinct_sets(hashes: np.ndarray, off: np.ndarray, owner: np.ndarray | None,
     values, offsets = _kernels.distinct_per_doc(hashes, np.ascontiguousarray(off, dtype=np.int64))
     assert len(offsets) == ndocs + 1
     return values, offsets
-
-
-def _max_len(arr: pa.Array | pa.ChunkedArray) -> int:
-    import pyarrow.compute as pc
-
-    m = pc.max(pc.binary_length(arr)).as_py()
-    return int(m or 0)
 
 
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
