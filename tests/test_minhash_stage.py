@@ -146,3 +146,24 @@ def test_verify_removes_false_candidates(ray_local) -> None:
     out_none, stats_none = _run(table, bands=32, rows=1, num_perm=32, verify="none")
     assert stats_none["false_positives_removed"] == 0
     assert len(_dropped(out_none)) > 10
+
+
+def test_distributed_components_equal_local_on_long_chains(ray_local) -> None:
+    from ray.data.context import ShuffleStrategy
+
+    from curate.dedup.components import components_local, components_ray
+
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, 3000, 2000), rng.integers(0, 3000, 2000)
+    chain = rng.permutation(np.arange(5000, 5150))  # a path visiting nodes in random order
+    src, dst = np.r_[src, chain[:-1]], np.r_[dst, chain[1:]]
+    keep = src != dst
+    lo, hi = np.minimum(src[keep], dst[keep]), np.maximum(src[keep], dst[keep])
+    edges = ray.data.from_arrow(pa.table({"lo": lo, "hi": hi}))
+    edges.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    stars = pa.concat_tables(ray.get(components_ray(edges, num_partitions=3).to_arrow_refs()))
+    roots = dict(zip(stars.column("hi").to_pylist(), stars.column("lo").to_pylist()))
+    assert len(roots) == stars.num_rows  # every member appears once
+    roots.update({r: r for r in set(roots.values())})
+    nodes, expected = components_local(lo, hi)
+    assert roots == dict(zip(nodes.tolist(), expected.tolist()))
