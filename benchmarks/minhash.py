@@ -1,0 +1,256 @@
+"""MinHash benchmarks: signature throughput against datasketch and rensa, and
+end-to-end deduplication of generated corpora with wall time and peak memory.
+
+    python benchmarks/minhash.py                 # throughput + 100k end to end
+    python benchmarks/minhash.py --docs 100000 1000000
+    python benchmarks/minhash.py --skip-e2e
+
+Throughput runs in this process on one core (polars limited to one thread);
+every contender gets the same documents and parameters in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("POLARS_MAX_THREADS", "1")  # per-core numbers
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._corpora import DEFAULT_CORPORA, text_chunks  # noqa: E402
+from curate.dedup.minhash import Signer  # noqa: E402
+from curate.dedup.shingle import ShingleConfig, normalize, python_shingles  # noqa: E402
+
+SOURCES = ["spamassassin_emails", "bbc_news", "brown_corpus", "python311_doc_rst", "postgresql_doc_html"]
+
+
+def _best(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def throughput(docs: list[str], num_perm: int, seed: int, label: str) -> None:
+    import xxhash
+    from datasketch import MinHash
+    from rensa import RMinHash
+
+    cfg = ShingleConfig()
+    n = len(docs)
+    arr = pa.array(docs, pa.large_string())
+    # shared Python shingling for the peers: same normalisation, n-grams as bytes/str
+    def py_shingles() -> list[list[bytes]]:
+        return [python_shingles(t, cfg) for t in normalize(arr, cfg).to_pylist()]
+
+    shingles = py_shingles()
+    shingles_str = [[s.decode() for s in doc] for doc in shingles]
+    mean_sh = np.mean([len(s) for s in shingles])
+
+    def ds_update_batch(sh=shingles):
+        for doc in sh:
+            m = MinHash(num_perm=num_perm, seed=seed, hashfunc=xxhash.xxh32_intdigest)
+            m.update_batch(doc)
+
+    def ds_bulk(sh=shingles):
+        MinHash.bulk(sh, num_perm=num_perm, seed=seed, hashfunc=xxhash.xxh32_intdigest)
+
+    def rensa_sig(sh=shingles_str):
+        for doc in sh:
+            m = RMinHash(num_perm=num_perm, seed=seed)
+            m.update(doc)
+            m.digest()
+
+    def rensa_minimal():
+        # the yardstick's usual setup: lowercase, split on whitespace, word 5-grams, no other normalisation
+        for text in docs:
+            words = text.lower().split()
+            grams = [" ".join(words[i:i + 5]) for i in range(len(words) - 4)] or [" ".join(words)]
+            m = RMinHash(num_perm=num_perm, seed=seed)
+            m.update(grams)
+            m.digest()
+
+    signers = {s: Signer(scheme=s, num_perm=num_perm, seed=seed) for s in ("fast", "datasketch")}
+    for s in signers.values():
+        s.sign(docs[:10])  # compile / load kernels
+    norm = normalize(arr, cfg)
+
+    def ours_sig(scheme):
+        signer = signers[scheme]
+        return lambda: signer.finish(signer.raw(*signer.hash_shingles(norm)))
+
+    def ours_e2e(scheme):
+        return lambda: signers[scheme].sign(arr)
+
+    t_py_shingle = _best(py_shingles, 1)
+    alone = {
+        "datasketch update_batch": _best(ds_update_batch, 1),
+        "datasketch MinHash.bulk": _best(ds_bulk, 1),
+        "rensa RMinHash": _best(rensa_sig),
+        "curate fast": _best(ours_sig("fast")),
+        "curate datasketch": _best(ours_sig("datasketch")),
+    }
+    e2e = {k: v + t_py_shingle for k, v in alone.items() if not k.startswith("curate")}
+    e2e["rensa, minimal shingling"] = _best(rensa_minimal)
+    e2e["curate fast"] = _best(ours_e2e("fast"))
+    e2e["curate datasketch"] = _best(ours_e2e("datasketch"))
+    print(f"\n## Signature throughput, {label}: {n} docs, mean {np.mean([len(d) for d in docs]):.0f} chars, "
+          f"{mean_sh:.0f} word 5-gram shingles/doc, num_perm={num_perm}, one core")
+    print("(end to end = normalise + shingle + hash + MinHash from raw text; peers use Python n-grams "
+          f"after the same normalisation, {n / t_py_shingle:,.0f} docs/s on its own)")
+    print(f"{'contender':28s} {'signatures docs/s':>18s} {'end-to-end docs/s':>18s}")
+    for k in e2e:
+        sig = f"{n / alone[k]:18,.0f}" if k in alone else f"{'-':>18s}"
+        print(f"{k:28s} {sig} {n / e2e[k]:18,.0f}")
+    for ours in ("curate fast", "curate datasketch"):
+        for peer in ("rensa RMinHash", "rensa, minimal shingling", "datasketch update_batch", "datasketch MinHash.bulk"):
+            sig = f"signatures {alone[peer] / alone[ours]:.2f}x, " if peer in alone else ""
+            print(f"ratio {ours} / {peer}: {sig}end to end {e2e[peer] / e2e[ours]:.2f}x")
+
+
+class PeakMemory:
+    """Samples the summed PSS of this process and all its descendants (Ray's
+    raylet, object store and workers included) and keeps the peak."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.peak = 0
+        self.breakdown: list[tuple[int, str]] = []
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        total = 0
+        parts = []
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                pss = p.memory_full_info().pss
+                total += pss
+                parts.append((pss, " ".join(p.cmdline()[:2])[-60:]))
+            except Exception:  # process ended between listing and reading
+                pass
+        if total > self.peak:
+            self.breakdown = sorted(parts, reverse=True)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            value = self._sample()
+            self.samples.append((time.perf_counter(), value))
+            self.peak = max(self.peak, value)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def peak_between(self, start: float, end: float) -> int:
+        return max((v for t, v in self.samples if start <= t <= end), default=0)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._sample())
+
+
+def _generate(batch: dict, words: int, vocab: np.ndarray, dup_every: int) -> pa.Table:
+    """Documents of ``words`` random real words; every ``dup_every``-th one is
+    a near-duplicate (3 words changed) of the one before it. Batches start at
+    multiples of ``dup_every``, so a copy's original is in the same batch."""
+    ids = np.asarray(batch["id"], dtype=np.int64)
+    rng = np.random.default_rng(int(ids[0]))
+    index = rng.integers(0, len(vocab), (len(ids), words))
+    dup = np.flatnonzero(ids % dup_every == dup_every - 1)
+    dup = dup[dup > 0]
+    index[dup] = index[dup - 1]
+    for row in dup:
+        index[row, rng.choice(words, 3, replace=False)] = -1
+    table = [*vocab.tolist(), "edited"]
+    texts = [" ".join([table[i] for i in r]) for r in index.tolist()]
+    n = len(ids)
+    return pa.table({"id": pa.array([f"doc{i:09d}" for i in ids]), "text": pa.array(texts),
+                     "source": pa.array(["bench"] * n), "meta": pa.array(["{}"] * n), "_order": pa.array(ids)})
+
+
+def end_to_end(n_docs: int, words: int, vocab: list[str], object_store_gb: float, scheme: str,
+               distributed: bool = False) -> None:
+    import ray
+
+    from curate.stages.minhash_dedup import MinHashDedup
+
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 object_store_memory=int(object_store_gb * 2**30))
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        ds = ray.data.range(n_docs, override_num_blocks=max(4, n_docs // 20_000)).map_batches(
+            _generate, batch_format="numpy", batch_size=1000,
+            fn_kwargs={"words": words, "vocab": np.array(vocab), "dup_every": 10})
+        t_gen = time.perf_counter()
+        ds = ds.materialize()  # the corpus as a reader would deliver it
+        t1 = time.perf_counter()
+        extra = {"local_components_max_edges": 0, "broadcast_max_rows": 0} if distributed else {}
+        result = MinHashDedup(scheme=scheme, **extra).run(ds)
+        rows = dropped = 0
+        for batch in result.dataset.iter_batches(batch_format="pyarrow", batch_size=65536):
+            rows += batch.num_rows
+            dropped += batch.num_rows - batch.column("_drop_reason").null_count
+        t2 = time.perf_counter()
+        ray.shutdown()
+    expected = n_docs // 10
+    print(f"\n## End to end: {n_docs:,} generated documents of {words} words (~{words * 6.5 / 1000:.1f} KB), "
+          f"scheme={scheme}, 2 CPUs, object store {object_store_gb} GB"
+          + (", distributed components and shuffle joins forced" if distributed else ""))
+    print(f"rows out {rows:,}, removed {dropped:,} (planted {expected:,})")
+    print(f"dedup wall time {t2 - t1:.1f} s ({n_docs / (t2 - t1):,.0f} docs/s; stage run + reading every output row), "
+          f"generation {t1 - t_gen:.1f} s, Ray start {t_gen - t0:.1f} s; "
+          f"peak memory (PSS of all processes: driver, Ray services, object store, workers) "
+          f"{mem.peak_between(t1, t2) / 2**30:.2f} GiB during dedup, {mem.peak / 2**30:.2f} GiB whole run "
+          f"(generation included)")
+    print("stats:", {k: v for k, v in result.stats.items()})
+    print("largest processes at the peak (GiB):",
+          ", ".join(f"{name.split('/')[-1]} {pss / 2**30:.2f}" for pss, name in mem.breakdown[:8]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
+    ap.add_argument("--throughput-docs", type=int, default=2000)
+    ap.add_argument("--num-perm", type=int, default=128)
+    ap.add_argument("--docs", type=int, nargs="*", default=[100_000], help="end-to-end corpus sizes (1000000 is slow)")
+    ap.add_argument("--words", type=int, default=160, help="words per generated document")
+    ap.add_argument("--scheme", default="fast", choices=["fast", "datasketch"])
+    ap.add_argument("--object-store-gb", type=float, default=3.0)
+    ap.add_argument("--distributed", action="store_true",
+                    help="force distributed connected components and shuffle joins (no broadcast tables)")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-e2e", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_throughput:
+        for size, label in ((2000, "2 KB documents"), (10000, "10 KB documents")):
+            docs = text_chunks(args.corpora, SOURCES, size, args.throughput_docs)
+            throughput(docs, args.num_perm, seed=1, label=label)
+    if not args.skip_e2e:
+        vocab = sorted({w for d in text_chunks(args.corpora, SOURCES, 2000, 3000) for w in d.split()})
+        for n in args.docs:
+            end_to_end(n, args.words, vocab, args.object_store_gb, args.scheme, args.distributed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The minhash_dedup stage on small Ray Datasets."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from curate.stage import DROP_REASON, DUPLICATE_OF, ORDER
+from curate.stages.minhash_dedup import MinHashDedup
+from tests.minhash_corpus import edit, random_docs
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    if started:
+        ray.shutdown()
+
+
+def _table(texts: list[str], ids: list[str], **extra) -> pa.Table:
+    n = len(texts)
+    columns = {"id": ids, "text": texts, "source": ["t"] * n, "meta": ["{}"] * n,
+               ORDER: pa.array(np.arange(n) * 3 + 7, pa.int64())}
+    columns.update(extra)
+    return pa.table(columns)
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[pa.Table, dict[str, str]]:
+    """200 unrelated documents, 30 of them with a near copy (Jaccard about 0.93),
+    one with three copies, plus empty and one-word documents."""
+    docs = random_docs(200, 150, seed=11)
+    ids = [f"doc{i:03d}" for i in range(200)]
+    truth: dict[str, str] = {}
+    for i in range(30):
+        docs.append(edit(docs[i], 1, seed=i))
+        ids.append(f"zcopy{i:03d}")
+        truth[ids[-1]] = ids[i]
+    for k in range(3):
+        docs.append(edit(docs[100], 1, seed=100 + k))
+        ids.append(f"zmulti{k}")
+        truth[ids[-1]] = ids[100]
+    docs += [""] * 10 + ["alpha", "beta", "gamma", "delta"] + ["   "] * 5
+    ids += [f"empty{i}" for i in range(10)] + ["one_a", "one_b", "one_c", "one_d"] + [f"blank{i}" for i in range(5)]
+    return _table(docs, ids), truth
+
+
+def _run(table: pa.Table, **params):
+    result = MinHashDedup(**params).run(ray.data.from_arrow(table))
+    out = pa.concat_tables(ray.get(result.dataset.to_arrow_refs())).sort_by(ORDER)
+    return out, result.stats
+
+
+def _dropped(out: pa.Table) -> dict[str, str]:
+    rows = out.filter(pc.is_valid(out.column(DROP_REASON)))
+    assert set(rows.column(DROP_REASON).to_pylist()) <= {"near_duplicate"}
+    return dict(zip(rows.column("id").to_pylist(), rows.column(DUPLICATE_OF).to_pylist()))
+
+
+def test_drop_mode_finds_planted_duplicates(ray_local, planted) -> None:
+    table, truth = planted
+    out, stats = _run(table)
+    assert out.num_rows == table.num_rows
+    assert out.column("id").to_pylist() == table.column("id").to_pylist()  # every row, passed through
+    assert out.column("text").to_pylist() == table.column("text").to_pylist()
+    assert _dropped(out) == truth  # smallest id of each cluster is kept
+    assert stats["documents_removed"] == len(truth)
+    assert stats["clusters"] == 31
+    assert stats["documents_in_clusters"] == len(truth) + 31
+    assert stats["documents_without_shingles"] == 15
+    assert stats["verified_pairs"] <= stats["candidate_pairs"]
+    assert stats["false_positives_removed"] == stats["candidate_pairs"] - stats["verified_pairs"]
+
+
+def test_annotate_mode_and_keep_longest(ray_local, planted) -> None:
+    table, truth = planted
+    out, stats = _run(table, mode="annotate", keep="longest", scheme="datasketch")
+    assert DROP_REASON not in out.column_names or pc.all(pc.is_null(out.column(DROP_REASON))).as_py()
+    assert stats["documents_removed"] == 0 and stats["documents_marked_duplicate"] == len(truth)
+    rows = out.to_pylist()
+    by_id = {r["id"]: r for r in rows}
+    clusters: dict[str, list[str]] = {}
+    for r in rows:
+        if r["dup_cluster"] is not None:
+            clusters.setdefault(r["dup_cluster"], []).append(r["id"])
+    assert len(clusters) == 31
+    for keeper, members in clusters.items():
+        assert keeper in members and not by_id[keeper]["is_duplicate"]
+        longest = max(len(by_id[m]["text"]) for m in members)
+        assert len(by_id[keeper]["text"]) == longest
+        assert sum(by_id[m]["is_duplicate"] for m in members) == len(members) - 1
+    assert sum(r["is_duplicate"] for r in rows) == len(truth)
+    # annotated ids match the planted pairs
+    for copy, original in truth.items():
+        assert by_id[copy]["dup_cluster"] == by_id[original]["dup_cluster"]
+
+
+def test_distributed_paths_give_the_same_result(ray_local, planted) -> None:
+    table, truth = planted
+    scores = pa.array(np.linspace(0, 1, table.num_rows))
+    out, stats = _run(table.append_column("quality", scores), keep="highest_score", score_column="quality",
+                      local_components_max_edges=0, broadcast_max_rows=0, num_partitions=3)
+    assert stats["components"] == "distributed"
+    by_order = {copy: original for copy, original in truth.items()}
+    dropped = _dropped(out)
+    # highest score wins: the later (planted) row of each pair has the higher score
+    kept_multi = "zmulti2"
+    expected = {orig: copy for copy, orig in by_order.items() if not copy.startswith("zmulti")}
+    expected.update({"doc100": kept_multi, "zmulti0": kept_multi, "zmulti1": kept_multi})
+    assert dropped == expected
+    assert out.num_rows == table.num_rows
+
+
+def test_empty_and_one_word_documents_are_not_merged(ray_local) -> None:
+    texts = [""] * 20 + ["   \n"] * 5 + [f"{w}" for w in ("apple", "pear", "plum", "fig", "kiwi", "lime")] + ["Apple!"]
+    ids = [f"d{i:02d}" for i in range(len(texts))]
+    out, stats = _run(_table(texts, ids), verify="none", num_perm=64, bands=64, rows=1)
+    # only the two spellings of "apple" are the same document after normalisation
+    assert _dropped(out) == {"d31": "d25"}
+    assert stats["documents_without_shingles"] == 25
+
+
+def test_verify_removes_false_candidates(ray_local) -> None:
+    """Documents sharing half their text (Jaccard ~0.3) collide in one-row
+    bands; exact verification keeps only the real near-duplicate, while no
+    verification merges the half-siblings too."""
+    halves = random_docs(20, 60, seed=3)
+    docs = [halves[i] + " " + halves[i + 10] for i in range(10)]  # d00..d09
+    docs += [halves[i] + " " + halves[(i + 1) % 10 + 10] for i in range(10)]  # d10..d19: half-siblings
+    docs.append(edit(docs[0], 1, seed=1))  # d20: a real near-duplicate of d00
+    table = _table(docs, [f"d{i:02d}" for i in range(len(docs))])
+    out, stats = _run(table, bands=32, rows=1, num_perm=32)
+    assert stats["false_positives_removed"] >= 10
+    assert _dropped(out) == {"d20": "d00"}
+    out_none, stats_none = _run(table, bands=32, rows=1, num_perm=32, verify="none")
+    assert stats_none["false_positives_removed"] == 0
+    assert len(_dropped(out_none)) > 10
+
+
+def test_distributed_components_equal_local_on_long_chains(ray_local) -> None:
+    from ray.data.context import ShuffleStrategy
+
+    from curate.dedup.components import components_local, components_ray
+
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, 3000, 2000), rng.integers(0, 3000, 2000)
+    chain = rng.permutation(np.arange(5000, 5150))  # a path visiting nodes in random order
+    src, dst = np.r_[src, chain[:-1]], np.r_[dst, chain[1:]]
+    keep = src != dst
+    lo, hi = np.minimum(src[keep], dst[keep]), np.maximum(src[keep], dst[keep])
+    edges = ray.data.from_arrow(pa.table({"lo": lo, "hi": hi}))
+    edges.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    stars = pa.concat_tables(ray.get(components_ray(edges, num_partitions=3).to_arrow_refs()))
+    roots = dict(zip(stars.column("hi").to_pylist(), stars.column("lo").to_pylist()))
+    assert len(roots) == stars.num_rows  # every member appears once
+    roots.update({r: r for r in set(roots.values())})
+    nodes, expected = components_local(lo, hi)
+    assert roots == dict(zip(nodes.tolist(), expected.tolist()))
