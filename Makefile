@@ -38,7 +38,7 @@ test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(VENV)/.installed-test
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m ruff check curate tests scripts benchmarks

@@ -139,3 +139,16 @@ def test_bad_yaml_and_validate_and_stages(tmp_path):
     listing = run_cli("stages")
     assert listing.returncode == 0
     assert all(name in listing.stdout for name in ("normalize", "length_filter", "exact_dedup", "min_words"))
+
+
+def test_dedup_pipeline_accounts_for_near_duplicates(tmp_path):
+    out = tmp_path / "dedup"
+    result = run_cli("run", str(REPO / "pipelines" / "dedup.yaml"), "--input", str(SAMPLE), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "_manifest.json").read_text())
+    kept, dropped = frames(out)
+    assert manifest["documents"]["input"] == kept.height + dropped.height == count_input_records()
+    near = dropped.filter(pl.col("reason") == "near_duplicate")
+    stats = manifest["stages"][-1]["stats"]
+    assert near.height == stats["documents_removed"] > 0
+    assert near["duplicate_of"].is_in(kept["id"].implode()).all()

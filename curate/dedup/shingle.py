@@ -39,25 +39,22 @@ class ShingleConfig:
     piece_overlap: int = 4096
 
 
-# Unicode White_Space property (what regex "\s" matches).
-_WHITE_SPACE = [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F,
-                0x205F, 0x3000]
-
-
 @lru_cache(maxsize=1)
 def char_classes() -> np.ndarray:
     """Class of every code point for the compiled normaliser: punctuation and
-    symbols (categories P*, S*), decimal digits (Nd), white space, other."""
-    import unicodedata
+    symbols (categories P*, S*), decimal digits (Nd), white space, other.
 
+    The classes come from the same regular-expression engine as
+    :func:`normalize_regex`, so both agree on every code point, including
+    those newer than Python's own Unicode tables.
+    """
+    points = np.arange(0x110000, dtype=np.uint32)
+    points = points[(points < 0xD800) | (points > 0xDFFF)]  # surrogates are not characters
+    chars = pl.Series(values=[chr(cp) for cp in points.tolist()], dtype=pl.String)
     classes = np.zeros(0x110000, dtype=np.uint8)
-    for cp in range(0x110000):
-        cat = unicodedata.category(chr(cp))
-        if cat[0] in "PS":
-            classes[cp] = _kernels.CLASS_PUNCT
-        elif cat == "Nd":
-            classes[cp] = _kernels.CLASS_DIGIT
-    classes[_WHITE_SPACE] = _kernels.CLASS_SPACE
+    classes[points[chars.str.contains(_PUNCT).to_numpy()]] = _kernels.CLASS_PUNCT
+    classes[points[chars.str.contains(_DIGITS).to_numpy()]] = _kernels.CLASS_DIGIT
+    classes[points[chars.str.contains(_SPACE).to_numpy()]] = _kernels.CLASS_SPACE
     return classes
 
 
