@@ -16,6 +16,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "normalize": "curate.stages.normalize:Normalize",
     "length_filter": "curate.stages.length_filter:LengthFilter",
     "exact_dedup": "curate.stages.exact_dedup:ExactDedup",
+    "rewrite": "curate.stages.rewrite:Rewrite",
 }
 
 
