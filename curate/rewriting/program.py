@@ -205,7 +205,10 @@ def decide_document(text: str | None) -> DocDecision:
         return DocDecision(True, errors)
     if names & DOC_CALLS == {"keep_doc"}:
         return DocDecision(False, errors)
-    errors.append("both drop_doc() and keep_doc()" if len(names & DOC_CALLS) == 2 else "no drop_doc() or keep_doc()")
+    if len(names & DOC_CALLS) == 2:
+        errors.append("both drop_doc() and keep_doc()")
+    elif not errors:
+        errors.append("no drop_doc() or keep_doc()")
     return DocDecision(False, errors)
 
 

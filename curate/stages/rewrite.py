@@ -124,7 +124,7 @@ def pack_chunks(token_counts: list[int], budget: int) -> list[tuple[int, int]]:
 
 
 def selection_key(doc_id: str, seed: int) -> int:
-    return xxhash.xxh64_intdigest(f"{seed}\x00{doc_id}")
+    return xxhash.xxh64_intdigest(f"{seed}\x00{doc_id}".encode())
 
 
 class Rewriter:
@@ -174,6 +174,7 @@ class Rewriter:
         for f in OUTPUT_FIELDS:
             out = _set(out, f.name, pa.array(columns[f.name], f.type))
         statuses = columns["rewrite_status"]
+        out = mark_drops(out, np.zeros(out.num_rows, dtype=bool), "")  # adds the (empty) drop columns
         for reason, status in (("rewrite_drop_doc", "dropped"), ("rewrite_emptied", "emptied")):
             mask = np.array([s == status for s in statuses])
             if mask.any():
