@@ -248,11 +248,8 @@ class Rewriter:
         p = self.p
         bodies = [self._doc_text(lines, c) for lines, c in zip(docs, counts)]
         if p.preset == "small":
-            prompts_ = [prompts.DOC_PREFIX + prompts.DOC_TEMPLATE.format(text=" ".join(b.split())) for b in bodies]
-            scores = self.lm.choice_logprobs(prompts_, prompts.DOC_CHOICES)
             out = []
-            for score in scores:
-                p_drop = math.exp(score[0])
+            for p_drop in self.doc_drop_probabilities(bodies):
                 drop = p_drop >= p.drop_threshold
                 out.append(("drop_doc()" if drop else "keep_doc()", drop, [], 0))
             return out
@@ -301,13 +298,13 @@ class Rewriter:
             out[i] = ([*programs, generation.text], generated + generation.tokens)
         return out
 
-    def _line_decisions(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]]
-                        ) -> dict[int, tuple[list[str], int]]:
+    def line_probabilities(self, docs: dict[int, list[str]]) -> dict[int, dict[int, float]]:
+        """small preset: P(boilerplate) of every non-empty line, by document and line index."""
         p = self.p
         where: list[tuple[int, int]] = []
         prompt_list = []
         for i, lines in docs.items():
-            title = next((line.strip() for line in lines if line.strip()), "")[:80]
+            title = next((" ".join(line.split()) for line in lines if line.strip()), "")[:80]
             numbered = [j for j, line in enumerate(lines) if line.strip()]
             for rank, j in enumerate(numbered, start=1):
                 shown = " ".join(lines[j].split())[:p.max_line_chars]
@@ -315,12 +312,24 @@ class Rewriter:
                     title=title, number=rank, total=len(numbered), line=shown))
                 where.append((i, j))
         scores = self.lm.choice_logprobs(prompt_list, prompts.LINE_CHOICES) if prompt_list else []
-        remove: dict[int, set[int]] = {i: set() for i in docs}
+        out: dict[int, dict[int, float]] = {i: {} for i in docs}
         for (i, j), score in zip(where, scores):
-            if math.exp(score[0]) >= p.line_threshold:
-                remove[i].add(j)
-        return {i: ([removal_program(docs[i], remove[i], first, last) for first, last in chunks[i]], 0)
-                for i in docs}
+            out[i][j] = math.exp(score[0])
+        return out
+
+    def doc_drop_probabilities(self, bodies: list[str]) -> list[float]:
+        """small preset: P(drop) of each document text."""
+        prompts_ = [prompts.DOC_PREFIX + prompts.DOC_TEMPLATE.format(text=" ".join(b.split())) for b in bodies]
+        return [math.exp(score[0]) for score in self.lm.choice_logprobs(prompts_, prompts.DOC_CHOICES)]
+
+    def _line_decisions(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]]
+                        ) -> dict[int, tuple[list[str], int]]:
+        probabilities = self.line_probabilities(docs)
+        out = {}
+        for i, lines in docs.items():
+            remove = {j for j, prob in probabilities[i].items() if prob >= self.p.line_threshold}
+            out[i] = ([removal_program(lines, remove, first, last) for first, last in chunks[i]], 0)
+        return out
 
     # ------------------------------------------------------------ helpers
     def _sampling(self, max_tokens: int) -> SamplingParams:
