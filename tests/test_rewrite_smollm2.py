@@ -6,9 +6,8 @@ import polars as pl
 import pytest
 
 from curate.stage import DROP_REASON
-from curate.stages.rewrite import Rewriter, RewriteParams
+from curate.stages.rewrite import RewriteParams, Rewriter
 from tests.conftest import REPO, documents, run_cli
-
 
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (make install-test installs it)")
 

@@ -6,7 +6,7 @@ import pytest
 
 from curate.lm.base import LM, Generation
 from curate.stage import DROP_REASON, ORDER
-from curate.stages.rewrite import Rewrite, Rewriter, RewriteParams, selection_key
+from curate.stages.rewrite import Rewrite, RewriteParams, Rewriter, selection_key
 from tests.conftest import documents
 
 

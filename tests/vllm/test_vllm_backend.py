@@ -55,7 +55,7 @@ def test_choice_logprobs(lm):
 
 
 def test_rewrite_stage_on_vllm(lm):
-    from curate.stages.rewrite import Rewriter, RewriteParams
+    from curate.stages.rewrite import RewriteParams, Rewriter
     from tests.conftest import documents
 
     page = "Home\nNext\n" + "\n".join(f"Sentence {i} of the article, with several words." for i in range(5))
