@@ -69,20 +69,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     port = _free_port()
+    log = open(tmp_path_factory.mktemp("server") / "server.log", "w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", smollm2_path(), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--logits_all", "true",
          "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ),
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
     )
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 120
     try:
         while True:
             if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {process.stderr.read().decode()[-2000:]}")
+                log.seek(0)
+                pytest.fail(f"llama_cpp.server exited: {log.read()[-2000:]}")
             try:
                 urllib.request.urlopen(f"{base}/models", timeout=2).read()
                 break
@@ -98,6 +100,7 @@ def server():
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 def test_openai_backend_against_a_real_server(server, smol):

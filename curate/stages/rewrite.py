@@ -76,7 +76,8 @@ class RewriteParams(StageParams):
     min_kept_fraction: float = Field(0.05, ge=0, le=1, description="Drop when at most this share of words remains.")
     min_kept_words: int = Field(10, ge=0, description="Drop when at most this many words remain.")
     keep_original: bool = Field(False, description="Add the original text as column original_text, for audit.")
-    num_cpus: float = Field(2.0, gt=0, description="CPUs per model actor (llamacpp threads).")
+    num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per model actor (llamacpp uses lm.n_threads, "
+                                                   "default all cores: Ray must keep a CPU free to feed the actor).")
     num_gpus: float | None = Field(None, ge=0, description="GPUs per model actor; default 1 for vllm, else 0.")
     concurrency: int = Field(1, gt=0, description="Model actors (e.g. the number of GPUs).")
     batch_size: int = Field(16, gt=0, description="Documents per batch handed to an actor.")
@@ -372,9 +373,13 @@ def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
 
 
 class _RewriteActor:
-    def __init__(self, params: RewriteParams, selected: list[str] | None) -> None:
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, int(params.num_cpus))))
-        self.rewriter = Rewriter(params, load_lm(params.lm, threads=max(1, int(params.num_cpus))))
+    def __init__(self, params: RewriteParams, selected: Any) -> None:
+        import ray
+
+        if isinstance(selected, ray.ObjectRef):
+            selected = ray.get(selected)
+        threads = params.lm.n_threads or max(1, os.cpu_count() or 1)
+        self.rewriter = Rewriter(params, load_lm(params.lm, threads=threads))
         self.selected = None if selected is None else set(selected)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
