@@ -131,18 +131,21 @@ def _progress_printer(total: int):
 
 def _print_summary(manifest: dict[str, Any], output: str) -> None:
     table = Table(title="curate run", title_justify="left")
-    for column in ("#", "stage", "in", "out", "dropped", "reasons", "seconds"):
-        table.add_column(column, justify="right" if column in ("#", "in", "out", "dropped", "seconds") else "left")
+    for column in ("#", "stage", "in", "out", "dropped", "seconds"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
     for record in manifest["stages"]:
-        reasons = ", ".join(f"{k}={v:,}" for k, v in record["dropped"].items())
         seconds = f"{record['seconds']:.1f}" + (" (resumed)" if record["resumed"] else "")
         table.add_row(str(record["index"]), record["name"], f"{record['documents_in']:,}", f"{record['documents_out']:,}",
-                      f"{sum(record['dropped'].values()):,}", reasons, seconds)
+                      f"{sum(record['dropped'].values()):,}", seconds)
     out.print(table)
+    reasons = [f"{r['name']}/{reason}={count:,}" for r in manifest["stages"] for reason, count in r["dropped"].items()]
+    if reasons:
+        out.print("dropped by reason: " + ", ".join(reasons), soft_wrap=True)
     docs = manifest["documents"]
     out.print(f"documents: {docs['input']:,} in = {docs['output']:,} out + {docs['dropped']:,} dropped; "
-              f"{len(manifest['output']['shards'])} shard(s), {manifest['wall_seconds']:.1f}s")
-    out.print(f"output: {output}  (polars: pl.scan_parquet('{output}/*.parquet'); dropped: {output}/_dropped/)")
+              f"{len(manifest['output']['shards'])} shard(s), {manifest['wall_seconds']:.1f}s", soft_wrap=True)
+    out.print(f"output: {output}  (pl.scan_parquet('{output}/*.parquet'); dropped documents: {output}/_dropped/)",
+              soft_wrap=True)
 
 
 @main.command()

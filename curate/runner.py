@@ -24,19 +24,12 @@ import pyarrow.parquet as pq
 from curate import __version__
 from curate.config import PipelineConfig, stable_hash
 from curate.documents import RECORD_BITS
+from curate.grouping import KEPT, later_duplicates
 from curate.io import checkpoint
 from curate.io.reader import REPAIRED, InputError, InputFile, ReaderConfig, read_file, resolve_inputs
 from curate.io.writer import write_dropped, write_output
 from curate.manifest import build_manifest, write_manifest
-from curate.stage import (
-    DROP_COLUMNS,
-    DROP_REASON,
-    ORDER,
-    GlobalStage,
-    MapStage,
-    Stage,
-    mark_drops,
-)
+from curate.stage import DROP_COLUMNS, DROP_DETAIL, DROP_REASON, ORDER, GlobalStage, MapStage, Stage
 
 READ_STAGE = "read"
 
@@ -83,7 +76,17 @@ def _checked(stage: Stage, batch: pa.Table, result: pa.Table) -> pa.Table:
     return _ensure_drop_columns(result)
 
 
-def _apply_map_stage(batch: pa.Table, stage_cls: type[MapStage], params: Any) -> pa.Table:
+def _stage_over_parts(stage: MapStage, paths: list[str]) -> Iterator[pa.Table]:
+    """Feed the kept rows of checkpoint parts to a map stage, ``stage.batch_size`` rows at a time."""
+    for path in paths:
+        table = checkpoint.read_kept(path)
+        table = table.drop_columns([c for c in DROP_COLUMNS if c in table.column_names])
+        for offset in range(0, table.num_rows, stage.batch_size):
+            batch = table.slice(offset, stage.batch_size)
+            yield _checked(stage, batch, stage.process_batch(batch))
+
+
+def _apply_map_stage(paths: pa.Table, stage_cls: type[MapStage], params: Any) -> Iterator[pa.Table]:
     """Ray task body for stateless map stages; each worker sets the stage up once."""
     key = (stage_cls, params.model_dump_json())
     stage = _STAGE_CACHE.get(key)
@@ -91,7 +94,7 @@ def _apply_map_stage(batch: pa.Table, stage_cls: type[MapStage], params: Any) ->
         stage = stage_cls(params)
         stage.setup()
         _STAGE_CACHE[key] = stage
-    return _checked(stage, batch, stage.process_batch(batch))
+    yield from _stage_over_parts(stage, paths.column("path").to_pylist())
 
 
 class _MapStageActor:
@@ -101,8 +104,8 @@ class _MapStageActor:
         self.stage = stage_cls(params)
         self.stage.setup()
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        return _checked(self.stage, batch, self.stage.process_batch(batch))
+    def __call__(self, paths: pa.Table) -> Iterator[pa.Table]:
+        yield from _stage_over_parts(self.stage, paths.column("path").to_pylist())
 
 
 # ---------------------------------------------------------------- reading
@@ -114,16 +117,11 @@ def _read_files(batch: pa.Table, config: ReaderConfig) -> Iterator[pa.Table]:
         yield from read_file(spec["file_index"], file, config)
 
 
-def _mark_duplicate_ids_in_part(path: str, first_seen: dict[str, int], names: list[str]) -> None:
-    table = pq.read_table(path)
-    ids = table.column("id").to_pylist()
-    orders = table.column(ORDER).to_pylist()
-    reasons = table.column(DROP_REASON).to_pylist()
-    mask = [r is None and i in first_seen and o != first_seen[i] for i, o, r in zip(ids, orders, reasons)]
-    if any(mask):
-        detail = [f"id {i!r} already used at {position(first_seen[i], names)}" if m else None for i, m in zip(ids, mask)]
-        table = mark_drops(table, mask, "duplicate_id", detail=detail)
-        checkpoint.write_part(os.path.dirname(path), table)
+def _repeated_id_marks(batch: pa.Table, names: list[str]) -> pa.Table:
+    detail = [f"id {i!r} already used at {position(k, names)}"
+              for i, k in zip(batch.column("id").to_pylist(), batch.column(KEPT).to_pylist())]
+    return pa.table({ORDER: batch.column(ORDER), DROP_REASON: pa.array(["duplicate_id"] * batch.num_rows, pa.string()),
+                     DROP_DETAIL: pa.array(detail, pa.string())})
 
 
 def position(order: int, names: list[str]) -> str:
@@ -151,6 +149,7 @@ class Runner:
         config: dict[str, Any] | None = None,
         force: bool = False,
         on_event: ProgressCallback | None = None,
+        part_rows: int = checkpoint.PART_ROWS,
     ) -> None:
         from curate.io.writer import WriterConfig
 
@@ -161,6 +160,7 @@ class Runner:
         self.writer = writer or WriterConfig()
         self.config = config or {}
         self.force = force
+        self.part_rows = part_rows
         self.on_event = on_event or (lambda event, record: None)
         self.stages_dir = os.path.join(self.output, "_stages")
 
@@ -256,8 +256,6 @@ class Runner:
     def _run_read(self, files: list[InputFile], stage_dir: str) -> None:
         import ray
         import ray.data
-        from ray.data.aggregate import Count, Min
-        from ray.data.expressions import col
 
         checkpoint.reset(stage_dir)
         os.makedirs(stage_dir)
@@ -266,59 +264,145 @@ class Runner:
         dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
         dataset = dataset.map_batches(_read_files, fn_kwargs={"config": self.reader}, batch_size=1,
                                       batch_format="pyarrow")
-        _execute(lambda: dataset.write_datasink(checkpoint.CheckpointSink(stage_dir)), READ_STAGE)
+        _execute(lambda: dataset.write_datasink(checkpoint.CheckpointSink(stage_dir, self.part_rows)), READ_STAGE)
 
-        # Duplicate ids: the first occurrence keeps its id, later ones are quarantined.
+        # Repeated ids: the first occurrence keeps its id, later ones are quarantined.
         parts = checkpoint.part_files(stage_dir)
         if not parts:
             return
-        ids = checkpoint.read_dataset(parts, columns=["id", ORDER]).select_columns(["id", ORDER])
-        grouped = _execute(lambda: ids.groupby("id").aggregate(Count(), Min(ORDER)).filter(expr=col("count()") > 1).take_all(), READ_STAGE)
-        if not grouped:
-            return
-        first_seen = {row["id"]: row[f"min({ORDER})"] for row in grouped}
         names = [f.name for f in files]
+        keys = checkpoint.read_dataset(parts, columns=["id", ORDER]).select_columns(["id", ORDER])
+        later, clusters, _ = _execute(lambda: later_duplicates(keys, "id", ORDER), READ_STAGE)
+        if clusters == 0:
+            return
         if self.reader.strict:
-            doc_id, order = next(iter(sorted(first_seen.items())))
-            raise InputError(f"duplicate id {doc_id!r} (first at {position(order, names)}); "
-                             "drop --strict to quarantine repeated ids")
-        shared = ray.put(first_seen)
-        task = ray.remote(_mark_duplicate_ids_in_part)
-        ray.get([task.remote(path, shared, names) for path in parts])
+            first = later.sort(ORDER).take(1)[0]
+            raise InputError(f"{position(first[ORDER], names)}: id {first['id']!r} already used at "
+                             f"{position(first[KEPT], names)}; drop --strict to quarantine repeated ids")
+        marks = later.map_batches(_repeated_id_marks, fn_kwargs={"names": names}, batch_format="pyarrow")
+        _execute(lambda: _merge_marks(marks, parts, stage_dir, self.part_rows, kept_only=False), READ_STAGE)
 
     def _run_stage(self, stage: Stage, previous_dir: str, stage_dir: str, expected: int) -> dict[str, Any]:
         checkpoint.reset(stage_dir)
         os.makedirs(stage_dir)
         if expected == 0:
             return {}
-        dataset = checkpoint.read_dataset(checkpoint.part_files(previous_dir)).drop_columns(list(DROP_COLUMNS))
+        parts = checkpoint.part_files(previous_dir)
         stats: dict[str, Any] = {}
         if isinstance(stage, MapStage):
+            # One task (or actor call) per checkpoint part: parts are the unit of parallelism.
+            import ray.data
+
             resources = stage.resources
             options: dict[str, Any] = {"num_cpus": resources.num_cpus}
             if resources.num_gpus:
                 options["num_gpus"] = resources.num_gpus
+            paths = ray.data.from_items([{"path": p} for p in parts], override_num_blocks=len(parts))
             if stage.stateful:
-                dataset = dataset.map_batches(
+                dataset = paths.map_batches(
                     _MapStageActor, fn_constructor_args=(type(stage), stage.params),
-                    concurrency=resources.concurrency or 1, batch_size=stage.batch_size,
-                    batch_format="pyarrow", **options)
+                    concurrency=resources.concurrency or 1, batch_size=1, batch_format="pyarrow", **options)
             else:
-                dataset = dataset.map_batches(
+                dataset = paths.map_batches(
                     _apply_map_stage, fn_kwargs={"stage_cls": type(stage), "params": stage.params},
-                    batch_size=stage.batch_size, batch_format="pyarrow", **options)
+                    batch_size=1, batch_format="pyarrow", **options)
         elif isinstance(stage, GlobalStage):
+            dataset = checkpoint.read_dataset(parts).drop_columns(list(DROP_COLUMNS))
             result = _execute(lambda: stage.run(dataset), stage.name)
             stats = dict(result.stats)
+            if result.marks is not None:
+                _execute(lambda: _merge_marks(result.marks, parts, stage_dir, self.part_rows), stage.name)
+                return self._check_count(stage, stage_dir, expected, stats)
             dataset = result.dataset.map_batches(_ensure_drop_columns, batch_format="pyarrow").sort(ORDER)
         else:
             raise StageError(f"stage {stage.name!r} is neither a MapStage nor a GlobalStage")
-        _execute(lambda: dataset.write_datasink(checkpoint.CheckpointSink(stage_dir)), stage.name)
+        _execute(lambda: dataset.write_datasink(checkpoint.CheckpointSink(stage_dir, self.part_rows)), stage.name)
+        return self._check_count(stage, stage_dir, expected, stats)
+
+    @staticmethod
+    def _check_count(stage: Stage, stage_dir: str, expected: int, stats: dict[str, Any]) -> dict[str, Any]:
         written, _ = checkpoint.count_rows(checkpoint.part_files(stage_dir))
         if written != expected:
             raise StageError(f"stage {stage.name!r} returned {written} rows for {expected}: "
                              "every row must come back, drops marked")
         return stats
+
+
+# ---------------------------------------------------------------- global stage marks
+
+
+def _merge_marks(marks: Any, parts: list[str], stage_dir: str, part_rows: int, kept_only: bool = True) -> None:
+    """Merge a global stage's marks into the documents, part by part, without moving texts.
+
+    Marks are sorted by ``_order`` into files named by their first position;
+    each document part is then merged with the mark files overlapping its
+    range in its own Ray task.
+    """
+    import ray
+
+    marks_dir = os.path.join(stage_dir, "_marks")
+    os.makedirs(marks_dir, exist_ok=True)
+    marks.sort(ORDER).write_datasink(checkpoint.CheckpointSink(marks_dir, part_rows))
+    mark_files = checkpoint.part_files(marks_dir)
+    mark_starts = [checkpoint.first_order(path) for path in mark_files]
+    part_starts = [checkpoint.first_order(path) for path in parts]
+    merge = ray.remote(_merge_part)
+    pending = []
+    for i, part in enumerate(parts):
+        low, high = part_starts[i], part_starts[i + 1] if i + 1 < len(parts) else None
+        overlapping = [
+            path for j, path in enumerate(mark_files)
+            if (high is None or mark_starts[j] < high) and (j + 1 == len(mark_files) or mark_starts[j + 1] > low)
+        ]
+        pending.append(merge.remote(part, overlapping, stage_dir, kept_only))
+    matched = sum(ray.get(pending))
+    total, _ = checkpoint.count_rows(mark_files)
+    shutil.rmtree(marks_dir)
+    if matched != total:
+        raise StageError(f"{total - matched} marks name documents that are not in the stage's input, or name one twice")
+
+
+def _merge_part(part: str, mark_files: list[str], out_dir: str, kept_only: bool) -> int:
+    """Apply the marks of one part's range; returns how many marks matched a document.
+
+    With ``kept_only`` the part's already-dropped rows are left out (they stay
+    with the stage that dropped them); otherwise the part is updated in place.
+    """
+    import numpy as np
+
+    if kept_only:
+        table = checkpoint.read_kept(part)
+        table = table.drop_columns([c for c in DROP_COLUMNS if c in table.column_names])
+    else:
+        table = pq.read_table(part)
+    if table.num_rows == 0:
+        return 0
+    matched_count = 0
+    orders = table.column(ORDER).to_numpy()
+    if mark_files:
+        marks = pa.concat_tables([pq.read_table(path) for path in mark_files], promote_options="permissive")
+        mark_orders = marks.column(ORDER).to_numpy()
+        inside = (mark_orders >= orders.min()) & (mark_orders <= orders.max())
+        marks = marks.filter(pa.array(inside))
+        mark_orders = mark_orders[inside]
+        if len(mark_orders) and np.any(np.diff(mark_orders) <= 0):
+            raise StageError("marks are not unique by _order")
+        index = np.clip(np.searchsorted(mark_orders, orders), 0, max(len(mark_orders) - 1, 0))
+        matched = mark_orders[index] == orders if len(mark_orders) else np.zeros(len(orders), dtype=bool)
+        matched_count = int(matched.sum())
+        take = pa.array(index)
+        for name in marks.column_names:
+            if name == ORDER:
+                continue
+            values = marks.column(name).take(take) if len(mark_orders) else pa.nulls(len(orders), marks.schema.field(name).type)
+            current = table.column(name) if name in table.column_names else pa.nulls(len(orders), values.type)
+            merged = pc.if_else(pa.array(matched), values, current.cast(values.type))
+            if name in table.column_names:
+                table = table.set_column(table.schema.get_field_index(name), name, merged)
+            else:
+                table = table.append_column(name, merged)
+    checkpoint.write_part(out_dir, _ensure_drop_columns(table))
+    return matched_count
 
 
 def _ensure_drop_columns(batch: pa.Table) -> pa.Table:

@@ -11,7 +11,10 @@ Two kinds of stage:
 * :class:`MapStage` sees one batch at a time (``process_batch``). It may add or
   change columns. Use it for anything decided document by document.
 * :class:`GlobalStage` needs the whole data set (deduplication, reordering). It
-  receives a Ray Dataset and returns one with the same rows, marked.
+  receives a Ray Dataset and returns either *marks* (``_order`` plus drop
+  columns and any new columns, only for the rows it changes; the runner merges
+  them into the documents, so texts are never shuffled) or the whole Dataset
+  with the same rows, marked.
 
 Stages are plain classes: ``LengthFilter(min_words=5).process_batch(table)``
 works without Ray or the CLI.
@@ -96,10 +99,20 @@ class MapStage(Stage):
 
 @dataclass
 class GlobalResult:
-    """A global stage's output: the marked data set and numbers for the manifest."""
+    """A global stage's output and numbers for the manifest.
 
-    dataset: ray.data.Dataset
+    Give ``marks``: a Dataset with ``_order`` and the columns to set (drop
+    columns, annotations) for the rows that change; other rows keep nulls there.
+    Or give ``dataset``: every input row, in any order, marked.
+    """
+
     stats: dict[str, Any]
+    marks: ray.data.Dataset | None = None
+    dataset: ray.data.Dataset | None = None
+
+    def __post_init__(self) -> None:
+        if (self.marks is None) == (self.dataset is None):
+            raise ValueError("a GlobalResult carries exactly one of marks or dataset")
 
 
 class GlobalStage(Stage):
@@ -108,7 +121,7 @@ class GlobalStage(Stage):
     kind = "global"
 
     def run(self, dataset: ray.data.Dataset) -> GlobalResult:
-        """Return every input row (any order; the runner restores it), drops marked."""
+        """Decide over the whole data set; see :class:`GlobalResult`."""
         raise NotImplementedError
 
 

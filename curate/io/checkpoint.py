@@ -23,13 +23,16 @@ from ray.data import Datasink
 from curate.stage import DROP_REASON, ORDER
 
 SUCCESS = "_SUCCESS.json"
+# Rows per checkpoint part. Parts are the unit of parallelism of the next stage.
+PART_ROWS = 20_000
 
 
 class CheckpointSink(Datasink):
-    """Writes each block to ``<folder>/<first _order>.parquet`` (zstd)."""
+    """Writes blocks to ``<folder>/<first _order>.parquet`` (zstd), ``max_rows`` rows at most per file."""
 
-    def __init__(self, folder: str) -> None:
+    def __init__(self, folder: str, max_rows: int = PART_ROWS) -> None:
         self.folder = folder
+        self.max_rows = max_rows
 
     def on_write_start(self, schema: pa.Schema | None = None) -> None:
         os.makedirs(self.folder, exist_ok=True)
@@ -37,10 +40,10 @@ class CheckpointSink(Datasink):
     def write(self, blocks: Iterable[pa.Table], ctx: Any) -> list[str]:
         written = []
         for block in blocks:
-            if block.num_rows == 0:
-                continue
-            write_part(self.folder, block)
-            written.append(block.column(ORDER)[0].as_py())
+            for offset in range(0, block.num_rows, self.max_rows):
+                piece = block.slice(offset, self.max_rows)
+                write_part(self.folder, piece)
+                written.append(piece.column(ORDER)[0].as_py())
         return written
 
 
@@ -52,6 +55,11 @@ def write_part(folder: str, table: pa.Table) -> str:
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
     return path
+
+
+def first_order(path: str) -> int:
+    """The first ``_order`` in a part, read from its name."""
+    return int(os.path.basename(path).split(".")[0])
 
 
 def part_files(folder: str) -> list[str]:
@@ -95,11 +103,17 @@ def reset(stage_dir: str) -> None:
         shutil.rmtree(stage_dir)
 
 
+def read_kept(path: str, columns: list[str] | None = None) -> pa.Table:
+    """A part's rows that no stage has dropped."""
+    table = pq.read_table(path, columns=columns)
+    if DROP_REASON in table.column_names:
+        table = table.filter(pc.is_null(table.column(DROP_REASON)))
+    return table
+
+
 def _read_parts(batch: pa.Table, kept_only: bool, columns: list[str] | None) -> Iterable[pa.Table]:
     for path in batch.column("path").to_pylist():
-        table = pq.read_table(path, columns=columns)
-        if kept_only and DROP_REASON in table.column_names:
-            table = table.filter(pc.is_null(table.column(DROP_REASON)))
+        table = read_kept(path, columns) if kept_only else pq.read_table(path, columns=columns)
         if table.num_rows:
             yield table
 

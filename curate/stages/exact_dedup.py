@@ -7,11 +7,10 @@ import pyarrow.compute as pc
 import xxhash
 from pydantic import Field
 
-from curate.stage import GlobalResult, GlobalStage, StageParams, mark_drops
+from curate.grouping import KEPT, later_duplicates
+from curate.stage import DROP_REASON, DUPLICATE_OF, ORDER, GlobalResult, GlobalStage, StageParams
 
 HASH = "_exact_hash"
-KEPT = "_exact_kept"
-COUNT = "_exact_count"
 
 
 class ExactDedupParams(StageParams):
@@ -52,35 +51,19 @@ class ExactDedup(GlobalStage):
     name = "exact_dedup"
     Params = ExactDedupParams
 
-    def add_hashes(self, batch: pa.Table) -> pa.Table:
-        return batch.append_column(HASH, text_hashes(batch.column("text"), self.params))  # type: ignore[arg-type]
-
     def run(self, dataset):  # type: ignore[override]
-        from ray.data.aggregate import Count, Min
-        from ray.data.expressions import col
+        keys = dataset.map_batches(self.key_columns, batch_format="pyarrow")
+        later, clusters, duplicates = later_duplicates(keys, HASH, "id")
+        marks = later.map_batches(_duplicate_marks, batch_format="pyarrow")
+        return GlobalResult(marks=marks, stats={"duplicate_clusters": clusters, "duplicates": duplicates})
 
-        hashed = dataset.map_batches(self.add_hashes, batch_format="pyarrow").materialize()
-        groups = (
-            hashed.select_columns([HASH, "id"])
-            .groupby(HASH)
-            .aggregate(Count(), Min("id"))
-            .filter(expr=col("count()") > 1)
-            .rename_columns({"count()": COUNT, "min(id)": KEPT})
-            .materialize()
-        )
-        clusters = groups.count()
-        if clusters == 0:
-            marked = hashed.drop_columns([HASH])
-            return GlobalResult(marked, {"duplicate_clusters": 0, "duplicates": 0})
-        duplicates = int(groups.sum(COUNT)) - clusters
-        partitions = max(1, min(64, hashed.num_blocks()))
-        joined = hashed.join(groups, join_type="left_outer", num_partitions=partitions, on=(HASH,))
-        marked = joined.map_batches(_mark_duplicates, batch_format="pyarrow")
-        return GlobalResult(marked, {"duplicate_clusters": clusters, "duplicates": duplicates})
+    def key_columns(self, batch: pa.Table) -> pa.Table:
+        """Only what deciding needs: hash, id, position."""
+        return pa.table({HASH: text_hashes(batch.column("text"), self.params),  # type: ignore[arg-type]
+                         "id": batch.column("id"), ORDER: batch.column(ORDER)})
 
 
-def _mark_duplicates(batch: pa.Table) -> pa.Table:
-    kept = batch.column(KEPT)
-    mask = pc.and_(pc.is_valid(kept), pc.not_equal(batch.column("id"), pc.fill_null(kept, "")))
-    batch = mark_drops(batch, mask, "exact_duplicate", duplicate_of=kept)
-    return batch.drop_columns([HASH, KEPT, COUNT])
+def _duplicate_marks(batch: pa.Table) -> pa.Table:
+    n = batch.num_rows
+    return pa.table({ORDER: batch.column(ORDER), DROP_REASON: pa.array(["exact_duplicate"] * n, pa.string()),
+                     DUPLICATE_OF: batch.column(KEPT).cast(pa.string())})
