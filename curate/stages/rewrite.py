@@ -436,7 +436,7 @@ class Rewrite(GlobalStage):
         ).materialize()
         stats = summarize(marked.select_columns([f.name for f in OUTPUT_FIELDS]).take_all())
         stats["seconds"] = round(time.time() - started, 3)
-        return GlobalResult(marked, stats)
+        return GlobalResult(dataset=marked, stats=stats)
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
