@@ -12,7 +12,7 @@ lines kept (a document dropped by the document-level pass loses all its lines).
 largest removal that keeps at least ``--target`` of content lines there) and
 reports it on the other, held-out half.
 
-    python benchmarks/rewrite_quality.py --pages 40 --fit
+    python benchmarks/rewrite_quality.py --pages 24 --max-lines 200 --fit
 """
 
 from __future__ import annotations
@@ -87,8 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--pages", type=int, default=40, help="pages to score (a deterministic sample)")
+    parser.add_argument("--max-lines", type=int, default=None,
+                        help="sample only pages with at most this many non-empty lines (scoring costs a model "
+                             "call per line)")
     parser.add_argument("--fit", action="store_true", help="fit the line threshold on half of the pages")
-    parser.add_argument("--target", type=float, default=0.97, help="content share to keep when fitting")
+    parser.add_argument("--target", type=float, default=0.95, help="content share to keep when fitting")
     parser.add_argument("--threshold", type=float, default=None, help="line threshold (default: the stage's)")
     parser.add_argument("--cache", default="out/rewrite_quality_scores.json", help="scores cache (reused if present)")
     parser.add_argument("--threads", type=int, default=2)
@@ -98,28 +101,33 @@ def main() -> None:
 
     pages = load_pages(args.data)
     pages.sort(key=lambda p: xxhash.xxh64_intdigest(p["id"].encode()))
+    if args.max_lines is not None:
+        pages = [p for p in pages if sum(1 for line in p["text"].split("\n") if line.strip()) <= args.max_lines]
     pages = pages[:args.pages]
-    records: list[dict] = []
+    # Scores are cached per page id (written after every page), so an interrupted run resumes.
+    cache: dict[str, dict] = {}
     if os.path.exists(args.cache):
-        cached = json.load(open(args.cache))
-        if cached.get("ids") == [p["id"] for p in pages]:
-            records = cached["records"]
-    if not records:
+        cache = json.load(open(args.cache)).get("pages", {})
+    todo = [page for page in pages if page["id"] not in cache]
+    if todo:
         rewriter = Rewriter(params, load_lm(params.lm, threads=args.threads))
         started = time.time()
         lines_scored = 0
-        for k, page in enumerate(pages):
+        os.makedirs(os.path.dirname(args.cache) or ".", exist_ok=True)
+        for k, page in enumerate(todo):
             lines = page["text"].split("\n")
             probs = rewriter.line_probabilities({0: lines})[0]
             counts = rewriter._line_tokens([lines])[0]
             p_drop = rewriter.doc_drop_probabilities([rewriter._doc_text(lines, counts)])[0]
             lines_scored += len(probs)
-            records.append({"id": page["id"], "labels": line_labels(page["text"], page["main_text"]),
-                            "p_line": {str(j): p for j, p in probs.items()}, "p_drop": p_drop})
-            print(f"  {k + 1}/{len(pages)} pages, {lines_scored / (time.time() - started):.1f} lines/s",
+            cache[page["id"]] = {"id": page["id"], "labels": line_labels(page["text"], page["main_text"]),
+                                 "p_line": {str(j): p for j, p in probs.items()}, "p_drop": p_drop}
+            with open(args.cache + ".tmp", "w") as handle:
+                json.dump({"pages": cache}, handle)
+            os.replace(args.cache + ".tmp", args.cache)
+            print(f"  {k + 1}/{len(todo)} pages, {lines_scored / (time.time() - started):.1f} lines/s",
                   file=sys.stderr)
-        os.makedirs(os.path.dirname(args.cache) or ".", exist_ok=True)
-        json.dump({"ids": [p["id"] for p in pages], "records": records}, open(args.cache, "w"))
+    records = [cache[page["id"]] for page in pages]
     result: dict = {"pages": len(records), "drop_threshold": params.drop_threshold}
     if args.fit:
         fit_set = [r for r in records if xxhash.xxh64_intdigest(r["id"].encode()) % 2 == 0]

@@ -62,7 +62,7 @@ class RewriteParams(StageParams):
     doc_tokens: int = Field(1024, gt=0, description="Document-level pass: the document is cut to this many tokens.")
     max_line_chars: int = Field(300, gt=0, description="small preset: a line is shown cut to this many characters.")
     line_threshold: float = Field(
-        0.80, ge=0, le=1, description="small preset: remove a line when P(boilerplate) reaches this; fit it with "
+        0.67, ge=0, le=1, description="small preset: remove a line when P(boilerplate) reaches this; fitted with "
                                       "benchmarks/rewrite_quality.py --fit (content kept >= 95%).")
     drop_threshold: float = Field(
         0.95, ge=0, le=1, description="small preset: drop the document when P(drop) reaches this.")
