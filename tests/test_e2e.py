@@ -53,9 +53,12 @@ def test_every_document_is_accounted_for(first_run):
     assert docs["input"] == expected == kept.height + dropped.height
     assert docs["output"] == kept.height and docs["dropped"] == dropped.height
     assert kept["id"].n_unique() == kept.height
-    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "exact_dedup"}
+    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "exact_dedup", "rewrite"}
     assert dropped.filter(pl.col("reason") == "exact_duplicate")["duplicate_of"].null_count() == 0
-    assert [s["name"] for s in manifest["stages"]] == ["read", "normalize", "length_filter", "exact_dedup"]
+    assert [s["name"] for s in manifest["stages"]] == ["read", "normalize", "length_filter", "exact_dedup", "rewrite"]
+    rewrite = manifest["stages"][-1]
+    assert rewrite["stats"]["rewritten"] == rewrite["params"]["max_documents"]
+    assert kept["rewritten"].sum() + dropped.filter(pl.col("stage") == "rewrite").height == rewrite["stats"]["rewritten"]
     assert manifest["inputs"] and all(f["bytes"] > 0 for f in manifest["inputs"])
     assert "in =" in result.stdout and "out +" in result.stdout
 
@@ -89,7 +92,7 @@ def test_killed_run_resumes_to_the_same_output(first_run, tmp_path):
     result = run_cli("run", PIPELINE, "--input", str(SAMPLE), "--output", str(target))
     assert result.returncode == 0, result.stderr
     manifest = json.loads((target / "_manifest.json").read_text())
-    assert [s["resumed"] for s in manifest["stages"]] == [True, True, True, False]
+    assert [s["resumed"] for s in manifest["stages"]] == [True, True, True, False, False]
     for a, b in zip(frames(out), frames(target)):
         assert a.equals(b)
 

@@ -17,6 +17,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "length_filter": "curate.stages.length_filter:LengthFilter",
     "exact_dedup": "curate.stages.exact_dedup:ExactDedup",
     "minhash_dedup": "curate.stages.minhash_dedup:MinHashDedup",
+    "rewrite": "curate.stages.rewrite:Rewrite",
 }
 
 

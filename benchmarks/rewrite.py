@@ -1,0 +1,91 @@
+"""Rewrite throughput: documents/s and generated tokens/s on the sample.
+
+Runs the rewrite stage's batch code (no Ray, so the numbers are the model's)
+on a deterministic subset of ``data/sample`` and prints the stage's summary
+(programs parsed and executed, drops, token retention) with the speed.
+
+    python benchmarks/rewrite.py                          # llamacpp, SmolLM2, small preset and instruct preset
+    python benchmarks/rewrite.py --backend vllm --model /models/prox-refining --preset prox --documents 2000
+
+On a GPU machine with vLLM installed, ``benchmarks/rewrite_vllm_gpu.sh`` runs the second form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import json
+import os
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+import zstandard
+
+from curate.documents import DOCUMENT_SCHEMA
+from curate.lm import LMConfig, load_lm
+from curate.stage import DROP_REASON
+from curate.stages.rewrite import RewriteParams, Rewriter, summarize
+
+SAMPLE = os.path.join(os.path.dirname(__file__), "..", "data", "sample")
+
+
+def sample_documents(n: int, max_chars: int) -> pa.Table:
+    rows = []
+    for path in sorted(glob.glob(os.path.join(SAMPLE, "*"))):
+        if path.endswith(".parquet"):
+            records = pq.read_table(path).to_pylist()
+        else:
+            with open(path, "rb") as handle:
+                reader = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(handle), encoding="utf-8")
+                records = [json.loads(line) for line in reader if line.strip()]
+        for k, record in enumerate(records):
+            text = record.get("text") or ""
+            if text.strip() and len(text) <= max_chars:
+                rows.append((xxhash.xxh64_intdigest(f"{path}:{k}".encode()), f"{os.path.basename(path)}:{k}", text))
+    rows.sort()
+    rows = rows[:n]
+    return pa.table({"id": [r[1] for r in rows], "text": [r[2] for r in rows], "source": ["sample"] * len(rows),
+                     "meta": [None] * len(rows), "_order": list(range(len(rows)))}, schema=DOCUMENT_SCHEMA)
+
+
+def run(preset: str, lm_config: LMConfig, table: pa.Table, threads: int, lm=None) -> tuple[dict, object]:
+    params = RewriteParams(lm=lm_config, preset=preset)
+    lm = lm or load_lm(lm_config, threads=threads)
+    started = time.time()
+    out = Rewriter(params, lm).process(table)
+    seconds = time.time() - started
+    stats = summarize(out.select(["rewritten", "rewrite_status", "rewrite_parse_errors", "rewrite_exec_errors",
+                                  "rewrite_tokens_in", "rewrite_tokens_out", "rewrite_generated_tokens"]).to_pylist())
+    stats.update(preset=preset, backend=lm_config.backend, model=lm_config.model, seconds=round(seconds, 2),
+                 documents_per_s=round(table.num_rows / seconds, 3),
+                 generated_tokens_per_s=round(stats["generated_tokens"] / seconds, 1),
+                 input_tokens_per_s=round(stats["tokens_in"] / seconds, 1),
+                 drop_reasons={r: out.column(DROP_REASON).to_pylist().count(r)
+                               for r in ("rewrite_drop_doc", "rewrite_emptied")})
+    return stats, lm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="llamacpp", choices=["llamacpp", "openai", "vllm"])
+    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    parser.add_argument("--preset", action="append", choices=["small", "instruct", "prox"],
+                        help="presets to run (default: small and instruct)")
+    parser.add_argument("--documents", type=int, default=12)
+    parser.add_argument("--max-chars", type=int, default=4000, help="skip longer sample documents")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    config = LMConfig(backend=args.backend, model=args.model, base_url=args.base_url)
+    table = sample_documents(args.documents, args.max_chars)
+    lm = None
+    for preset in args.preset or ["small", "instruct"]:
+        stats, lm = run(preset, config, table, args.threads, lm)
+        print(json.dumps(stats))
+
+
+if __name__ == "__main__":
+    main()

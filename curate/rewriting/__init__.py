@@ -1,0 +1,1 @@
+"""Program-based document rewriting: the program language, its executor and the prompts."""

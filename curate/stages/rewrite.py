@@ -1,0 +1,463 @@
+"""``rewrite``: a small LM edits documents through programs (ProX).
+
+Two passes per selected document:
+
+1. Document level: ``drop_doc()`` or ``keep_doc()``.
+2. Chunk level: the document's lines, numbered globally (``[000]``, ...), are
+   packed into chunks by the model's own token count; per chunk the model's
+   program (``remove_lines``, ``normalize``, ``keep_chunk``) is parsed with a
+   whitelist and executed (see :mod:`curate.rewriting.program`).
+
+How the model produces programs depends on ``preset`` (see
+:mod:`curate.rewriting.prompts`): the default ``small`` preset reads per-line
+keep/remove decisions from the model's log-probabilities (a 135M model cannot
+follow a long program-writing instruction); ``instruct`` and ``prox`` let the
+model write programs, grammar-constrained where the backend allows.
+
+Failure policy: every unparsable or failed call is counted; with
+``max_errors`` or more the original text is kept. A rewrite that leaves at most
+``min_kept_fraction`` of the words, or at most ``min_kept_words`` words, drops
+the document (``rewrite_emptied``); ``drop_doc()`` drops it with
+``rewrite_drop_doc``.
+
+``max_documents`` rewrites a deterministic subset (smallest hashes of
+``sample_seed`` and the id); the others pass through unchanged. The stage runs
+the model in a Ray actor pool (one model per actor) and reports in the
+manifest how many documents were rewritten, dropped, emptied, kept as original,
+and the token retention.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+from pydantic import Field
+
+from curate.lm import LM, Constraint, LMConfig, SamplingParams, load_lm
+from curate.rewriting import prompts
+from curate.rewriting.program import decide_document, execute, word_count
+from curate.stage import GlobalResult, GlobalStage, Resources, StageParams, mark_drops
+
+STATUS_UNSELECTED = "unselected"
+
+
+class RewriteParams(StageParams):
+    lm: LMConfig = Field(default_factory=LMConfig, description="The model and backend (see curate.lm.LMConfig).")
+    preset: Literal["small", "instruct", "prox"] = Field(
+        "small", description="small: per-line decisions from log-probabilities (default, for small models); "
+                             "instruct: a general instruct model writes programs; prox: ProX refining models.")
+    document_level: bool = Field(True, description="Run the drop_doc()/keep_doc() pass.")
+    chunk_level: bool = Field(True, description="Run the line-editing pass.")
+    max_documents: int | None = Field(None, ge=0, description="Rewrite at most this many documents (a deterministic "
+                                                              "subset); the others pass through unchanged.")
+    sample_seed: int = Field(0, description="Seed of the deterministic subset.")
+    chunk_tokens: int = Field(1500, gt=0, description="Most model tokens of numbered lines per chunk.")
+    doc_tokens: int = Field(1024, gt=0, description="Document-level pass: the document is cut to this many tokens.")
+    max_line_chars: int = Field(300, gt=0, description="small preset: a line is shown cut to this many characters.")
+    line_threshold: float = Field(
+        0.67, ge=0, le=1, description="small preset: remove a line when P(boilerplate) reaches this; fitted with "
+                                      "benchmarks/rewrite_quality.py --fit (content kept >= 95%).")
+    drop_threshold: float = Field(
+        0.95, ge=0, le=1, description="small preset: drop the document when P(drop) reaches this.")
+    constrained: bool = Field(True, description="instruct/prox: constrain decoding with a grammar where the "
+                                                "backend supports one, so every output parses.")
+    doc_max_new_tokens: int = Field(16, gt=0, description="instruct/prox: new tokens for the document decision.")
+    chunk_max_new_tokens: int = Field(256, gt=0, description="instruct/prox: new tokens per chunk program.")
+    temperature: float = Field(0.0, ge=0, description="instruct/prox: sampling temperature (0 = greedy, as ProX).")
+    repeat_penalty: float = Field(1.0, gt=0, description="instruct/prox: repetition penalty.")
+    max_errors: int = Field(2, ge=1, description="Keep the original text when a document has this many failed calls.")
+    min_kept_fraction: float = Field(0.05, ge=0, le=1, description="Drop when at most this share of words remains.")
+    min_kept_words: int = Field(10, ge=0, description="Drop when at most this many words remain.")
+    keep_original: bool = Field(False, description="Add the original text as column original_text, for audit.")
+    num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per model actor (llamacpp uses lm.n_threads, "
+                                                   "default all cores: Ray must keep a CPU free to feed the actor).")
+    num_gpus: float | None = Field(None, ge=0, description="GPUs per model actor; default 1 for vllm, else 0.")
+    concurrency: int = Field(1, gt=0, description="Model actors (e.g. the number of GPUs).")
+    batch_size: int = Field(16, gt=0, description="Documents per batch handed to an actor.")
+
+
+OUTPUT_FIELDS = [
+    pa.field("rewritten", pa.bool_()),
+    pa.field("rewrite_status", pa.string()),
+    pa.field("rewrite_doc_program", pa.string()),
+    pa.field("rewrite_programs", pa.list_(pa.string())),
+    pa.field("rewrite_parse_errors", pa.int32()),
+    pa.field("rewrite_exec_errors", pa.int32()),
+    pa.field("rewrite_error_log", pa.list_(pa.string())),
+    pa.field("rewrite_tokens_in", pa.int64()),
+    pa.field("rewrite_tokens_out", pa.int64()),
+    pa.field("rewrite_generated_tokens", pa.int64()),
+]
+
+
+@dataclass
+class DocResult:
+    status: str
+    text: str
+    doc_program: str | None = None
+    programs: list[str] = field(default_factory=list)
+    parse_errors: list[str] = field(default_factory=list)
+    exec_errors: list[str] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    generated: int = 0
+
+
+def pack_chunks(token_counts: list[int], budget: int) -> list[tuple[int, int]]:
+    """Greedy inclusive line ranges whose token counts sum to at most ``budget`` (a longer line stands alone)."""
+    chunks: list[tuple[int, int]] = []
+    start, used = 0, 0
+    for i, count in enumerate(token_counts):
+        if i > start and used + count > budget:
+            chunks.append((start, i - 1))
+            start, used = i, 0
+        used += count
+    if token_counts:
+        chunks.append((start, len(token_counts) - 1))
+    return chunks
+
+
+def selection_key(doc_id: str, seed: int) -> int:
+    return xxhash.xxh64_intdigest(f"{seed}\x00{doc_id}".encode())
+
+
+class Rewriter:
+    """Runs the rewrite over batches with a loaded model; no Ray needed."""
+
+    def __init__(self, params: RewriteParams, lm: LM) -> None:
+        self.p = params
+        self.lm = lm
+
+    # ------------------------------------------------------------ batch
+    def process(self, batch: pa.Table, selected: set[str] | None = None) -> pa.Table:
+        p = self.p
+        texts = batch.column("text").to_pylist()
+        ids = batch.column("id").to_pylist()
+        chosen = [t is not None and (selected is None or i in selected) for i, t in zip(ids, texts)]
+        results: list[DocResult | None] = [None] * len(texts)
+        work = [i for i, c in enumerate(chosen) if c]
+        if work:
+            for i, result in zip(work, self.rewrite([texts[i] for i in work])):
+                results[i] = result
+        columns: dict[str, list[Any]] = {f.name: [] for f in OUTPUT_FIELDS}
+        new_text = []
+        for text, result in zip(texts, results):
+            if result is None:
+                new_text.append(text)
+                for name, value in (("rewritten", False), ("rewrite_status", STATUS_UNSELECTED)):
+                    columns[name].append(value)
+                for name in columns:
+                    if name not in ("rewritten", "rewrite_status"):
+                        columns[name].append(None)
+                continue
+            new_text.append(result.text)
+            columns["rewritten"].append(True)
+            columns["rewrite_status"].append(result.status)
+            columns["rewrite_doc_program"].append(result.doc_program)
+            columns["rewrite_programs"].append(result.programs)
+            columns["rewrite_parse_errors"].append(len(result.parse_errors))
+            columns["rewrite_exec_errors"].append(len(result.exec_errors))
+            columns["rewrite_error_log"].append(result.parse_errors + result.exec_errors)
+            columns["rewrite_tokens_in"].append(result.tokens_in)
+            columns["rewrite_tokens_out"].append(result.tokens_out)
+            columns["rewrite_generated_tokens"].append(result.generated)
+        out = batch
+        if p.keep_original:
+            out = _set(out, "original_text", pa.array(texts, pa.string()))
+        out = _set(out, "text", pa.array(new_text, pa.string()))
+        for f in OUTPUT_FIELDS:
+            out = _set(out, f.name, pa.array(columns[f.name], f.type))
+        statuses = columns["rewrite_status"]
+        out = mark_drops(out, np.zeros(out.num_rows, dtype=bool), "")  # adds the (empty) drop columns
+        for reason, status in (("rewrite_drop_doc", "dropped"), ("rewrite_emptied", "emptied")):
+            mask = np.array([s == status for s in statuses])
+            if mask.any():
+                detail = [_detail(r) if m else None for r, m in zip(results, mask)]
+                out = mark_drops(out, mask, reason, detail=detail)
+        return out
+
+    # ------------------------------------------------------------ documents
+    def rewrite(self, texts: list[str]) -> list[DocResult]:
+        p = self.p
+        docs = [text.split("\n") for text in texts]
+        counts = self._line_tokens(docs)
+        results = [DocResult("unchanged", text, tokens_in=sum(c), tokens_out=sum(c)) for text, c in zip(texts, counts)]
+        live = [i for i, text in enumerate(texts) if text.strip()]
+        for i in set(range(len(texts))) - set(live):
+            results[i].status = "empty_input"
+        if p.document_level and live:
+            decisions = self._document_pass([docs[i] for i in live], [counts[i] for i in live])
+            for i, (program, drop, errors, generated) in zip(live, decisions):
+                r = results[i]
+                r.doc_program, r.parse_errors, r.generated = program, errors, r.generated + generated
+                if drop:
+                    r.status, r.tokens_out = "dropped", 0
+            live = [i for i in live if results[i].status != "dropped"]
+        if p.chunk_level and live:
+            chunks = {i: pack_chunks(counts[i], p.chunk_tokens) for i in live}
+            programs = self._chunk_pass({i: docs[i] for i in live}, chunks)
+            for i in live:
+                r = results[i]
+                chunk_programs, generated = programs[i]
+                r.programs, r.generated = chunk_programs, r.generated + generated
+                run = execute(docs[i], chunks[i], chunk_programs)
+                r.parse_errors = r.parse_errors + run.parse_errors
+                r.exec_errors = run.exec_errors
+                if len(r.parse_errors) + len(r.exec_errors) >= p.max_errors:
+                    r.status = "fallback"
+                    continue
+                if not run.removed and run.lines == docs[i]:
+                    continue
+                new_text = run.text
+                before, after = word_count(texts[i]), word_count(new_text)
+                if after <= p.min_kept_words or after <= p.min_kept_fraction * before:
+                    r.status, r.text, r.tokens_out = "emptied", new_text, 0
+                    continue
+                r.status, r.text = "edited", new_text
+                r.tokens_out = sum(self.lm.count_tokens([new_text])) if run.lines != docs[i] else \
+                    sum(c for j, c in enumerate(counts[i]) if j not in run.removed)
+        return results
+
+    def _line_tokens(self, docs: list[list[str]]) -> list[list[int]]:
+        flat = [line for lines in docs for line in lines]
+        counts = self.lm.count_tokens(flat) if flat else []
+        out, k = [], 0
+        for lines in docs:
+            # +1 for the newline that joins lines.
+            out.append([c + 1 for c in counts[k:k + len(lines)]])
+            k += len(lines)
+        return out
+
+    # ------------------------------------------------------------ document pass
+    def _doc_text(self, lines: list[str], counts: list[int]) -> str:
+        used, keep = 0, 0
+        for count in counts:
+            if used + count > self.p.doc_tokens and keep:
+                break
+            used += count
+            keep += 1
+        return "\n".join(lines[:keep])
+
+    def _document_pass(self, docs: list[list[str]], counts: list[list[int]]) -> list[tuple[str, bool, list[str], int]]:
+        p = self.p
+        bodies = [self._doc_text(lines, c) for lines, c in zip(docs, counts)]
+        if p.preset == "small":
+            out = []
+            for p_drop in self.doc_drop_probabilities(bodies):
+                drop = p_drop >= p.drop_threshold
+                out.append(("drop_doc()" if drop else "keep_doc()", drop, [], 0))
+            return out
+        if p.preset == "instruct":
+            prompts_ = [[{"role": "system", "content": prompts.INSTRUCT_DOC_SYSTEM}, {"role": "user", "content": b}]
+                        for b in bodies]
+        else:
+            prompts_ = [prompts.PROX_DOC_TEMPLATE.format(text=b) for b in bodies]
+        constraint = Constraint("grammar", prompts.doc_grammar())
+        generations = self.lm.generate(prompts_, self._sampling(p.doc_max_new_tokens), self._constraint(constraint))
+        out = []
+        for generation in generations:
+            decision = decide_document(generation.text)
+            out.append((generation.text, decision.drop, [f"document: {e}" for e in decision.errors],
+                        generation.tokens))
+        return out
+
+    # ------------------------------------------------------------ chunk pass
+    def _chunk_pass(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]]
+                    ) -> dict[int, tuple[list[str], int]]:
+        if self.p.preset == "small":
+            return self._line_decisions(docs, chunks)
+        requests: list[tuple[int, int, int]] = []
+        prompt_list = []
+        for i, lines in docs.items():
+            width = max(3, len(str(len(lines) - 1)))
+            for first, last in chunks[i]:
+                body = prompts.number_lines(lines[first:last + 1], first, width)
+                if self.p.preset == "instruct":
+                    prompt: Any = [
+                        {"role": "system", "content": prompts.INSTRUCT_SYSTEM},
+                        {"role": "user", "content": prompts.INSTRUCT_EXAMPLE_INPUT},
+                        {"role": "assistant", "content": prompts.INSTRUCT_EXAMPLE_OUTPUT},
+                        {"role": "user", "content": f"[doc]\n{body}\n[/doc]"},
+                    ]
+                else:
+                    prompt = prompts.PROX_CHUNK_TEMPLATE.format(text=body)
+                prompt_list.append(prompt)
+                requests.append((i, first, last))
+        grammar = Constraint("grammar", prompts.chunk_grammar(0, 0).replace('num ::= "0"', "num ::= [0-9]{1,6}"))
+        generations = self.lm.generate(prompt_list, self._sampling(self.p.chunk_max_new_tokens),
+                                       self._constraint(grammar))
+        out: dict[int, tuple[list[str], int]] = {i: ([], 0) for i in docs}
+        for (i, _first, _last), generation in zip(requests, generations):
+            programs, generated = out[i]
+            out[i] = ([*programs, generation.text], generated + generation.tokens)
+        return out
+
+    def line_probabilities(self, docs: dict[int, list[str]]) -> dict[int, dict[int, float]]:
+        """small preset: P(boilerplate) of every non-empty line, by document and line index."""
+        p = self.p
+        where: list[tuple[int, int]] = []
+        prompt_list = []
+        for i, lines in docs.items():
+            title = next((" ".join(line.split()) for line in lines if line.strip()), "")[:80]
+            numbered = [j for j, line in enumerate(lines) if line.strip()]
+            for rank, j in enumerate(numbered, start=1):
+                shown = " ".join(lines[j].split())[:p.max_line_chars]
+                prompt_list.append(prompts.LINE_PREFIX + prompts.LINE_TEMPLATE.format(
+                    title=title, number=rank, total=len(numbered), line=shown))
+                where.append((i, j))
+        scores = self.lm.choice_logprobs(prompt_list, prompts.LINE_CHOICES) if prompt_list else []
+        out: dict[int, dict[int, float]] = {i: {} for i in docs}
+        for (i, j), score in zip(where, scores):
+            out[i][j] = math.exp(score[0])
+        return out
+
+    def doc_drop_probabilities(self, bodies: list[str]) -> list[float]:
+        """small preset: P(drop) of each document text."""
+        prompts_ = [prompts.DOC_PREFIX + prompts.DOC_TEMPLATE.format(text=" ".join(b.split())) for b in bodies]
+        return [math.exp(score[0]) for score in self.lm.choice_logprobs(prompts_, prompts.DOC_CHOICES)]
+
+    def _line_decisions(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]]
+                        ) -> dict[int, tuple[list[str], int]]:
+        probabilities = self.line_probabilities(docs)
+        out = {}
+        for i, lines in docs.items():
+            remove = {j for j, prob in probabilities[i].items() if prob >= self.p.line_threshold}
+            out[i] = ([removal_program(lines, remove, first, last) for first, last in chunks[i]], 0)
+        return out
+
+    # ------------------------------------------------------------ helpers
+    def _sampling(self, max_tokens: int) -> SamplingParams:
+        return SamplingParams(max_tokens=max_tokens, temperature=self.p.temperature,
+                              repeat_penalty=self.p.repeat_penalty, seed=self.p.lm.seed)
+
+    def _constraint(self, constraint: Constraint) -> Constraint | None:
+        return constraint if self.p.constrained and self.lm.supports(constraint) else None
+
+
+def removal_program(lines: list[str], removed: set[int], first: int, last: int) -> str:
+    """``remove_lines`` calls for the removed lines of one chunk; blank lines between removed lines go too."""
+    runs: list[list[int]] = []
+    for j in range(first, last + 1):
+        if j in removed:
+            if runs and all(not lines[k].strip() for k in range(runs[-1][1] + 1, j)):
+                runs[-1][1] = j
+            else:
+                runs.append([j, j])
+    if not runs:
+        return "keep_chunk()"
+    return "\n".join(f"remove_lines(line_start={a}, line_end={b})" for a, b in runs)
+
+
+def _detail(result: DocResult | None) -> str | None:
+    if result is None:
+        return None
+    if result.status == "dropped":
+        return f"program: {result.doc_program}"
+    return f"tokens {result.tokens_in} -> {len(result.text.split())} words left"
+
+
+def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    if name in table.column_names:
+        return table.set_column(table.schema.get_field_index(name), name, values)
+    return table.append_column(name, values)
+
+
+# ------------------------------------------------------------------ Ray
+
+
+class _RewriteActor:
+    def __init__(self, params: RewriteParams, selected: Any) -> None:
+        import ray
+
+        if isinstance(selected, ray.ObjectRef):
+            selected = ray.get(selected)
+        threads = params.lm.n_threads or max(1, os.cpu_count() or 1)
+        self.rewriter = Rewriter(params, load_lm(params.lm, threads=threads))
+        self.selected = None if selected is None else set(selected)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return self.rewriter.process(batch, self.selected)
+
+
+def _smallest_keys(batch: pa.Table, seed: int, k: int) -> pa.Table:
+    ids = batch.column("id").to_pylist()
+    keys = np.array([selection_key(i, seed) for i in ids], dtype=np.uint64)
+    order = np.argsort(keys, kind="stable")[:k]
+    return pa.table({"id": pa.array([ids[j] for j in order], pa.string()),
+                     "key": pa.array(keys[order], pa.uint64())})
+
+
+class Rewrite(GlobalStage):
+    """Edit documents with a small LM through ProX programs (see the module docstring)."""
+
+    name = "rewrite"
+    Params = RewriteParams
+
+    def __init__(self, params: StageParams | None = None, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        p: RewriteParams = self.params  # type: ignore[assignment]
+        gpus = p.num_gpus if p.num_gpus is not None else (float(p.lm.tensor_parallel_size)
+                                                          if p.lm.backend == "vllm" else 0.0)
+        self.resources = Resources(num_cpus=p.num_cpus, num_gpus=gpus, concurrency=p.concurrency)
+
+    def select(self, dataset: Any) -> list[str] | None:
+        """Ids of the deterministic subset, or None for all documents."""
+        p: RewriteParams = self.params  # type: ignore[assignment]
+        if p.max_documents is None:
+            return None
+        if p.max_documents == 0:
+            return []
+        candidates = dataset.select_columns(["id"]).map_batches(
+            _smallest_keys, fn_kwargs={"seed": p.sample_seed, "k": p.max_documents}, batch_format="pyarrow"
+        ).take_all()
+        candidates.sort(key=lambda row: (row["key"], row["id"]))
+        return [row["id"] for row in candidates[:p.max_documents]]
+
+    def run(self, dataset: Any) -> GlobalResult:
+        import ray
+
+        p: RewriteParams = self.params  # type: ignore[assignment]
+        started = time.time()
+        selected = self.select(dataset)
+        options: dict[str, Any] = {"num_cpus": self.resources.num_cpus}
+        if self.resources.num_gpus:
+            options["num_gpus"] = self.resources.num_gpus
+        selected_ref = ray.put(selected)
+        marked = dataset.map_batches(
+            _RewriteActor, fn_constructor_args=(p, selected_ref), concurrency=self.resources.concurrency,
+            batch_size=p.batch_size, batch_format="pyarrow", **options,
+        ).materialize()
+        stats = summarize(marked.select_columns([f.name for f in OUTPUT_FIELDS]).take_all())
+        stats["seconds"] = round(time.time() - started, 3)
+        return GlobalResult(dataset=marked, stats=stats)
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Numbers for the manifest from the output columns."""
+    done = [r for r in rows if r["rewritten"]]
+    statuses: dict[str, int] = {}
+    for r in rows:
+        statuses[r["rewrite_status"]] = statuses.get(r["rewrite_status"], 0) + 1
+    tokens_in = sum(r["rewrite_tokens_in"] or 0 for r in done)
+    tokens_out = sum(r["rewrite_tokens_out"] or 0 for r in done)
+    n = len(done)
+    return {
+        "documents": len(rows),
+        "rewritten": n,
+        "status": dict(sorted(statuses.items())),
+        "programs_parsed": sum(1 for r in done if not r["rewrite_parse_errors"]),
+        "programs_executed": sum(1 for r in done if not r["rewrite_parse_errors"] and not r["rewrite_exec_errors"]),
+        "dropped": statuses.get("dropped", 0) + statuses.get("emptied", 0),
+        "kept_original": statuses.get("fallback", 0),
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "token_retention": round(tokens_out / tokens_in, 4) if tokens_in else None,
+        "generated_tokens": sum(r["rewrite_generated_tokens"] or 0 for r in done),
+    }

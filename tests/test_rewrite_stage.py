@@ -1,0 +1,100 @@
+"""The rewrite stage: failure policy, drops, subset and output columns (scripted model), then SmolLM2 for real."""
+
+import math
+
+import pytest
+
+from curate.lm.base import LM, Generation
+from curate.stage import DROP_REASON, ORDER
+from curate.stages.rewrite import Rewrite, RewriteParams, Rewriter, selection_key
+from tests.conftest import documents
+
+
+class ScriptedLM(LM):
+    """A deterministic model for testing the stage's plumbing: lines containing NAV are boilerplate,
+    documents containing SPAM are dropped, and generated programs come from a list."""
+
+    backend = "scripted"
+    constraint_kinds = frozenset({"grammar"})
+
+    def __init__(self, programs=()):
+        self.programs = list(programs)
+        self.prompts = []
+
+    def generate(self, prompts, params=None, constraint=None):
+        self.prompts.extend(prompts)
+        return [Generation(self.programs.pop(0) if self.programs else "keep_chunk()", 3) for _ in prompts]
+
+    def choice_logprobs(self, prompts, choices):
+        out = []
+        for prompt in prompts:
+            last = prompt.rsplit("\n", 2)[-2] if "Label:" in prompt[-8:] else prompt
+            yes = ("NAV" in last) if "Label:" in prompt[-8:] else ("SPAM" in prompt.rsplit("Document:", 1)[-1])
+            out.append([0.0, -math.inf] if yes else [-math.inf, 0.0])
+        return out
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+
+PAGE = "NAV Home\nNAV Next\n" + "\n".join(f"Content sentence number {i} with several words." for i in range(6)) + \
+       "\nNAV Copyright"
+
+
+def test_small_preset_removes_lines_and_records_programs():
+    table = documents([PAGE, "SPAM " * 30, "NAV only\nNAV again", "", "plain text " * 10])
+    out = Rewriter(RewriteParams(chunk_tokens=20), ScriptedLM()).process(table)
+    rows = out.to_pylist()
+    assert rows[0]["text"] == PAGE.split("\n", 2)[2].rsplit("\n", 1)[0]
+    assert rows[0]["rewrite_status"] == "edited"
+    assert rows[0]["rewrite_programs"][0].startswith("remove_lines(line_start=0, line_end=1)")
+    assert rows[0]["rewrite_doc_program"] == "keep_doc()"
+    assert rows[0]["rewrite_tokens_out"] < rows[0]["rewrite_tokens_in"]
+    assert [r[DROP_REASON] for r in rows] == [None, "rewrite_drop_doc", "rewrite_emptied", None, None]
+    assert rows[3]["rewrite_status"] == "empty_input" and rows[3]["text"] == ""
+    assert rows[4]["rewrite_status"] == "unchanged" and rows[4]["text"] == "plain text " * 10
+    assert out.column(ORDER).to_pylist() == list(range(5))
+    assert all(r["rewritten"] for r in rows)
+
+
+def test_too_many_failed_calls_keep_the_original():
+    text = "\n".join(f"line {i} has some words in it" for i in range(6))
+    lm = ScriptedLM(["keep_doc()", "remove_lines(0, 1)\nremove_lines(0, 99)\nnormalize('absent', '')"])
+    out = Rewriter(RewriteParams(preset="instruct", max_errors=2), lm).process(documents([text])).to_pylist()[0]
+    assert out["rewrite_status"] == "fallback" and out["text"] == text
+    assert out["rewrite_exec_errors"] == 2 and len(out["rewrite_error_log"]) == 2
+    lenient = Rewriter(RewriteParams(preset="instruct", max_errors=3),
+                       ScriptedLM(["keep_doc()", "remove_lines(0, 1)\nremove_lines(0, 99)\nnormalize('absent', '')"]))
+    edited = lenient.process(documents([text])).to_pylist()[0]
+    assert edited["rewrite_status"] == "edited" and edited["text"] == text.split("\n", 2)[2]
+
+
+def test_unparsable_document_decision_keeps_the_document_and_counts_an_error():
+    lm = ScriptedLM(["maybe drop?", "keep_chunk()"])
+    out = Rewriter(RewriteParams(preset="prox"), lm).process(documents(["some words here " * 5])).to_pylist()[0]
+    assert out[DROP_REASON] is None and out["rewrite_parse_errors"] == 1
+    assert lm.prompts[1].startswith("[doc]\n[000] some words")
+
+
+@pytest.mark.parametrize("fraction,words,status", [(0.05, 10, "emptied"), (0.0, 0, "edited")])
+def test_emptied_thresholds_are_parameters(fraction, words, status):
+    text = "NAV a\nNAV b\nkeep these five words here\n" + "NAV filler " * 30
+    params = RewriteParams(min_kept_fraction=fraction, min_kept_words=words, document_level=False)
+    out = Rewriter(params, ScriptedLM()).process(documents([text])).to_pylist()[0]
+    assert out["rewrite_status"] == status
+
+
+def test_subset_selection_and_keep_original():
+    texts = [PAGE] * 4
+    table = documents(texts)
+    selected = {"d1", "d3"}
+    out = Rewriter(RewriteParams(keep_original=True), ScriptedLM()).process(table, selected).to_pylist()
+    assert [r["rewritten"] for r in out] == [False, True, False, True]
+    assert out[0]["text"] == PAGE and out[0]["rewrite_status"] == "unselected"
+    assert out[1]["text"] != PAGE and out[1]["original_text"] == PAGE
+    assert selection_key("a", 0) != selection_key("a", 1)
+
+
+def test_vllm_backend_declares_gpus():
+    assert Rewrite(lm={"backend": "vllm", "model": "x", "tensor_parallel_size": 2}).resources.num_gpus == 2
+    assert Rewrite().resources.num_gpus == 0
