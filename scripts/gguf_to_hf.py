@@ -27,7 +27,17 @@ def main() -> None:
     path = args.gguf or smollm2_path()
     folder, name = os.path.split(path)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.bfloat16)
+    options = {}
+    try:  # newer transformers keep GGUF weights packed unless asked to unpack them
+        from transformers import GgufConfig
+
+        options["quantization_config"] = GgufConfig(gguf_file=name, dequantize=True)
+    except ImportError:
+        pass
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.bfloat16, **options)
+    if getattr(model, "hf_quantizer", None) is not None:  # a plain dense model from here on
+        model.hf_quantizer = None
+        model.config.__dict__.pop("quantization_config", None)
     model.save_pretrained(args.out)
     tokenizer.save_pretrained(args.out)
     print(f"wrote {args.out}")

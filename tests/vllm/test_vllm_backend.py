@@ -16,8 +16,8 @@ MODEL = os.environ.get("CURATE_VLLM_MODEL", "")
 
 @pytest.fixture(scope="module")
 def lm():
-    model = load_lm(LMConfig(backend="vllm", model=MODEL, dtype="bfloat16", max_model_len=2048,
-                             gpu_memory_utilization=0.0))
+    # On CPU the KV cache size comes from VLLM_CPU_KVCACHE_SPACE; the GPU share is not used.
+    model = load_lm(LMConfig(backend="vllm", model=MODEL, dtype="bfloat16", max_model_len=2048))
     yield model
 
 
@@ -40,7 +40,9 @@ def test_structured_outputs(lm):
     assert isinstance(json.loads(out[0].text)["n"], int)
     from curate.rewriting.prompts import chunk_grammar
 
-    program = lm.generate(["Program:\n"], SamplingParams(max_tokens=40), Constraint("grammar", chunk_grammar(3, 9)))
+    # The grammar bounds calls and strings so that every program it allows fits in the token budget.
+    grammar = chunk_grammar(3, 9, max_calls=2, max_string=12)
+    program = lm.generate(["Program:\n"], SamplingParams(max_tokens=96), Constraint("grammar", grammar))
     from curate.rewriting.program import parse_program
 
     assert parse_program(program[0].text).errors == []
