@@ -44,7 +44,8 @@ def sample_documents(n: int, max_chars: int) -> pa.Table:
         for k, record in enumerate(records):
             text = record.get("text") or ""
             if text.strip() and len(text) <= max_chars:
-                rows.append((xxhash.xxh64_intdigest(f"{path}:{k}".encode()), f"{os.path.basename(path)}:{k}", text))
+                name = f"{os.path.basename(path)}:{k}"  # independent of where the repository lies
+                rows.append((xxhash.xxh64_intdigest(name.encode()), name, text))
     rows.sort()
     rows = rows[:n]
     return pa.table({"id": [r[1] for r in rows], "text": [r[2] for r in rows], "source": ["sample"] * len(rows),

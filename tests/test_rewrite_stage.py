@@ -37,13 +37,13 @@ class ScriptedLM(LM):
         return [len(t.split()) for t in texts]
 
 
-PAGE = "NAV Home\nNAV Next\n" + "\n".join(f"Content sentence number {i} with several words." for i in range(6)) + \
+PAGE = "NAV Home\nNAV Next\n" + "\n".join(f"Content sentence number {i} with several words." for i in range(9)) + \
        "\nNAV Copyright"
 
 
 def test_small_preset_removes_lines_and_records_programs():
     table = documents([PAGE, "SPAM " * 30, "NAV only\nNAV again", "", "plain text " * 10])
-    out = Rewriter(RewriteParams(chunk_tokens=20), ScriptedLM()).process(table)
+    out = Rewriter(RewriteParams(chunk_tokens=20, min_words=0), ScriptedLM()).process(table)
     rows = out.to_pylist()
     assert rows[0]["text"] == PAGE.split("\n", 2)[2].rsplit("\n", 1)[0]
     assert rows[0]["rewrite_status"] == "edited"
@@ -58,7 +58,7 @@ def test_small_preset_removes_lines_and_records_programs():
 
 
 def test_too_many_failed_calls_keep_the_original():
-    text = "\n".join(f"line {i} has some words in it" for i in range(6))
+    text = "\n".join(f"line {i} has some words in it" for i in range(8))
     lm = ScriptedLM(["keep_doc()", "remove_lines(0, 1)\nremove_lines(0, 99)\nnormalize('absent', '')"])
     out = Rewriter(RewriteParams(preset="instruct", max_errors=2), lm).process(documents([text])).to_pylist()[0]
     assert out["rewrite_status"] == "fallback" and out["text"] == text
@@ -71,7 +71,7 @@ def test_too_many_failed_calls_keep_the_original():
 
 def test_unparsable_document_decision_keeps_the_document_and_counts_an_error():
     lm = ScriptedLM(["maybe drop?", "keep_chunk()"])
-    out = Rewriter(RewriteParams(preset="prox"), lm).process(documents(["some words here " * 5])).to_pylist()[0]
+    out = Rewriter(RewriteParams(preset="prox", min_words=0), lm).process(documents(["some words here " * 5])).to_pylist()[0]
     assert out[DROP_REASON] is None and out["rewrite_parse_errors"] == 1
     assert lm.prompts[1].startswith("[doc]\n[000] some words")
 
@@ -79,7 +79,7 @@ def test_unparsable_document_decision_keeps_the_document_and_counts_an_error():
 @pytest.mark.parametrize("fraction,words,status", [(0.05, 10, "emptied"), (0.0, 0, "edited")])
 def test_emptied_thresholds_are_parameters(fraction, words, status):
     text = "NAV a\nNAV b\nkeep these five words here\n" + "NAV filler " * 30
-    params = RewriteParams(min_kept_fraction=fraction, min_kept_words=words, document_level=False)
+    params = RewriteParams(min_kept_fraction=fraction, min_kept_words=words, document_level=False, min_words=0)
     out = Rewriter(params, ScriptedLM()).process(documents([text])).to_pylist()[0]
     assert out["rewrite_status"] == status
 
@@ -98,3 +98,10 @@ def test_subset_selection_and_keep_original():
 def test_vllm_backend_declares_gpus():
     assert Rewrite(lm={"backend": "vllm", "model": "x", "tensor_parallel_size": 2}).resources.num_gpus == 2
     assert Rewrite().resources.num_gpus == 0
+
+
+def test_short_documents_are_not_line_edited():
+    short = "NAV A quote that the model takes for boilerplate\n-- NAV Someone"
+    rows = Rewriter(RewriteParams(chunk_tokens=20), ScriptedLM()).process(documents([short, PAGE])).to_pylist()
+    assert rows[0]["rewrite_status"] == "unchanged" and rows[0]["text"] == short and rows[0][DROP_REASON] is None
+    assert rows[1]["rewrite_status"] == "edited"

@@ -75,6 +75,8 @@ class RewriteParams(StageParams):
     max_errors: int = Field(2, ge=1, description="Keep the original text when a document has this many failed calls.")
     min_kept_fraction: float = Field(0.05, ge=0, le=1, description="Drop when at most this share of words remains.")
     min_kept_words: int = Field(10, ge=0, description="Drop when at most this many words remain.")
+    min_words: int = Field(50, ge=0, description="Documents with fewer words are not line-edited: a 135M model "
+                                                "takes the lines of short texts (quotes, notes) for boilerplate.")
     keep_original: bool = Field(False, description="Add the original text as column original_text, for audit.")
     num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per model actor (llamacpp uses lm.n_threads, "
                                                    "default all cores: Ray must keep a CPU free to feed the actor).")
@@ -200,6 +202,7 @@ class Rewriter:
                 if drop:
                     r.status, r.tokens_out = "dropped", 0
             live = [i for i in live if results[i].status != "dropped"]
+        live = [i for i in live if word_count(texts[i]) >= p.min_words]
         if p.chunk_level and live:
             chunks = {i: pack_chunks(counts[i], p.chunk_tokens) for i in live}
             programs = self._chunk_pass({i: docs[i] for i in live}, chunks)
