@@ -61,7 +61,7 @@ def test_rewrite_stage_on_vllm(lm):
     from tests.conftest import documents
 
     page = "Home\nNext\n" + "\n".join(f"Sentence {i} of the article, with several words." for i in range(5))
-    out = Rewriter(RewriteParams(lm={"backend": "vllm", "model": MODEL}, chunk_tokens=40), lm).process(
+    out = Rewriter(RewriteParams(lm={"backend": "vllm", "model": MODEL}, chunk_tokens=40, min_words=0), lm).process(
         documents([page, page.replace("Home", "Start")]))
     for row in out.to_pylist():
         assert row["rewritten"] and row["rewrite_parse_errors"] == 0 and row["rewrite_exec_errors"] == 0
