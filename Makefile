@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip
 OUT ?= out/default
 PIPELINE ?= pipelines/default.yaml
 export RAY_AUTH_MODE ?= disabled
-# llama-cpp-python has no binary wheel on the registry: it is compiled once per machine (about 15 minutes
+# llama-cpp-python has no binary wheel on the registry: it is compiled once per machine (about 5 minutes
 # on 2 cores) into WHEEL_CACHE and installed from there afterwards, also into fresh virtual environments.
 LLAMA_CPP_VERSION := 0.3.36
 WHEEL_CACHE ?= $(HOME)/.cache/curate/wheels
@@ -32,7 +32,7 @@ $(BIN)/python:
 $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp: | $(BIN)/python
 	@mkdir -p $(WHEEL_CACHE)
 	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
-	  echo "Compiling llama-cpp-python $(LLAMA_CPP_VERSION) once for this machine (about 15 minutes on 2 cores) ..."; \
+	  echo "Compiling llama-cpp-python $(LLAMA_CPP_VERSION) once for this machine (about 5 minutes on 2 cores) ..."; \
 	  $(PIP) wheel --quiet --no-deps -w $(WHEEL_CACHE) "llama-cpp-python==$(LLAMA_CPP_VERSION)"; }
 	@touch $@
 
