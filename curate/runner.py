@@ -26,7 +26,7 @@ from curate.config import PipelineConfig, stable_hash
 from curate.documents import RECORD_BITS
 from curate.grouping import KEPT, later_duplicates
 from curate.io import checkpoint
-from curate.io.reader import REPAIRED, InputError, InputFile, ReaderConfig, read_file, resolve_inputs
+from curate.io.reader import REPAIRED, InputError, InputFile, ReaderConfig, open_parquet, read_file, resolve_inputs
 from curate.io.writer import write_dropped, write_output
 from curate.manifest import build_manifest, write_manifest
 from curate.stage import DROP_COLUMNS, DROP_DETAIL, DROP_REASON, ORDER, GlobalStage, MapStage, Stage
@@ -196,7 +196,7 @@ class Runner:
         files = resolve_inputs(self.inputs, exclude=self.output)
         for file in files:
             if file.format == "parquet":
-                _check_parquet_schema(file, self.reader)
+                open_parquet(file, self.reader)  # fail fast, before starting Ray work
         os.makedirs(self.stages_dir, exist_ok=True)
         fingerprint = stable_hash(
             {"version": __version__, "reader": self.reader.model_dump(),
@@ -456,18 +456,6 @@ def _root_cause(exc: BaseException) -> BaseException:
             break
         exc = nxt
     return exc
-
-
-def _check_parquet_schema(file: InputFile, reader: ReaderConfig) -> None:
-    try:
-        schema = pq.read_schema(file.path)
-    except Exception as exc:
-        raise InputError(f"{file.name}: not a readable Parquet file: {exc}") from None
-    if reader.text_field not in schema.names:
-        raise InputError(
-            f"{file.name}: no column {reader.text_field!r}; columns are {', '.join(schema.names)}. "
-            "Set text_field (--text-field) to the column holding the text."
-        )
 
 
 def run_pipeline(

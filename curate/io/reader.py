@@ -286,8 +286,8 @@ def _read_jsonl_line(raw: bytes, line_no: int, file_index: int, file: InputFile,
     builder.add(id=doc_id, text=text, source=source, meta=meta, order=order, repaired=repaired)
 
 
-def read_parquet(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
-    """Yield marked document batches from one Parquet file."""
+def open_parquet(file: InputFile, config: ReaderConfig) -> pq.ParquetFile:
+    """Open a Parquet input, or raise InputError when it is unreadable or has no string text column."""
     try:
         parquet = pq.ParquetFile(file.path)
     except Exception as exc:  # pyarrow raises several types for corrupt files
@@ -301,6 +301,12 @@ def read_parquet(file_index: int, file: InputFile, config: ReaderConfig) -> Iter
     text_type = schema.field(config.text_field).type
     if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
         raise InputError(f"{file.name}: column {config.text_field!r} is {text_type}, expected a string column")
+    return parquet
+
+
+def read_parquet(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
+    """Yield marked document batches from one Parquet file."""
+    parquet = open_parquet(file, config)
     builder = _BatchBuilder(config)
     record_index = 0
     for batch in parquet.iter_batches(batch_size=min(config.batch_rows, 4096)):
