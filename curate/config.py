@@ -71,9 +71,12 @@ class PipelineConfig:
 
     def config_hash(self) -> str:
         """Hash of what determines the result (the output path excluded)."""
-        resolved = self.to_dict()
-        resolved.pop("output")
-        return stable_hash(resolved)
+        return resolved_config_hash(self.to_dict())
+
+
+def resolved_config_hash(resolved: dict[str, Any]) -> str:
+    """Hash of a resolved configuration, ignoring where its output goes."""
+    return stable_hash({k: v for k, v in resolved.items() if k != "output"})
 
 
 def stable_hash(value: Any) -> str:

@@ -35,9 +35,8 @@ def build_manifest(
     dropped_shards: list[dict[str, Any]],
     wall_seconds: float,
 ) -> dict[str, Any]:
-    from curate.config import stable_hash
+    from curate.config import resolved_config_hash
 
-    resolved = {k: v for k, v in config.items() if k != "output"}
     dropped_by_reason: Counter[str] = Counter()
     dropped_by_stage: dict[str, int] = {}
     for record in records:
@@ -50,7 +49,7 @@ def build_manifest(
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": config,
-        "config_hash": stable_hash(resolved),
+        "config_hash": resolved_config_hash(config),
         "versions": package_versions(),
         "inputs": [{"path": f.path, "name": f.name, "bytes": f.size, "format": f.format} for f in files],
         "stages": records,
