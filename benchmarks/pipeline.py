@@ -68,6 +68,8 @@ def sequential(inputs: str, pipeline_path: str) -> int:
                     batch = batch.filter(mask)
                 else:
                     batch = stage.process_batch(batch.drop_columns([DROP_REASON]))
+                    if isinstance(batch, tuple):  # (table, stats)
+                        batch = batch[0]
             kept += batch.filter(batch.column(DROP_REASON).is_null()).num_rows if DROP_REASON in batch.column_names else batch.num_rows
     return kept
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -15,6 +16,7 @@ from rich.table import Table
 from curate import __version__
 from curate.config import ConfigError, PipelineConfig, load_pipeline
 from curate.io.reader import InputError
+from curate.manifest import Manifest
 
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -62,12 +64,15 @@ SET_HELP = "Override a parameter: STAGE.PARAM=VALUE (STAGE is a stage name, its 
 @click.option("--id-field", help="Input field holding the document id (default: id).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad input record instead of quarantining it.")
 @click.option("--force", is_flag=True, help="Recompute every stage instead of resuming from checkpoints.")
+@click.option("--keep-checkpoints/--no-keep-checkpoints", default=None,
+              help="Keep OUT/_stages/ after a successful run (default: the pipeline's keep_checkpoints, true). "
+                   "Without them a re-run recomputes everything.")
 @click.option("--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: start Ray locally; also RAY_ADDRESS).")
 @click.option("--num-cpus", type=int, help="CPUs for a local Ray (default: all).")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on failure.")
 def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: tuple[str, ...],
-        text_field: str | None, id_field: str | None, strict: bool, force: bool, address: str | None,
-        num_cpus: int | None, debug: bool) -> None:
+        text_field: str | None, id_field: str | None, strict: bool, force: bool, keep_checkpoints: bool | None,
+        address: str | None, num_cpus: int | None, debug: bool) -> None:
     """Run PIPELINE (a YAML file) over the input and write the output folder.
 
     Re-running the same command resumes after the last finished stage.
@@ -84,6 +89,8 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
         config.input = list(inputs)
     if output:
         config.output = output
+    if keep_checkpoints is not None:
+        config.keep_checkpoints = keep_checkpoints
     if not config.input:
         _fail("no input: pass --input PATH or set 'input' in the pipeline")
     if not config.output:
@@ -99,7 +106,8 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
         show_progress = sys.stderr.isatty()
         init_ray(address, num_cpus=num_cpus, show_progress=show_progress, debug=debug)
         total = len(config.stages) + 1
-        manifest = run_pipeline(config, force=force, on_event=_progress_printer(total))
+        with _unit_progress(show_progress) as on_progress:
+            manifest = run_pipeline(config, force=force, on_event=_progress_printer(total), on_progress=on_progress)
     except (ConfigError, InputError) as exc:
         if debug:
             traceback.print_exc()
@@ -113,6 +121,24 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
     _print_summary(manifest, os.path.abspath(config.output))
 
 
+@contextlib.contextmanager
+def _unit_progress(enabled: bool):
+    """A progress bar per step (units done / all units) on a terminal; nothing otherwise."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars: dict[str, Any] = {}
+    with Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        def on_progress(label: str, done: int, total: int) -> None:
+            if label not in bars:
+                bars[label] = progress.add_task(f"{label} (parts)", total=total)
+            progress.update(bars[label], completed=done, total=total)
+        yield on_progress
+
+
 def _progress_printer(total: int):
     def on_event(event: str, record: Any) -> None:
         if record.name == "write":
@@ -124,26 +150,28 @@ def _progress_printer(total: int):
         elif event == "done":
             dropped = sum(record.dropped.values())
             note = " [dim](resumed)[/]" if record.resumed else ""
-            console.print(f"[green]✓[/] {label}: {record.documents_in:,} in → {record.documents_out:,} out, "
+            created = f" + {record.created:,} created" if record.created else ""
+            console.print(f"[green]✓[/] {label}: {record.documents_in:,} in{created} → {record.documents_out:,} out, "
                           f"{dropped:,} dropped, {record.seconds:.1f}s{note}")
     return on_event
 
 
-def _print_summary(manifest: dict[str, Any], output: str) -> None:
+def _print_summary(manifest: Manifest, output: str) -> None:
     table = Table(title="curate run", title_justify="left")
-    for column in ("#", "stage", "in", "out", "dropped", "seconds"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
-    for record in manifest["stages"]:
-        seconds = f"{record['seconds']:.1f}" + (" (resumed)" if record["resumed"] else "")
-        table.add_row(str(record["index"]), record["name"], f"{record['documents_in']:,}", f"{record['documents_out']:,}",
-                      f"{sum(record['dropped'].values()):,}", seconds)
+    for column in ("#", "stage", "kind", "in", "created", "out", "dropped", "seconds"):
+        table.add_column(column, justify="left" if column in ("stage", "kind") else "right")
+    for record in manifest.stages:
+        seconds = f"{record.seconds:.1f}" + (" (resumed)" if record.resumed else "")
+        table.add_row(str(record.index), record.name, record.kind, f"{record.documents_in:,}", f"{record.created:,}",
+                      f"{record.documents_out:,}", f"{record.dropped_total:,}", seconds)
     out.print(table)
-    reasons = [f"{r['name']}/{reason}={count:,}" for r in manifest["stages"] for reason, count in r["dropped"].items()]
+    reasons = [f"{r.name}/{reason}={count:,}" for r in manifest.stages for reason, count in r.dropped.items()]
     if reasons:
         out.print("dropped by reason: " + ", ".join(reasons), soft_wrap=True)
-    docs = manifest["documents"]
-    out.print(f"documents: {docs['input']:,} in = {docs['output']:,} out + {docs['dropped']:,} dropped; "
-              f"{len(manifest['output']['shards'])} shard(s), {manifest['wall_seconds']:.1f}s", soft_wrap=True)
+    docs = manifest.documents
+    created = f" + {docs.created:,} created" if docs.created else ""
+    out.print(f"documents: {docs.input:,} in{created} = {docs.output:,} out + {docs.dropped:,} dropped; "
+              f"{len(manifest.output.shards)} shard(s), {manifest.wall_seconds:.1f}s", soft_wrap=True)
     out.print(f"output: {output}  (pl.scan_parquet('{output}/*.parquet'); dropped documents: {output}/_dropped/)",
               soft_wrap=True)
 

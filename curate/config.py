@@ -6,6 +6,7 @@ A pipeline file looks like::
     output: out/default           # optional; both are overridden by the CLI
     reader: {text_field: text}    # optional, see ReaderConfig
     writer: {rows_per_shard: 100000}
+    keep_checkpoints: true        # false: remove OUT/_stages/ after a successful run
     stages:
       - normalize: {}
       - length_filter: {min_words: 5}
@@ -30,7 +31,7 @@ from curate.io.writer import WriterConfig
 from curate.stage import Stage
 from curate.stages import get_stage_class, stage_names
 
-TOP_LEVEL_KEYS = ("input", "output", "reader", "writer", "stages")
+TOP_LEVEL_KEYS = ("input", "output", "reader", "writer", "keep_checkpoints", "stages")
 
 
 class ConfigError(Exception):
@@ -50,6 +51,7 @@ class PipelineConfig:
     output: str | None = None
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     writer: WriterConfig = field(default_factory=WriterConfig)
+    keep_checkpoints: bool = True
 
     def build_stages(self) -> list[Stage]:
         """Instantiate every stage with validated parameters."""
@@ -66,6 +68,7 @@ class PipelineConfig:
             "output": self.output,
             "reader": self.reader.model_dump(),
             "writer": self.writer.model_dump(),
+            "keep_checkpoints": self.keep_checkpoints,
             "stages": [{stage.name: stage.params.model_dump(mode="json")} for stage in self.build_stages()],
         }
 
@@ -75,8 +78,8 @@ class PipelineConfig:
 
 
 def resolved_config_hash(resolved: dict[str, Any]) -> str:
-    """Hash of a resolved configuration, ignoring where its output goes."""
-    return stable_hash({k: v for k, v in resolved.items() if k != "output"})
+    """Hash of a resolved configuration, ignoring where its output goes and whether checkpoints are kept."""
+    return stable_hash({k: v for k, v in resolved.items() if k not in ("output", "keep_checkpoints")})
 
 
 def stable_hash(value: Any) -> str:
@@ -140,6 +143,9 @@ def parse_pipeline(data: Any, overrides: list[str] | None = None) -> PipelineCon
     writer = dict(data.get("writer") or {})
     for override in overrides or []:
         _apply_override(override, stages, reader, writer)
+    keep = data.get("keep_checkpoints", True)
+    if not isinstance(keep, bool):
+        raise ConfigError(f"keep_checkpoints must be true or false, got {keep!r}")
     raw_input = data.get("input")
     inputs = [] if raw_input is None else [raw_input] if isinstance(raw_input, str) else list(raw_input)
     config = PipelineConfig(
@@ -148,6 +154,7 @@ def parse_pipeline(data: Any, overrides: list[str] | None = None) -> PipelineCon
         output=None if data.get("output") is None else str(data["output"]),
         reader=_validated(ReaderConfig, reader, "reader"),
         writer=_validated(WriterConfig, writer, "writer"),
+        keep_checkpoints=keep,
     )
     config.build_stages()  # validates every stage's parameters
     return config

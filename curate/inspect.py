@@ -22,31 +22,34 @@ def inspect_output(output: str, samples: int, console: Console) -> None:
     if not os.path.exists(os.path.join(output, MANIFEST)):
         raise FileNotFoundError(f"{output} is not a curate output folder (no {MANIFEST}); run 'curate run' first")
     manifest = read_manifest(output)
-    docs = manifest["documents"]
+    docs = manifest.documents
     shards = sorted(glob.glob(os.path.join(output, "*.parquet")))
     dropped_files = sorted(glob.glob(os.path.join(output, "_dropped", "*.parquet")))
-    console.print(f"[bold]{os.path.abspath(output)}[/]  (config {manifest['config_hash']}, "
-                  f"curate {manifest['versions'].get('curate', '?')}, {manifest['wall_seconds']:.1f}s)")
-    balance = "holds" if docs["input"] == docs["output"] + docs["dropped"] else "[red]DOES NOT HOLD[/]"
-    console.print(f"documents: {docs['input']:,} in, {docs['output']:,} out, {docs['dropped']:,} dropped "
-                  f"(in = out + dropped {balance}); {len(shards)} shard(s), {len(dropped_files)} dropped file(s)")
+    console.print(f"[bold]{os.path.abspath(output)}[/]  (config {manifest.config_hash}, "
+                  f"curate {manifest.versions.get('curate', '?')}, {manifest.wall_seconds:.1f}s)")
+    balance = "holds" if docs.balanced else "[red]DOES NOT HOLD[/]"
+    created = f" + {docs.created:,} created" if docs.created else ""
+    console.print(f"documents: {docs.input:,} in{created}, {docs.output:,} out, {docs.dropped:,} dropped "
+                  f"(in + created = out + dropped {balance}); {len(shards)} shard(s), "
+                  f"{len(dropped_files)} dropped file(s)")
 
     funnel = Table(title="funnel", title_justify="left")
-    for column in ("#", "stage", "in", "out", "dropped", "kept %"):
-        funnel.add_column(column, justify="left" if column == "stage" else "right")
-    for record in manifest["stages"]:
-        kept = 100.0 * record["documents_out"] / record["documents_in"] if record["documents_in"] else 100.0
-        funnel.add_row(str(record["index"]), record["name"], f"{record['documents_in']:,}",
-                       f"{record['documents_out']:,}", f"{sum(record['dropped'].values()):,}", f"{kept:.1f}")
+    for column in ("#", "stage", "kind", "in", "created", "out", "dropped", "kept %"):
+        funnel.add_column(column, justify="left" if column in ("stage", "kind") else "right")
+    for record in manifest.stages:
+        total = record.documents_in + record.created
+        kept = 100.0 * record.documents_out / total if total else 100.0
+        funnel.add_row(str(record.index), record.name, record.kind, f"{record.documents_in:,}", f"{record.created:,}",
+                       f"{record.documents_out:,}", f"{record.dropped_total:,}", f"{kept:.1f}")
     console.print(funnel)
 
-    if docs["dropped"]:
+    if docs.dropped:
         reasons = Table(title="drop reasons", title_justify="left")
         for column in ("stage", "reason", "documents"):
             reasons.add_column(column, justify="right" if column == "documents" else "left")
-        for record in manifest["stages"]:
-            for reason, count in record["dropped"].items():
-                reasons.add_row(record["name"], reason, f"{count:,}")
+        for record in manifest.stages:
+            for reason, count in record.dropped.items():
+                reasons.add_row(record.name, reason, f"{count:,}")
         console.print(reasons)
 
     if shards:

@@ -9,7 +9,7 @@ import warnings
 
 def init_ray(address: str | None = None, num_cpus: int | None = None, show_progress: bool = False,
              debug: bool = False) -> None:
-    """Connect to ``address`` (or ``RAY_ADDRESS``), else start a local Ray.
+    """Connect to ``address`` (or ``RAY_ADDRESS``), else start a local Ray of our own.
 
     A Ray already initialised in this process (by a notebook or a test) is
     reused as it is.
@@ -21,9 +21,11 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, show_progr
     from ray.data.context import ShuffleStrategy
 
     if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS") or None
+        # Without an address, start a Ray of our own ("local") rather than joining
+        # whatever `ray start` left running on this machine.
+        address = address or os.environ.get("RAY_ADDRESS") or "local"
         kwargs: dict = {"logging_level": logging.WARNING, "include_dashboard": False}
-        if address is None and num_cpus is not None:
+        if address == "local" and num_cpus is not None:
             kwargs["num_cpus"] = num_cpus
         ray.init(address=address, **kwargs)
     context = ray.data.DataContext.get_current()

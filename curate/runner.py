@@ -1,138 +1,46 @@
-"""The pipeline runner: owns Ray, batching, checkpoints, the output and the manifest.
+"""The pipeline runner: steps in order, fingerprints and resume, the output and the manifest.
 
-Every stage's result is checkpointed under ``OUT/_stages/NN-name/``. A stage
-whose checkpoint carries the same fingerprint (the inputs, the reader, and all
-stages up to it with their parameters) is not run again, so a crashed run
-resumes after its last finished stage and an edited pipeline reuses its
-unchanged prefix.
+The pipeline is cut into steps (:mod:`curate.engine.plan`): reading plus the
+map stages after it, then fused map chains, model, global, expand and order
+stages. Each step leaves a checkpoint under ``OUT/_stages/NN-names/`` with a
+fingerprint (the inputs, the reader, and every stage up to it with its
+parameters). A re-run reuses every step whose fingerprint matches and
+recomputes from the first that does not; a step that was cut short resumes
+with the units it had finished. How each kind of step runs lives in
+``curate.engine``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate import __version__
 from curate.config import PipelineConfig, stable_hash
-from curate.documents import RECORD_BITS
-from curate.grouping import KEPT, later_duplicates
+from curate.documents import order_of
+from curate.engine import ids, output, snapshot
+from curate.engine.errors import StageError, execute
+from curate.engine.mapping import run_units
+from curate.engine.marks import write_marks
+from curate.engine.ordering import ranked, write_ordered
+from curate.engine.plan import READ, Step, plan
+from curate.engine.units import StageCounts, Unit
+from curate.grouping import later_duplicates
 from curate.io import checkpoint
-from curate.io.reader import REPAIRED, InputError, InputFile, ReaderConfig, open_parquet, read_file, resolve_inputs
-from curate.io.writer import write_dropped, write_output
-from curate.manifest import build_manifest, write_manifest
-from curate.stage import DROP_COLUMNS, DROP_DETAIL, DROP_REASON, ORDER, GlobalStage, MapStage, Stage
+from curate.io.reader import InputError, InputFile, ReaderConfig, open_parquet, resolve_inputs
+from curate.io.writer import WriterConfig
+from curate.manifest import Manifest, StageRecord, build_manifest, write_manifest
+from curate.stage import ORDER, GlobalResult, ModelStage, Stage
 
-READ_STAGE = "read"
+__all__ = ["Runner", "StageError", "StageRecord", "run_pipeline"]
 
-
-class StageError(Exception):
-    """A stage failed or broke the stage contract; the message names the stage."""
-
-
-@dataclass
-class StageRecord:
-    """What one stage did, as written to the manifest."""
-
-    index: int
-    name: str
-    kind: str
-    params: dict[str, Any]
-    fingerprint: str
-    documents_in: int = 0
-    documents_out: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    resumed: bool = False
-    stats: dict[str, Any] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------- map stages
-
-_STAGE_CACHE: dict[tuple[type, str], MapStage] = {}
-
-
-def _checked(stage: Stage, batch: pa.Table, result: pa.Table) -> pa.Table:
-    """Enforce the stage contract: same rows, same order, string drop columns."""
-    if not isinstance(result, pa.Table):
-        raise StageError(f"stage {stage.name!r} returned {type(result).__name__}, expected a pyarrow.Table")
-    if result.num_rows != batch.num_rows or (
-        ORDER in result.column_names and not result.column(ORDER).equals(batch.column(ORDER))
-    ):
-        raise StageError(
-            f"stage {stage.name!r} returned {result.num_rows} rows for {batch.num_rows}: stages mark drops "
-            "(curate.stage.mark_drops) instead of removing or reordering rows"
-        )
-    if ORDER not in result.column_names:
-        result = result.append_column(ORDER, batch.column(ORDER))
-    return _ensure_drop_columns(result)
-
-
-def _stage_over_parts(stage: MapStage, paths: list[str]) -> Iterator[pa.Table]:
-    """Feed the kept rows of checkpoint parts to a map stage, ``stage.batch_size`` rows at a time."""
-    for path in paths:
-        table = checkpoint.read_kept(path)
-        table = table.drop_columns([c for c in DROP_COLUMNS if c in table.column_names])
-        for offset in range(0, table.num_rows, stage.batch_size):
-            batch = table.slice(offset, stage.batch_size)
-            yield _checked(stage, batch, stage.process_batch(batch))
-
-
-def _apply_map_stage(paths: pa.Table, stage_cls: type[MapStage], params: Any) -> Iterator[pa.Table]:
-    """Ray task body for stateless map stages; each worker sets the stage up once."""
-    key = (stage_cls, params.model_dump_json())
-    stage = _STAGE_CACHE.get(key)
-    if stage is None:
-        stage = stage_cls(params)
-        stage.setup()
-        _STAGE_CACHE[key] = stage
-    yield from _stage_over_parts(stage, paths.column("path").to_pylist())
-
-
-class _MapStageActor:
-    """Ray actor body for stateful map stages (a model loaded once per actor)."""
-
-    def __init__(self, stage_cls: type[MapStage], params: Any) -> None:
-        self.stage = stage_cls(params)
-        self.stage.setup()
-
-    def __call__(self, paths: pa.Table) -> Iterator[pa.Table]:
-        yield from _stage_over_parts(self.stage, paths.column("path").to_pylist())
-
-
-# ---------------------------------------------------------------- reading
-
-
-def _read_files(batch: pa.Table, config: ReaderConfig) -> Iterator[pa.Table]:
-    for spec in batch.to_pylist():
-        file = InputFile(spec["path"], spec["name"], spec["size"], spec["format"])
-        yield from read_file(spec["file_index"], file, config)
-
-
-def _repeated_id_marks(batch: pa.Table, names: list[str]) -> pa.Table:
-    detail = [f"id {i!r} already used at {position(k, names)}"
-              for i, k in zip(batch.column("id").to_pylist(), batch.column(KEPT).to_pylist())]
-    return pa.table({ORDER: batch.column(ORDER), DROP_REASON: pa.array(["duplicate_id"] * batch.num_rows, pa.string()),
-                     DROP_DETAIL: pa.array(detail, pa.string())})
-
-
-def position(order: int, names: list[str]) -> str:
-    """``file:line`` of a document from its ``_order``."""
-    return f"{names[order >> RECORD_BITS]}:{order & ((1 << RECORD_BITS) - 1)}"
-
-
-# ---------------------------------------------------------------- the runner
-
-
+# Version of the checkpoint layout; checkpoints of another layout are recomputed.
+LAYOUT = 2
 ProgressCallback = Callable[[str, StageRecord], None]
+UnitProgress = Callable[[str, int, int], None]
 
 
 class Runner:
@@ -145,14 +53,14 @@ class Runner:
         stages: list[Stage],
         *,
         reader: ReaderConfig | None = None,
-        writer: Any = None,
+        writer: WriterConfig | None = None,
         config: dict[str, Any] | None = None,
         force: bool = False,
+        keep_checkpoints: bool = True,
         on_event: ProgressCallback | None = None,
+        on_progress: UnitProgress | None = None,
         part_rows: int = checkpoint.PART_ROWS,
     ) -> None:
-        from curate.io.writer import WriterConfig
-
         self.inputs = inputs
         self.output = os.path.abspath(output)
         self.stages = stages
@@ -160,302 +68,213 @@ class Runner:
         self.writer = writer or WriterConfig()
         self.config = config or {}
         self.force = force
+        self.keep_checkpoints = keep_checkpoints
         self.part_rows = part_rows
         self.on_event = on_event or (lambda event, record: None)
+        self.on_progress = on_progress or (lambda label, done, total: None)
         self.stages_dir = os.path.join(self.output, "_stages")
+        self.files: list[InputFile] = []
+        self.generations: list[snapshot.Generation] = []
+        self.group_column: str | None = None
 
-    # -- helpers
-    def _stage_dir(self, index: int, name: str) -> str:
-        return os.path.join(self.stages_dir, f"{index:02d}-{name}")
-
-    def _reuse(self, record: StageRecord, stage_dir: str) -> bool:
-        if self.force:
-            return False
-        success = checkpoint.read_success(stage_dir)
-        if not success or success.get("fingerprint") != record.fingerprint:
-            return False
-        for key in ("documents_in", "documents_out", "dropped", "seconds", "stats"):
-            setattr(record, key, success[key])
-        record.resumed = True
-        return True
-
-    def _finish(self, record: StageRecord, stage_dir: str, started: float, stats: dict[str, Any] | None = None) -> None:
-        files = checkpoint.part_files(stage_dir)
-        total, reasons = checkpoint.count_rows(files)
-        record.documents_in = total
-        record.dropped = dict(sorted(reasons.items()))
-        record.documents_out = total - sum(reasons.values())
-        record.seconds = round(time.time() - started, 3)
-        record.stats = stats or {}
-        checkpoint.write_success(stage_dir, asdict(record))
-
-    # -- the run
-    def run(self) -> dict[str, Any]:
-
+    # ------------------------------------------------------------------ run
+    def run(self) -> Manifest:
         started = time.time()
-        files = resolve_inputs(self.inputs, exclude=self.output)
-        for file in files:
+        self.files = resolve_inputs(self.inputs, exclude=self.output)
+        for file in self.files:
             if file.format == "parquet":
                 open_parquet(file, self.reader)  # fail fast, before starting Ray work
         os.makedirs(self.stages_dir, exist_ok=True)
         fingerprint = stable_hash(
-            {"version": __version__, "reader": self.reader.model_dump(),
-             "files": [(f.path, f.size, os.stat(f.path).st_mtime_ns) for f in files]}
+            {"version": __version__, "layout": LAYOUT, "reader": self.reader.model_dump(),
+             "files": [(f.path, f.size, os.stat(f.path).st_mtime_ns) for f in self.files]}
         )
         records: list[StageRecord] = []
-        read_record = StageRecord(0, READ_STAGE, "read", self.reader.model_dump(), fingerprint)
-        read_dir = self._stage_dir(0, READ_STAGE)
-        recompute = not self._reuse(read_record, read_dir)
-        if recompute:
-            self.on_event("start", read_record)
-            t0 = time.time()
-            self._run_read(files, read_dir)
-            repaired = sum(pc.sum(pq.read_table(p, columns=[REPAIRED]).column(REPAIRED)).as_py() or 0
-                           for p in checkpoint.part_files(read_dir))
-            self._finish(read_record, read_dir, t0, {"files": len(files), "repaired_invalid_utf8": repaired})
-        self.on_event("done", read_record)
-        records.append(read_record)
-
-        previous_dir = read_dir
-        for index, stage in enumerate(self.stages, start=1):
-            params = stage.params.model_dump(mode="json")
-            fingerprint = stable_hash({"previous": fingerprint, "name": stage.name, "params": params})
-            record = StageRecord(index, stage.name, stage.kind, params, fingerprint)
-            stage_dir = self._stage_dir(index, stage.name)
-            if recompute or not self._reuse(record, stage_dir):
+        steps = plan(self.stages)
+        recompute = self.force
+        for step in steps:
+            step_records = self._records(step, fingerprint)
+            fingerprint = step_records[-1].fingerprint
+            folder = os.path.join(self.stages_dir, step.folder)
+            success = None if recompute else checkpoint.read_success(folder)
+            if success and success.get("fingerprint") == fingerprint:
+                step_records = [StageRecord(**dict(r, resumed=True)) for r in success["records"]]
+                self._restore(step, folder, success["output"])
+            else:
                 recompute = True
-                self.on_event("start", record)
-                t0 = time.time()
-                stats = self._run_stage(stage, previous_dir, stage_dir, records[-1].documents_out)
-                self._finish(record, stage_dir, t0, stats)
-            self.on_event("done", record)
-            records.append(record)
-            previous_dir = stage_dir
-        self._remove_stale_stage_dirs(records)
+                for record in step_records:
+                    self.on_event("start", record)
+                started_step = time.time()
+                result = self._run_step(step, folder, fingerprint, records[-1].documents_out if records else 0,
+                                        step_records)
+                _share_seconds(step_records, time.time() - started_step)
+                for record in step_records:
+                    record.checkpoint = step.folder
+                checkpoint.write_success(folder, {"fingerprint": fingerprint, "output": result,
+                                                  "records": [r.model_dump() for r in step_records]})
+            for record in step_records:
+                self.on_event("done", record)
+            records += step_records
+        self._remove_stale(steps)
 
-        self.on_event("start", StageRecord(len(records), "write", "write", {}, ""))
-        shards = write_output(checkpoint.part_files(previous_dir), self.output, self.writer)
-        dropped_shards = write_dropped(
-            [(r.name, checkpoint.part_files(self._stage_dir(r.index, r.name))) for r in records if r.dropped],
-            os.path.join(self.output, "_dropped"),
-            self.writer,
-        )
+        self.on_event("start", StageRecord(index=len(records), name="write", kind="write"))
+        shards, dropped = output.write(self.generations, self.output, self.writer, self.group_column)
         manifest = build_manifest(
-            config=self.config, files=files, records=[asdict(r) for r in records], shards=shards,
-            dropped_shards=dropped_shards, wall_seconds=round(time.time() - started, 3),
+            config=self.config, files=self.files, records=records, shards=shards, dropped_shards=dropped,
+            wall_seconds=round(time.time() - started, 3), group_column=self.group_column,
+            checkpoints_kept=self.keep_checkpoints,
         )
+        if not manifest.documents.balanced:
+            raise StageError(f"accounting does not balance: {manifest.documents.input} in + "
+                             f"{manifest.documents.created} created != {manifest.documents.output} out + "
+                             f"{manifest.documents.dropped} dropped")
         write_manifest(self.output, manifest)
+        if not self.keep_checkpoints:
+            shutil.rmtree(self.stages_dir, ignore_errors=True)
         return manifest
 
-    def _remove_stale_stage_dirs(self, records: list[StageRecord]) -> None:
-        current = {os.path.basename(self._stage_dir(r.index, r.name)) for r in records}
+    def _records(self, step: Step, previous: str) -> list[StageRecord]:
+        records = []
+        if step.reads_input:
+            records.append(StageRecord(index=0, name=READ, kind="read", params=self.reader.model_dump(),
+                                       fingerprint=previous))
+        for offset, stage in enumerate(step.stages):
+            params = stage.params.model_dump(mode="json")
+            previous = stable_hash({"previous": previous, "name": stage.name, "params": params})
+            records.append(StageRecord(index=step.first + offset + (1 if step.reads_input else 0), name=stage.name,
+                                       kind=stage.kind, params=params, fingerprint=previous))
+        return records
+
+    def _restore(self, step: Step, folder: str, result: dict[str, Any]) -> None:
+        """Rebuild the snapshot from a finished step's checkpoint."""
+        if result.get("generation"):
+            self.generations.append(snapshot.Generation(folder))
+        for layer in result.get("layers", []):
+            self.generations[-1].layers.append(snapshot.Layer(layer["stage"], os.path.join(folder, layer["folder"]),
+                                                              layer.get("defaults", {})))
+        if "group_column" in result:
+            self.group_column = result["group_column"]
+
+    def _remove_stale(self, steps: list[Step]) -> None:
+        current = {step.folder for step in steps}
         for entry in os.listdir(self.stages_dir):
             if entry not in current:
                 shutil.rmtree(os.path.join(self.stages_dir, entry), ignore_errors=True)
 
-    def _run_read(self, files: list[InputFile], stage_dir: str) -> None:
-        import ray
-        import ray.data
+    # ------------------------------------------------------------------ steps
+    def _run_step(self, step: Step, folder: str, fingerprint: str, expected: int,
+                  records: list[StageRecord]) -> dict[str, Any]:
+        if step.kind in ("chain", "model", "expand"):
+            return self._run_units(step, folder, fingerprint, records)
+        checkpoint.reset(folder)
+        os.makedirs(folder)
+        stage = step.stages[0]
+        record = records[0]
+        record.documents_in = expected
+        if step.kind == "global":
+            return self._run_global(stage, folder, record)
+        return self._run_order(stage, folder, record)
 
-        checkpoint.reset(stage_dir)
-        os.makedirs(stage_dir)
-        items = [{"file_index": i, "path": f.path, "name": f.name, "size": f.size, "format": f.format}
-                 for i, f in enumerate(files)]
-        dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
-        dataset = dataset.map_batches(_read_files, fn_kwargs={"config": self.reader}, batch_size=1,
-                                      batch_format="pyarrow")
-        _execute(lambda: dataset.write_datasink(checkpoint.CheckpointSink(stage_dir, self.part_rows)), READ_STAGE)
+    def _units(self, step: Step) -> list[Unit]:
+        if step.reads_input:
+            return [Unit(key=f"file-{i:07d}", low=order_of(i, 0), high=order_of(i + 1, 0), file=file, file_index=i,
+                         reader=self.reader) for i, file in enumerate(self.files)]
+        return [Unit(key=view.name, low=view.low, high=view.high, view=view)
+                for view in self.generations[-1].views()]
 
-        # Repeated ids: the first occurrence keeps its id, later ones are quarantined.
-        parts = checkpoint.part_files(stage_dir)
-        if not parts:
-            return
-        names = [f.name for f in files]
-        keys = checkpoint.read_dataset(parts, columns=["id", ORDER]).select_columns(["id", ORDER])
-        later, clusters, _ = _execute(lambda: later_duplicates(keys, "id", ORDER), READ_STAGE)
-        if clusters == 0:
-            return
-        if self.reader.strict:
-            first = later.sort(ORDER).take(1)[0]
-            raise InputError(f"{position(first[ORDER], names)}: id {first['id']!r} already used at "
-                             f"{position(first[KEPT], names)}; drop --strict to quarantine repeated ids")
-        marks = later.map_batches(_repeated_id_marks, fn_kwargs={"names": names}, batch_format="pyarrow")
-        _execute(lambda: _merge_marks(marks, parts, stage_dir, self.part_rows, kept_only=False), READ_STAGE)
+    def _run_units(self, step: Step, folder: str, fingerprint: str, records: list[StageRecord]) -> dict[str, Any]:
+        label = "+".join(step.names)
+        for stage in step.stages:
+            if getattr(type(stage), "prepare", ModelStage.prepare) is not ModelStage.prepare:
+                execute(lambda stage=stage: stage.prepare(snapshot.dataset(self.generations[-1])), stage.name)
+        results, resumed = run_units(label, step.stages, step.reads_input, self._units(step), folder, self.part_rows,
+                               fingerprint, lambda done, total: self.on_progress(label, done, total))
+        counts = {name: StageCounts() for name in step.names}
+        for unit_counts in results:
+            for name, values in unit_counts.items():
+                counts[name].add(StageCounts.from_dict(values))
+        self.generations.append(snapshot.Generation(folder))
+        result: dict[str, Any] = {"generation": True}
+        if step.reads_input:
+            layer = ids.repeated_id_layer(self.generations[-1], folder, [f.name for f in self.files],
+                                          self.reader.strict, self.part_rows)
+            if layer is not None:
+                repeated, _ = checkpoint.count_rows(layer.files())
+                counts[READ].dropped["duplicate_id"] += repeated
+                counts[READ].documents_out -= repeated
+                for name in step.names[1:]:  # those rows went through the fused stages, kept
+                    counts[name].documents_in -= repeated
+                    counts[name].documents_out -= repeated
+                self.generations[-1].layers.append(layer)
+                result["layers"] = [{"stage": READ, "folder": ids.FOLDER, "defaults": {}}]
+        if step.kind == "expand":
+            self._check_unique_ids(step.stages[0])
+        for record in records:
+            values = counts[record.name]
+            record.seconds = values.busy  # shared out of the step's wall time by _share_seconds
+            record.documents_in, record.documents_out = values.documents_in, values.documents_out
+            record.created, record.dropped = values.created, dict(sorted(values.dropped.items()))
+            record.parts, record.parts_resumed = len(results), resumed
+            stage = next((s for s in step.stages if s.name == record.name), None)
+            record.stats = type(stage).summarize(values.stats) if stage is not None else values.stats
+        return result
 
-    def _run_stage(self, stage: Stage, previous_dir: str, stage_dir: str, expected: int) -> dict[str, Any]:
-        checkpoint.reset(stage_dir)
-        os.makedirs(stage_dir)
-        if expected == 0:
-            return {}
-        parts = checkpoint.part_files(previous_dir)
-        stats: dict[str, Any] = {}
-        if isinstance(stage, MapStage):
-            # One task (or actor call) per checkpoint part: parts are the unit of parallelism.
-            import ray.data
+    def _check_unique_ids(self, stage: Stage) -> None:
+        keys = snapshot.dataset(self.generations[-1], columns=["id", ORDER])
+        later, clusters, _ = execute(lambda: later_duplicates(keys, "id", ORDER), stage.name)
+        if clusters:
+            example = later.take(1)[0]
+            raise StageError(f"expand stage {stage.name!r} emitted id {example['id']!r} twice (or an id that already "
+                             "exists): created rows need unique, deterministic ids")
 
-            resources = stage.resources
-            options: dict[str, Any] = {"num_cpus": resources.num_cpus}
-            if resources.num_gpus:
-                options["num_gpus"] = resources.num_gpus
-            paths = ray.data.from_items([{"path": p} for p in parts], override_num_blocks=len(parts))
-            if stage.stateful:
-                dataset = paths.map_batches(
-                    _MapStageActor, fn_constructor_args=(type(stage), stage.params),
-                    concurrency=resources.concurrency or 1, batch_size=1, batch_format="pyarrow", **options)
-            else:
-                dataset = paths.map_batches(
-                    _apply_map_stage, fn_kwargs={"stage_cls": type(stage), "params": stage.params},
-                    batch_size=1, batch_format="pyarrow", **options)
-        elif isinstance(stage, GlobalStage):
-            dataset = checkpoint.read_dataset(parts).drop_columns(list(DROP_COLUMNS))
-            result = _execute(lambda: stage.run(dataset), stage.name)
-            stats = dict(result.stats)
-            if result.marks is not None:
-                _execute(lambda: _merge_marks(result.marks, parts, stage_dir, self.part_rows), stage.name)
-                return self._check_count(stage, stage_dir, expected, stats)
-            dataset = result.dataset.map_batches(_ensure_drop_columns, batch_format="pyarrow").sort(ORDER)
-        else:
-            raise StageError(f"stage {stage.name!r} is neither a MapStage nor a GlobalStage")
-        _execute(lambda: dataset.write_datasink(checkpoint.CheckpointSink(stage_dir, self.part_rows)), stage.name)
-        return self._check_count(stage, stage_dir, expected, stats)
+    def _run_global(self, stage: Stage, folder: str, record: StageRecord) -> dict[str, Any]:
+        generation = self.generations[-1]
+        dataset = snapshot.dataset(generation)
+        result = execute(lambda: stage.run(dataset), stage.name)  # type: ignore[attr-defined]
+        if not isinstance(result, GlobalResult):
+            raise StageError(f"global stage {stage.name!r} returned {type(result).__name__}, expected a GlobalResult "
+                             "with marks")
+        files = execute(lambda: write_marks(result.marks, folder, self.part_rows), stage.name)
+        layer = snapshot.Layer(stage.name, folder, dict(result.defaults))
+        generation.layers.append(layer)
+        total, reasons = checkpoint.count_rows(files)
+        matched = execute(lambda: _count_matches(generation), stage.name)
+        if matched != total:
+            raise StageError(f"global stage {stage.name!r}: {total - matched} of its {total} marks name rows that are "
+                             "not in its input, or name a row twice")
+        record.dropped = dict(sorted(reasons.items()))
+        record.documents_out = record.documents_in - sum(reasons.values())
+        record.stats = type(stage).summarize(dict(result.stats))
+        return {"layers": [{"stage": stage.name, "folder": ".", "defaults": dict(result.defaults)}]}
 
-    @staticmethod
-    def _check_count(stage: Stage, stage_dir: str, expected: int, stats: dict[str, Any]) -> dict[str, Any]:
-        written, _ = checkpoint.count_rows(checkpoint.part_files(stage_dir))
-        if written != expected:
-            raise StageError(f"stage {stage.name!r} returned {written} rows for {expected}: "
-                             "every row must come back, drops marked")
-        return stats
+    def _run_order(self, stage: Stage, folder: str, record: StageRecord) -> dict[str, Any]:
+        generation = self.generations[-1]
+        dataset = snapshot.dataset(generation)
+        result = execute(lambda: stage.run(dataset), stage.name)  # type: ignore[attr-defined]
+        keys = ranked(stage, result, record.documents_in)
+        execute(lambda: write_ordered(generation, keys, folder, self.part_rows), stage.name)
+        self.generations.append(snapshot.Generation(folder))
+        self.group_column = result.group_column
+        record.documents_out = record.documents_in
+        record.stats = type(stage).summarize(dict(result.stats))
+        return {"generation": True, "group_column": result.group_column}
 
 
-# ---------------------------------------------------------------- global stage marks
+def _share_seconds(records: list[StageRecord], wall: float) -> None:
+    """Give each stage of a step its share of the step's wall time, by the time its workers spent in it."""
+    busy = sum(max(r.seconds, 0.0) for r in records)
+    for record in records:
+        share = max(record.seconds, 0.0) / busy if busy > 0 else 1.0 / len(records)
+        record.seconds = round(wall * share, 3)
 
 
-def _merge_marks(marks: Any, parts: list[str], stage_dir: str, part_rows: int, kept_only: bool = True) -> None:
-    """Merge a global stage's marks into the documents, part by part, without moving texts.
-
-    Marks are sorted by ``_order`` into files named by their first position;
-    each document part is then merged with the mark files overlapping its
-    range in its own Ray task.
-    """
+def _count_matches(generation: snapshot.Generation) -> int:
+    """Marks of the newest layer that name a kept row, summed over parts on Ray."""
     import ray
 
-    marks_dir = os.path.join(stage_dir, "_marks")
-    os.makedirs(marks_dir, exist_ok=True)
-    marks.sort(ORDER).write_datasink(checkpoint.CheckpointSink(marks_dir, part_rows))
-    mark_files = checkpoint.part_files(marks_dir)
-    mark_starts = [checkpoint.first_order(path) for path in mark_files]
-    part_starts = [checkpoint.first_order(path) for path in parts]
-    merge = ray.remote(_merge_part)
-    pending = []
-    for i, part in enumerate(parts):
-        low, high = part_starts[i], part_starts[i + 1] if i + 1 < len(parts) else None
-        overlapping = [
-            path for j, path in enumerate(mark_files)
-            if (high is None or mark_starts[j] < high) and (j + 1 == len(mark_files) or mark_starts[j + 1] > low)
-        ]
-        pending.append(merge.remote(part, overlapping, stage_dir, kept_only))
-    matched = sum(ray.get(pending))
-    total, _ = checkpoint.count_rows(mark_files)
-    shutil.rmtree(marks_dir)
-    if matched != total:
-        raise StageError(f"{total - matched} marks name documents that are not in the stage's input, or name one twice")
-
-
-def _merge_part(part: str, mark_files: list[str], out_dir: str, kept_only: bool) -> int:
-    """Apply the marks of one part's range; returns how many marks matched a document.
-
-    With ``kept_only`` the part's already-dropped rows are left out (they stay
-    with the stage that dropped them); otherwise the part is updated in place.
-    """
-    import numpy as np
-
-    if kept_only:
-        table = checkpoint.read_kept(part)
-        table = table.drop_columns([c for c in DROP_COLUMNS if c in table.column_names])
-    else:
-        table = pq.read_table(part)
-    if table.num_rows == 0:
-        return 0
-    matched_count = 0
-    orders = table.column(ORDER).to_numpy()
-    if mark_files:
-        marks = pa.concat_tables([pq.read_table(path) for path in mark_files], promote_options="permissive")
-        mark_orders = marks.column(ORDER).to_numpy()
-        inside = (mark_orders >= orders.min()) & (mark_orders <= orders.max())
-        marks = marks.filter(pa.array(inside))
-        mark_orders = mark_orders[inside]
-        if len(mark_orders) and np.any(np.diff(mark_orders) <= 0):
-            raise StageError("marks are not unique by _order")
-        index = np.clip(np.searchsorted(mark_orders, orders), 0, max(len(mark_orders) - 1, 0))
-        matched = mark_orders[index] == orders if len(mark_orders) else np.zeros(len(orders), dtype=bool)
-        matched_count = int(matched.sum())
-        take = pa.array(index)
-        for name in marks.column_names:
-            if name == ORDER:
-                continue
-            values = marks.column(name).take(take) if len(mark_orders) else pa.nulls(len(orders), marks.schema.field(name).type)
-            current = table.column(name) if name in table.column_names else pa.nulls(len(orders), values.type)
-            merged = pc.if_else(pa.array(matched), values, current.cast(values.type))
-            if name in table.column_names:
-                table = table.set_column(table.schema.get_field_index(name), name, merged)
-            else:
-                table = table.append_column(name, merged)
-    checkpoint.write_part(out_dir, _ensure_drop_columns(table))
-    return matched_count
-
-
-def _ensure_drop_columns(batch: pa.Table) -> pa.Table:
-    for column in DROP_COLUMNS:
-        if column not in batch.column_names:
-            batch = batch.append_column(column, pa.nulls(batch.num_rows, pa.string()))
-        elif batch.schema.field(column).type != pa.string():
-            index = batch.schema.get_field_index(column)
-            batch = batch.set_column(index, column, batch.column(column).cast(pa.string()))
-    return batch
-
-
-def _execute(action: Callable[[], Any], stage_name: str) -> Any:
-    """Run Ray work, turning Ray's wrapped errors into ours with the innermost message."""
-    try:
-        return action()
-    except (InputError, StageError):
-        raise
-    except Exception as exc:
-        for error in (exc, _root_cause(exc)):
-            if isinstance(error, (InputError, StageError)):
-                raise error from None
-        name, message = _innermost_error(exc)
-        if name == "InputError":
-            raise InputError(message) from None
-        if name == "StageError":
-            raise StageError(message) from exc
-        raise StageError(f"stage {stage_name!r} failed: {name}: {message}") from exc
-
-
-_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt)): (.+)$", re.MULTILINE)
-_WRAPPERS = ("UserCodeException", "RayTaskError")
-
-
-def _innermost_error(exc: BaseException) -> tuple[str, str]:
-    """The first non-wrapper error named in the text of ``exc`` (Ray puts the task's traceback there)."""
-    for name, message in _ERROR_LINE.findall(str(exc)):
-        short = name.split(".")[-1]
-        if not short.startswith(_WRAPPERS):
-            return short, message
-    lines = str(exc).splitlines()
-    return type(exc).__name__, lines[0] if lines else ""
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    seen = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        nxt = getattr(exc, "cause", None) or exc.__cause__
-        if nxt is None:
-            break
-        exc = nxt
-    return exc
+    task = ray.remote(snapshot.count_matches).options(num_cpus=1)
+    views = generation.views()
+    return sum(ray.get([task.remote(view, view.layers[-1]) for view in views]))
 
 
 def run_pipeline(
@@ -463,7 +282,8 @@ def run_pipeline(
     *,
     force: bool = False,
     on_event: ProgressCallback | None = None,
-) -> dict[str, Any]:
+    on_progress: UnitProgress | None = None,
+) -> Manifest:
     """Run a validated pipeline (Ray must be initialised, see ``curate.ray_env``)."""
     if not config.input:
         raise InputError("no input: set 'input' in the pipeline or pass --input")
@@ -471,6 +291,7 @@ def run_pipeline(
         raise InputError("no output: set 'output' in the pipeline or pass --output")
     runner = Runner(
         config.input, config.output, config.build_stages(), reader=config.reader, writer=config.writer,
-        config=config.to_dict(), force=force, on_event=on_event,
+        config=config.to_dict(), force=force, keep_checkpoints=config.keep_checkpoints, on_event=on_event,
+        on_progress=on_progress,
     )
     return runner.run()

@@ -1,20 +1,29 @@
 """The stage contract.
 
-A stage does one job over Arrow tables. It never drops or reorders rows itself:
-it returns every row it was given, in the same order, and marks the rows that
-should leave the pipeline with a reason (see :func:`mark_drops`). The runner
-moves marked rows to the dropped-documents table and owns Ray, batching,
-checkpoints, manifests and progress.
+A stage does one job over Arrow tables. It never removes rows itself: it
+returns every row it was given and marks the rows that should leave the
+pipeline with a reason (see :func:`mark_drops`). The runner moves marked rows
+to the dropped-documents table and owns Ray, batching, checkpoints, manifests
+and progress (see ``curate.engine``).
 
-Two kinds of stage:
+Four kinds of stage, told apart by ``kind``:
 
-* :class:`MapStage` sees one batch at a time (``process_batch``). It may add or
-  change columns. Use it for anything decided document by document.
-* :class:`GlobalStage` needs the whole data set (deduplication, reordering). It
-  receives a Ray Dataset and returns either *marks* (``_order`` plus drop
-  columns and any new columns, only for the rows it changes; the runner merges
-  them into the documents, so texts are never shuffled) or the whole Dataset
-  with the same rows, marked.
+* ``map`` (:class:`MapStage`): ``process_batch(table)`` sees one batch at a
+  time and returns the same rows in the same order, possibly with new or
+  changed columns, and optionally statistics for the manifest. Consecutive
+  map stages run fused in one pass over the data. A map stage with an
+  expensive ``setup`` (a model) is a :class:`ModelStage`: it runs in a Ray
+  actor pool and is checkpointed on its own.
+* ``global`` (:class:`GlobalStage`): ``run(dataset)`` sees the whole data set
+  (a Ray Dataset) and returns *marks*: ``_order`` plus the columns to set,
+  only for the rows it changes. Texts are never moved.
+* ``expand`` (:class:`ExpandStage`): ``process_batch(table)`` returns the same
+  rows (marked as usual) plus new rows, each with an ``id`` and the
+  ``parent_id`` of the row it came from; new rows are written right after
+  their parent.
+* ``order`` (:class:`OrderStage`): ``run(dataset)`` returns a sort key for
+  every row (and optionally a group column, e.g. ``context_id``, that output
+  shards never split); the output is written in that order.
 
 Stages are plain classes: ``LengthFilter(min_words=5).process_batch(table)``
 works without Ray or the CLI.
@@ -22,13 +31,13 @@ works without Ray or the CLI.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:  # pragma: no cover
     import ray.data
@@ -38,9 +47,16 @@ DROP_REASON = "_drop_reason"
 DROP_DETAIL = "_drop_detail"
 DUPLICATE_OF = "_duplicate_of"
 DROP_COLUMNS = (DROP_REASON, DROP_DETAIL, DUPLICATE_OF)
-# Internal global position of a document (input file index and record number);
-# the runner uses it to keep output order deterministic. Stages pass it through.
+# The stage that marked a row; set by the runner, not by stages.
+DROP_STAGE = "_drop_stage"
+# Internal position of a row: unique, and rows are always kept sorted by it.
+# Stages pass it through (see curate.documents for its layout).
 ORDER = "_order"
+# Provenance columns of rows an expand stage creates.
+PARENT_ID = "parent_id"
+CREATED_BY = "created_by"
+
+Stats = dict[str, Any]
 
 
 class StageParams(BaseModel):
@@ -53,8 +69,8 @@ class StageParams(BaseModel):
 class Resources:
     """What one worker of a stage needs from Ray.
 
-    ``concurrency`` is the size of the actor pool for stages with a ``setup``
-    (a model loaded once per actor); ``None`` lets Ray scale stateless tasks.
+    ``concurrency`` is the size of a model stage's actor pool; ``None`` sizes it
+    from the cluster's resources.
     """
 
     num_cpus: float = 1.0
@@ -63,17 +79,29 @@ class Resources:
 
 
 class Stage:
-    """Common base: a name, typed parameters and declared resources."""
+    """Common base: a name, a kind, typed parameters and declared resources."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = ""
     Params: ClassVar[type[StageParams]] = StageParams
-    resources: ClassVar[Resources] = Resources()
 
     def __init__(self, params: StageParams | None = None, **kwargs: Any) -> None:
         if params is not None and kwargs:
             raise TypeError("pass either a Params object or keyword arguments, not both")
         self.params = params if params is not None else self.Params(**kwargs)
+
+    @property
+    def resources(self) -> Resources:
+        """Resources per worker; model stages derive them from their parameters."""
+        return Resources()
+
+    @classmethod
+    def summarize(cls, stats: Stats) -> Stats:
+        """The stage's statistics for the manifest, from the sums of what its batches reported.
+
+        Override to add what cannot be summed (ratios, means).
+        """
+        return stats
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())
@@ -81,48 +109,177 @@ class Stage:
 
 
 class MapStage(Stage):
-    """A stage decided batch by batch."""
+    """A stage decided batch by batch; consecutive map stages run fused."""
 
     kind = "map"
-    #: True when ``setup`` is expensive (a model): the runner then uses an actor pool.
-    stateful: ClassVar[bool] = False
     #: Rows per batch handed to ``process_batch``.
-    batch_size: ClassVar[int] = 1024
+    batch_size: ClassVar[int] = 4096
 
     def setup(self) -> None:
-        """Load what the stage needs once per worker (models, tables)."""
+        """Load what the stage needs once per worker (tables, small models)."""
 
-    def process_batch(self, batch: pa.Table) -> pa.Table:
-        """Return ``batch`` with the same rows in the same order, drops marked."""
+    def process_batch(self, batch: pa.Table) -> pa.Table | tuple[pa.Table, Stats]:
+        """Return ``batch`` with the same rows in the same order, drops marked.
+
+        Optionally return ``(table, stats)``: numbers (or nested dicts of
+        numbers) that the runner sums over all batches into the manifest.
+        """
         raise NotImplementedError
+
+
+def declared_resources(params: StageParams) -> Resources:
+    """Resources from ``num_cpus`` / ``num_gpus`` / ``concurrency`` parameters, where a stage has them."""
+    return Resources(num_cpus=float(getattr(params, "num_cpus", 1.0)),
+                     num_gpus=float(getattr(params, "num_gpus", None) or 0.0),
+                     concurrency=getattr(params, "concurrency", None))
+
+
+class ModelStage(MapStage):
+    """A map stage that loads a model: one model per Ray actor, loaded once in ``setup``.
+
+    The runner gives it an actor pool of ``resources.concurrency`` actors (by
+    default as many as the cluster's free resources allow) and a checkpoint of
+    its own, resumed part by part. Subclasses set ``resources`` from their
+    parameters (e.g. GPUs for a vLLM backend) by overriding :attr:`resources`
+    or by declaring ``num_cpus`` / ``num_gpus`` / ``concurrency`` parameters.
+    """
+
+    batch_size: ClassVar[int] = 64
+
+    @property
+    def resources(self) -> Resources:
+        return declared_resources(self.params)
+
+    def prepare(self, dataset: ray.data.Dataset) -> None:
+        """Optionally look at the whole input once, on the driver, before any batch.
+
+        For decisions that need every document but no model (e.g. choosing a
+        deterministic subset); store the result on ``self``, which is shipped
+        to every actor.
+        """
 
 
 @dataclass
 class GlobalResult:
-    """A global stage's output and numbers for the manifest.
+    """A global stage's decisions and numbers for the manifest.
 
-    Give ``marks``: a Dataset with ``_order`` and the columns to set (drop
-    columns, annotations) for the rows that change; other rows keep nulls there.
-    Or give ``dataset``: every input row, in any order, marked.
+    ``marks`` is a Ray Dataset with ``_order`` and the columns to set (drop
+    columns, annotations) for the rows that change, at most one mark per row.
+    Rows without a mark get ``defaults`` in columns the marks add (null unless
+    given); columns they already had keep their values.
     """
 
-    stats: dict[str, Any]
-    marks: ray.data.Dataset | None = None
-    dataset: ray.data.Dataset | None = None
-
-    def __post_init__(self) -> None:
-        if (self.marks is None) == (self.dataset is None):
-            raise ValueError("a GlobalResult carries exactly one of marks or dataset")
+    marks: ray.data.Dataset
+    stats: Stats = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
 class GlobalStage(Stage):
-    """A stage that needs the whole data set at once."""
+    """A stage that needs the whole data set at once; it returns marks."""
 
     kind = "global"
 
     def run(self, dataset: ray.data.Dataset) -> GlobalResult:
         """Decide over the whole data set; see :class:`GlobalResult`."""
         raise NotImplementedError
+
+
+@dataclass
+class ExpandResult:
+    """What an expand stage returns for one batch.
+
+    ``batch``: the input rows, same order, drops marked. ``created``: new rows,
+    each with ``id`` (unique and deterministic, so a re-run makes the same
+    rows), ``parent_id`` (the id of a row of ``batch``) and ``text``; other
+    columns are optional. The runner places them right after their parent in
+    the order they are given and adds ``created_by``.
+    """
+
+    batch: pa.Table
+    created: pa.Table
+    stats: Stats = field(default_factory=dict)
+
+
+class ExpandStage(Stage):
+    """A stage that creates rows (synthetic text, splits); checkpointed on its own.
+
+    Like a :class:`ModelStage` it runs in an actor pool when ``stateful`` (a
+    model loaded once per actor in ``setup``).
+    """
+
+    kind = "expand"
+    batch_size: ClassVar[int] = 64
+    stateful: ClassVar[bool] = False
+
+    def setup(self) -> None:
+        """Load what the stage needs once per worker."""
+
+    def process_batch(self, batch: pa.Table) -> ExpandResult:
+        raise NotImplementedError
+
+    @property
+    def resources(self) -> Resources:
+        return declared_resources(self.params)
+
+
+@dataclass
+class OrderResult:
+    """An order stage's decision.
+
+    ``keys`` is a Ray Dataset with ``_order`` and ``key`` (any sortable
+    column) for every row the stage saw, plus optional annotation columns. Rows
+    are written sorted by ``key`` (ties by their previous order). With
+    ``group_column`` (one of the annotation columns, e.g. ``context_id``), rows
+    of one group are never split across output shards.
+    """
+
+    keys: ray.data.Dataset
+    group_column: str | None = None
+    stats: Stats = field(default_factory=dict)
+
+
+ORDER_KEY = "key"
+
+
+class OrderStage(Stage):
+    """A stage that sets the output order (e.g. related documents together)."""
+
+    kind = "order"
+
+    def run(self, dataset: ray.data.Dataset) -> OrderResult:
+        raise NotImplementedError
+
+
+STAGE_KINDS = ("map", "global", "expand", "order")
+
+
+class FilterParams(StageParams):
+    """Parameters every score-then-decide filter shares."""
+
+    mode: Literal["drop", "annotate"] = Field(
+        "drop", description="drop: mark failing documents for removal; annotate: only write the measured columns "
+                            "and the reason they would be dropped (column <stage>_reason), keep every document.")
+
+
+def decide(stage_name: str, table: pa.Table, mode: str, mask: Any, reason: str | pa.Array | np.ndarray,
+           detail: Any = None) -> pa.Table:
+    """Drop (``mode: drop``) or annotate (``mode: annotate``) the rows where ``mask`` is true.
+
+    Annotating writes the reason to the column ``<stage_name>_reason`` and keeps
+    every row, so users can filter later with polars.
+    """
+    if mode == "drop":
+        return mark_drops(table, mask, reason, detail=detail)
+    n = table.num_rows
+    flags = _to_bool(mask, n)
+    column = f"{stage_name}_reason"
+    current = table.column(column) if column in table.column_names else pa.nulls(n, pa.string())
+    values = pa.array([reason] * n, pa.string()) if isinstance(reason, str) else pa.array(reason, pa.string())
+    # the first failing rule is the one named, as in drop mode
+    merged = pc.if_else(pa.array(flags & ~np.asarray(pc.is_valid(current), dtype=bool)), values, current)
+    if column in table.column_names:
+        return table.set_column(table.schema.get_field_index(column), column, merged)
+    return table.append_column(column, merged)
 
 
 def mark_drops(
@@ -142,9 +299,9 @@ def mark_drops(
     mask_np = _to_bool(mask, n)
     previous = _column_or_nulls(table, DROP_REASON)
     new_mask = mask_np & ~np.asarray(pc.is_valid(previous), dtype=bool)
+    table = ensure_drop_columns(table)
     if not new_mask.any():
-        return _ensure_drop_columns(table)
-    table = _ensure_drop_columns(table)
+        return table
     mask_arr = pa.array(new_mask)
     for column, value in ((DROP_REASON, reason), (DROP_DETAIL, detail), (DUPLICATE_OF, duplicate_of)):
         if value is None:
@@ -167,10 +324,14 @@ def drop_mask(table: pa.Table) -> np.ndarray:
     return np.asarray(pc.is_valid(table.column(DROP_REASON)), dtype=bool)
 
 
-def _ensure_drop_columns(table: pa.Table) -> pa.Table:
+def ensure_drop_columns(table: pa.Table) -> pa.Table:
+    """``table`` with the three drop columns present, as strings."""
     for column in DROP_COLUMNS:
         if column not in table.column_names:
             table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
+        elif table.schema.field(column).type != pa.string():
+            index = table.schema.get_field_index(column)
+            table = table.set_column(index, column, table.column(column).cast(pa.string()))
     return table
 
 

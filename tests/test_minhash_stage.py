@@ -1,4 +1,9 @@
-"""The minhash_dedup stage on small Ray Datasets."""
+"""The minhash_dedup stage on small Ray Datasets.
+
+The stage returns marks only (``GlobalResult.marks``); :func:`apply_marks`
+merges them into the input rows the way the runner does, so these tests need
+Ray Data only.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from curate.stage import DROP_REASON, DUPLICATE_OF, ORDER
+from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER, GlobalResult
 from curate.stages.minhash_dedup import MinHashDedup
 from tests.minhash_corpus import edit, random_docs
 
@@ -56,10 +61,49 @@ def planted() -> tuple[pa.Table, dict[str, str]]:
     return _table(docs, ids), truth
 
 
+def _collect(dataset) -> pa.Table:
+    refs = dataset.to_arrow_refs()
+    if refs:
+        return pa.concat_tables(ray.get(refs), promote_options="permissive")
+    return dataset.schema().base_schema.empty_table()
+
+
+def apply_marks(dataset, result: GlobalResult) -> pa.Table:
+    """Input rows (sorted by ``_order``) with ``result.marks`` merged in: a
+    left join on ``_order``; rows without a mark get ``result.defaults`` (or
+    null) in the columns the marks add and keep their values in the others.
+    Checks the marks contract on the way."""
+    docs = (dataset if isinstance(dataset, pa.Table) else _collect(dataset)).sort_by(ORDER)
+    marks = _collect(result.marks).sort_by(ORDER)
+    assert ORDER in marks.column_names and "text" not in marks.column_names
+    known, order = marks.column(ORDER).to_numpy(), docs.column(ORDER).to_numpy()
+    assert np.all(np.diff(known) > 0), "at most one mark per _order"
+    assert np.isin(known, order).all(), "marks name only input rows"
+    pos = np.minimum(np.searchsorted(known, order), max(len(known) - 1, 0))
+    hit = pa.array(known[pos] == order if len(known) else np.zeros(len(order), bool))
+    for name in marks.column_names:
+        if name == ORDER:
+            continue
+        kind = marks.schema.field(name).type
+        values = marks.column(name).take(pa.array(pos)) if len(known) else pa.nulls(len(order), kind)
+        if name in docs.column_names:
+            other = docs.column(name).cast(kind)
+        elif name in result.defaults:
+            other = pa.array([result.defaults[name]] * len(order), kind)
+        else:
+            other = pa.nulls(len(order), kind)
+        merged = pc.if_else(hit, values, other)
+        if name in docs.column_names:
+            docs = docs.set_column(docs.schema.get_field_index(name), name, merged)
+        else:
+            docs = docs.append_column(name, merged)
+    return docs
+
+
 def _run(table: pa.Table, **params):
-    result = MinHashDedup(**params).run(ray.data.from_arrow(table))
-    out = pa.concat_tables(ray.get(result.dataset.to_arrow_refs())).sort_by(ORDER)
-    return out, result.stats
+    dataset = ray.data.from_arrow(table)
+    result = MinHashDedup(**params).run(dataset)
+    return apply_marks(table, result), result.stats
 
 
 def _dropped(out: pa.Table) -> dict[str, str]:
@@ -70,11 +114,20 @@ def _dropped(out: pa.Table) -> dict[str, str]:
 
 def test_drop_mode_finds_planted_duplicates(ray_local, planted) -> None:
     table, truth = planted
-    out, stats = _run(table)
+    result = MinHashDedup().run(ray.data.from_arrow(table))
+    marks = _collect(result.marks)
+    # one mark per removed document, and nothing but the drop columns
+    assert marks.column_names == [ORDER, DROP_REASON, DROP_DETAIL, DUPLICATE_OF]
+    assert marks.num_rows == len(truth) and result.defaults == {}
+    out, stats = apply_marks(table, result), result.stats
     assert out.num_rows == table.num_rows
-    assert out.column("id").to_pylist() == table.column("id").to_pylist()  # every row, passed through
+    assert out.column("id").to_pylist() == table.column("id").to_pylist()  # every row, untouched
     assert out.column("text").to_pylist() == table.column("text").to_pylist()
     assert _dropped(out) == truth  # smallest id of each cluster is kept
+    details = dict(zip(out.column("id").to_pylist(), out.column(DROP_DETAIL).to_pylist()))
+    assert details["zcopy000"] == "cluster of 2, kept doc000"
+    assert details["zmulti1"] == "cluster of 4, kept doc100"
+    assert details["doc000"] is None
     assert stats["documents_removed"] == len(truth)
     assert stats["clusters"] == 31
     assert stats["documents_in_clusters"] == len(truth) + 31
@@ -85,8 +138,14 @@ def test_drop_mode_finds_planted_duplicates(ray_local, planted) -> None:
 
 def test_annotate_mode_and_keep_longest(ray_local, planted) -> None:
     table, truth = planted
-    out, stats = _run(table, mode="annotate", keep="longest", scheme="datasketch")
-    assert DROP_REASON not in out.column_names or pc.all(pc.is_null(out.column(DROP_REASON))).as_py()
+    result = MinHashDedup(mode="annotate", keep="longest", scheme="datasketch").run(ray.data.from_arrow(table))
+    marks = _collect(result.marks)
+    # one mark per cluster member (kept and duplicates); the rest default to not a duplicate
+    assert marks.column_names == [ORDER, "dup_cluster", "is_duplicate"]
+    assert marks.num_rows == len(truth) + 31 and result.defaults == {"is_duplicate": False}
+    out, stats = apply_marks(table, result), result.stats
+    assert DROP_REASON not in out.column_names
+    assert out.column("is_duplicate").null_count == 0
     assert stats["documents_removed"] == 0 and stats["documents_marked_duplicate"] == len(truth)
     rows = out.to_pylist()
     by_id = {r["id"]: r for r in rows}
@@ -120,6 +179,24 @@ def test_distributed_paths_give_the_same_result(ray_local, planted) -> None:
     expected.update({"doc100": kept_multi, "zmulti0": kept_multi, "zmulti1": kept_multi})
     assert dropped == expected
     assert out.num_rows == table.num_rows
+
+
+def test_no_verified_pairs_give_empty_marks(ray_local) -> None:
+    table = _table(random_docs(40, 80, seed=5), [f"u{i:02d}" for i in range(40)])
+    for mode, columns in (("drop", [ORDER, DROP_REASON, DROP_DETAIL, DUPLICATE_OF]),
+                          ("annotate", [ORDER, "dup_cluster", "is_duplicate"])):
+        result = MinHashDedup(mode=mode).run(ray.data.from_arrow(table))
+        assert result.stats["verified_pairs"] == 0 and result.stats["documents_removed"] == 0
+        assert result.stats["clusters"] == 0 and result.stats["components"] == "none"
+        assert result.marks.count() == 0
+        assert result.marks.schema().base_schema.names == columns
+        out = apply_marks(table, result)
+        assert out.num_rows == table.num_rows
+        if mode == "annotate":
+            assert out.column("is_duplicate").to_pylist() == [False] * 40
+            assert out.column("dup_cluster").null_count == 40
+        else:
+            assert out.column(DROP_REASON).null_count == 40
 
 
 def test_empty_and_one_word_documents_are_not_merged(ray_local) -> None:

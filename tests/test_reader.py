@@ -6,6 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from curate.documents import MAX_CHILDREN, RECORD_BITS, order_of, position_of
+from curate.io import reader
 from curate.io.reader import InputError, ReaderConfig, read_file, resolve_inputs
 from curate.stage import DROP_DETAIL, DROP_REASON, ORDER
 from tests.conftest import write_jsonl
@@ -98,6 +100,7 @@ def test_truncated_compressed_file_is_recorded(tmp_path, suffix):
     table = read_all(path)
     reasons = table.column(DROP_REASON).to_pylist()
     assert reasons[-1] == "unreadable_file" and reasons.count(None) == len(reasons) - 1
+    assert position_of(table.column(ORDER)[-1].as_py()) == (0, (1 << RECORD_BITS) - 1)
     with pytest.raises(InputError, match="cannot be read to the end"):
         read_all(path, strict=True)
 
@@ -122,3 +125,69 @@ def test_resolve_inputs_globs_folders_and_errors(tmp_path):
         resolve_inputs([str(tmp_path / "missing")])
     with pytest.raises(InputError, match="no JSONL or Parquet files"):
         resolve_inputs([str(tmp_path / "notes.txt")])
+
+
+def _compress(payload: bytes, suffix: str) -> bytes:
+    if suffix == "gz":
+        return gzip.compress(payload)
+    if suffix == "zst":
+        return zstandard.ZstdCompressor().compress(payload)
+    return payload
+
+
+@pytest.mark.parametrize("suffix", ["", "gz", "zst"])
+@pytest.mark.parametrize("strict", [False, True])
+def test_byte_order_marks_at_line_starts_are_skipped(tmp_path, suffix, strict):
+    bom = b"\xef\xbb\xbf"
+    payload = (bom + b'{"id": "a", "text": "first"}\n'
+               + b'{"id": "b", "text": "second"}\n'
+               + bom + b'{"id": "c", "text": "third"}\n'
+               + bom + b"\n"  # a line holding only a mark is blank
+               + b'{"id": "d", "text": "\xef\xbb\xbffourth"}\n')
+    path = tmp_path / ("in.jsonl" + (f".{suffix}" if suffix else ""))
+    path.write_bytes(_compress(payload, suffix))
+    table = read_all(path, strict=strict)
+    assert table.column("id").to_pylist() == ["a", "b", "c", "d"]
+    assert table.column(DROP_REASON).to_pylist() == [None] * 4
+    # a mark inside the text is the text's own (the normalize stage removes it)
+    assert table.column("text").to_pylist() == ["first", "second", "third", "\ufefffourth"]
+
+
+def test_order_layout_leaves_room_for_created_rows():
+    order = order_of(3, 7)
+    assert position_of(order) == (3, 7)
+    assert position_of(order + MAX_CHILDREN) == (3, 7)
+    assert order + MAX_CHILDREN < order_of(3, 8) < order_of(4, 1)
+    last = order_of(2**20 - 1, (1 << RECORD_BITS) - 1) + MAX_CHILDREN
+    assert last < 2**63 and position_of(last) == (2**20 - 1, (1 << RECORD_BITS) - 1)
+
+
+def test_reader_orders_are_file_and_line_positions(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", [{"text": "one"}, "", {"text": "three"}])
+    write_jsonl(tmp_path / "b.jsonl", [{"text": "only"}])
+    orders = read_all(tmp_path).column(ORDER).to_pylist()
+    assert [position_of(o) for o in orders] == [(0, 1), (0, 3), (1, 1)]
+
+
+def test_file_with_too_many_records_must_be_split(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "UNREADABLE_RECORD", 3)
+    write_jsonl(tmp_path / "two.jsonl", [{"text": "a"}, {"text": "b"}])
+    assert read_all(tmp_path / "two.jsonl").num_rows == 2
+    write_jsonl(tmp_path / "three.jsonl", [{"text": "a"}, {"text": "b"}, {"text": "c"}])
+    with pytest.raises(InputError, match="three.jsonl: too many records .* split it"):
+        read_all(tmp_path / "three.jsonl")
+    pq.write_table(pa.table({"text": ["a", "b", "c"]}), tmp_path / "three.parquet")
+    with pytest.raises(InputError, match="three.parquet: too many records .* split it"):
+        read_all(tmp_path / "three.parquet")
+
+
+def test_too_many_input_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "MAX_FILES", 1)
+    write_jsonl(tmp_path / "a.jsonl", [{"text": "a"}])
+    assert len(resolve_inputs([str(tmp_path)])) == 1
+    write_jsonl(tmp_path / "b.jsonl", [{"text": "b"}])
+    with pytest.raises(InputError, match="2 input files, at most 1"):
+        resolve_inputs([str(tmp_path)])
+    file = resolve_inputs([str(tmp_path / "b.jsonl")])[0]
+    with pytest.raises(InputError, match="file index 1 out of range"):
+        list(read_file(1, file, ReaderConfig()))

@@ -9,7 +9,8 @@ record raises :class:`InputError` instead.
 Quarantine reasons: ``malformed_json``, ``not_an_object``, ``invalid_utf8``,
 ``missing_text``, ``null_text``, ``non_string_text``, ``empty_text``,
 ``too_large``. Invalid UTF-8 can instead be repaired (``utf8_errors:
-replace``); repaired rows are counted in the manifest.
+replace``); repaired rows are counted in the manifest. A UTF-8 byte-order
+mark at the start of a JSONL line (or file) is skipped.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.documents import MARKED_SCHEMA, order_of
+from curate.documents import MARKED_SCHEMA, MAX_FILES, RECORD_BITS, order_of
 from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz", ".jsonl.zst", ".json.zst", ".ndjson.zst")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 REPAIRED = "_repaired"
+BOM = b"\xef\xbb\xbf"
+# The last record index of a file is kept for the row reporting an unreadable
+# file, so records are numbered 1 .. UNREADABLE_RECORD - 1.
+UNREADABLE_RECORD = (1 << RECORD_BITS) - 1
 
 
 class InputError(Exception):
@@ -107,7 +112,20 @@ def resolve_inputs(paths: list[str] | str, exclude: str | None = None) -> list[I
         for path, root in usable:
             full = os.path.abspath(path)
             found.setdefault(full, InputFile(full, os.path.relpath(full, os.path.abspath(root)), os.path.getsize(full), _format_of(path)))  # type: ignore[arg-type]
+    _check_file_count(len(found))
     return sorted(found.values(), key=lambda f: f.path)
+
+
+def _check_file_count(count: int) -> None:
+    """Each file's index must fit in a document's ``_order`` (see ``curate.documents``)."""
+    if count > MAX_FILES:
+        raise InputError(f"{count} input files, at most {MAX_FILES} can be read in one run; "
+                         "merge small files or run in several parts")
+
+
+def _too_many_records(file: InputFile) -> InputError:
+    return InputError(f"{file.name}: too many records for one file (at most {UNREADABLE_RECORD - 1}); "
+                      "split it into several files")
 
 
 class _BatchBuilder:
@@ -233,8 +251,12 @@ def read_jsonl(file_index: int, file: InputFile, config: ReaderConfig) -> Iterat
     with _open_binary(file.path) as handle:
         try:
             for line_no, raw in enumerate(handle, start=1):
+                if raw.startswith(BOM):
+                    raw = raw[len(BOM):]
                 if not raw.strip():
                     continue  # blank lines carry no record
+                if line_no >= UNREADABLE_RECORD:
+                    raise _too_many_records(file)
                 _read_jsonl_line(raw, line_no, file_index, file, config, builder)
                 if builder.full():
                     yield builder.flush()  # type: ignore[misc]
@@ -243,7 +265,7 @@ def read_jsonl(file_index: int, file: InputFile, config: ReaderConfig) -> Iterat
                 raise InputError(f"{file.name}: cannot be read to the end: {exc}") from None
             line_no = len(builder.repaired) + 1
             builder.add(id=f"{file.name}:<unreadable>", text=None, source=file.name, meta=None,
-                        order=order_of(file_index, (1 << 40) - 1), reason="unreadable_file",
+                        order=order_of(file_index, UNREADABLE_RECORD), reason="unreadable_file",
                         detail=f"{file.name}: stopped reading: {exc}")
     table = builder.flush()
     if table is not None:
@@ -307,6 +329,8 @@ def open_parquet(file: InputFile, config: ReaderConfig) -> pq.ParquetFile:
 def read_parquet(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
     """Yield marked document batches from one Parquet file."""
     parquet = open_parquet(file, config)
+    if parquet.metadata.num_rows >= UNREADABLE_RECORD:
+        raise _too_many_records(file)
     builder = _BatchBuilder(config)
     record_index = 0
     for batch in parquet.iter_batches(batch_size=min(config.batch_rows, 4096)):
@@ -345,5 +369,7 @@ def _dump_meta(record: dict[str, Any]) -> str | None:
 
 def read_file(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
     """Yield marked document batches from one input file of either format."""
+    if not 0 <= file_index < MAX_FILES:
+        raise InputError(f"{file.name}: file index {file_index} out of range; at most {MAX_FILES} input files")
     reader = read_parquet if file.format == "parquet" else read_jsonl
     yield from reader(file_index, file, config)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from curate.documents import DROPPED_COLUMNS
-from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF
+from curate.stage import DROP_DETAIL, DROP_REASON, DROP_STAGE, DUPLICATE_OF
 
 LEADING = ("id", "text", "source", "meta")
 
@@ -41,40 +41,22 @@ def unified_schema(files: list[str]) -> pa.Schema | None:
     return pa.unify_schemas(schemas, promote_options="permissive")
 
 
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    columns = []
-    for field in schema:
-        if field.name in table.column_names:
-            columns.append(table.column(field.name).cast(field.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, field.type))
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _output_schema(schema: pa.Schema) -> pa.Schema:
-    names = [n for n in LEADING if n in schema.names]
-    names += [n for n in schema.names if n not in LEADING and not n.startswith("_")]
-    return pa.schema([schema.field(n) for n in names])
-
-
-def iter_kept(files: list[str], schema: pa.Schema) -> Iterator[pa.Table]:
-    """Rows not marked as dropped, in document order."""
-    for path in files:
-        table = _conform(pq.read_table(path), schema)
-        if DROP_REASON in table.column_names:
-            table = table.filter(pc.is_null(table.column(DROP_REASON)))
-        if table.num_rows:
-            yield table
-
-
 class ShardWriter:
-    """Writes tables into numbered shards, cut by rows or bytes."""
+    """Writes tables into numbered shards, cut by rows or bytes, each under a temporary name until complete.
 
-    def __init__(self, folder: str, schema: pa.Schema, config: WriterConfig, prefix: str = "part") -> None:
+    With ``group_column``, a shard is only cut where that column's value
+    changes, so a group (e.g. one training context) never spans two shards.
+    """
+
+    def __init__(self, folder: str, schema: pa.Schema, config: WriterConfig, prefix: str = "part",
+                 group_column: str | None = None) -> None:
         self.folder, self.schema, self.config, self.prefix = folder, schema, config, prefix
+        self.group_column = group_column if group_column in schema.names else None
         self.shards: list[dict[str, int | str]] = []
         self._writer: pq.ParquetWriter | None = None
         self._rows = self._bytes = 0
+        self._full = False
+        self._last_group: object = None
         os.makedirs(folder, exist_ok=True)
         for stale in glob.glob(os.path.join(folder, f"{prefix}-*.parquet*")):
             os.remove(stale)
@@ -83,16 +65,45 @@ class ShardWriter:
         table = table.select(self.schema.names).cast(self.schema)
         offset = 0
         while offset < table.num_rows:
+            if self._full:
+                same = self._group_run(table, offset)
+                if same:
+                    self._append(table.slice(offset, same))
+                    offset += same
+                    if offset < table.num_rows:
+                        self._close()
+                    continue
+                self._close()
             if self._writer is None:
                 self._open()
             room = self.config.rows_per_shard - self._rows
             piece = table.slice(offset, room)
-            self._writer.write_table(piece, row_group_size=self.config.row_group_rows)  # type: ignore[union-attr]
-            self._rows += piece.num_rows
-            self._bytes += piece.nbytes
+            self._append(piece)
             offset += piece.num_rows
             if self._rows >= self.config.rows_per_shard or self._bytes >= self.config.bytes_per_shard:
-                self._close()
+                if self.group_column is None:
+                    self._close()
+                else:
+                    self._full = True
+
+    def _group_run(self, table: pa.Table, offset: int) -> int:
+        """How many rows from ``offset`` continue the group the current shard ends with."""
+        if self.group_column is None:
+            return 0
+        values = table.column(self.group_column).slice(offset).to_pylist()
+        count = 0
+        for value in values:
+            if value != self._last_group:
+                break
+            count += 1
+        return count
+
+    def _append(self, piece: pa.Table) -> None:
+        self._writer.write_table(piece, row_group_size=self.config.row_group_rows)  # type: ignore[union-attr]
+        self._rows += piece.num_rows
+        self._bytes += piece.nbytes
+        if self.group_column is not None and piece.num_rows:
+            self._last_group = piece.column(self.group_column)[-1].as_py()
 
     def _path(self, index: int) -> str:
         return os.path.join(self.folder, f"{self.prefix}-{index:05d}.parquet")
@@ -102,6 +113,7 @@ class ShardWriter:
         self._writer = pq.ParquetWriter(path + ".tmp", self.schema, compression=self.config.compression)
 
     def _close(self) -> None:
+        self._full = False
         if self._writer is None:
             return
         self._writer.close()
@@ -115,47 +127,35 @@ class ShardWriter:
         return self.shards
 
 
-def write_output(files: list[str], folder: str, config: WriterConfig) -> list[dict[str, int | str]]:
-    """Write the kept rows of a checkpoint as output shards; returns the shard list."""
-    schema = unified_schema(files)
-    if schema is None:
-        return []
-    writer = ShardWriter(folder, _output_schema(schema), config)
-    for table in iter_kept(files, schema):
-        writer.write(table)
-    return writer.close()
-
-
 DROPPED_SCHEMA = pa.schema([(name, pa.string()) for name in DROPPED_COLUMNS])
 
 
-def dropped_rows(files: list[str], stage: str) -> Iterator[pa.Table]:
-    """Rows a stage marked as dropped, shaped as the dropped-documents table."""
-    for path in files:
-        table = pq.read_table(path)
-        if DROP_REASON not in table.column_names:
-            continue
-        table = table.filter(pc.is_valid(table.column(DROP_REASON)))
-        if not table.num_rows:
-            continue
-        n = table.num_rows
-        columns = {
-            "id": table.column("id"),
-            "stage": pa.array([stage] * n, pa.string()),
-            "reason": table.column(DROP_REASON),
-            "detail": table.column(DROP_DETAIL) if DROP_DETAIL in table.column_names else pa.nulls(n, pa.string()),
-            "duplicate_of": table.column(DUPLICATE_OF) if DUPLICATE_OF in table.column_names else pa.nulls(n, pa.string()),
-            "text": table.column("text"),
-            "source": table.column("source"),
-            "meta": table.column("meta"),
-        }
-        yield pa.table({k: v.cast(pa.string()) for k, v in columns.items()}, schema=DROPPED_SCHEMA)
+def output_schema(schema: pa.Schema) -> pa.Schema:
+    """The shards' columns: id, text, source, meta first, then stage columns; internal ones left out."""
+    names = [n for n in LEADING if n in schema.names]
+    names += [n for n in schema.names if n not in LEADING and not n.startswith("_")]
+    return pa.schema([schema.field(n) for n in names])
 
 
-def write_dropped(stages: list[tuple[str, list[str]]], folder: str, config: WriterConfig) -> list[dict[str, int | str]]:
-    """Write every stage's dropped rows, stage by stage, to ``folder``."""
-    writer = ShardWriter(folder, DROPPED_SCHEMA, config)
-    for stage, files in stages:
-        for table in dropped_rows(files, stage):
-            writer.write(table)
-    return writer.close()
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns (missing ones null)."""
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def dropped_table(table: pa.Table) -> pa.Table:
+    """Marked rows (with ``_drop_stage``) shaped as the dropped-documents table."""
+    n = table.num_rows
+
+    def column(name: str) -> pa.ChunkedArray | pa.Array:
+        return table.column(name) if name in table.column_names else pa.nulls(n, pa.string())
+
+    columns = {"id": column("id"), "stage": column(DROP_STAGE), "reason": column(DROP_REASON),
+               "detail": column(DROP_DETAIL), "duplicate_of": column(DUPLICATE_OF), "text": column("text"),
+               "source": column("source"), "meta": column("meta")}
+    return pa.table({k: v.cast(pa.string()) for k, v in columns.items()}, schema=DROPPED_SCHEMA)

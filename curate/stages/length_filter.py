@@ -1,4 +1,4 @@
-"""``length_filter``: drop documents outside character and word bounds."""
+"""``length_filter``: measure documents in characters and words, drop or annotate those outside bounds."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.stage import MapStage, StageParams, mark_drops
+from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask
+
+CHAR_COUNT = "char_count"
+WORD_COUNT = "word_count"
 
 
-class LengthFilterParams(StageParams):
+class LengthFilterParams(FilterParams):
     min_chars: int | None = Field(None, ge=0, description="Drop documents with fewer characters.")
     max_chars: int | None = Field(None, ge=0, description="Drop documents with more characters.")
     min_words: int | None = Field(None, ge=0, description="Drop documents with fewer whitespace-separated words.")
@@ -24,43 +27,93 @@ class LengthFilterParams(StageParams):
                 raise ValueError(f"{low}={lo} is larger than {high}={hi}")
         return self
 
+    @property
+    def counts_words(self) -> bool:
+        return self.min_words is not None or self.max_words is not None
+
+
+def char_counts(text: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Characters (code points) per document; a null text counts 0."""
+    return np.asarray(pc.utf8_length(pc.fill_null(text, "")).to_numpy(zero_copy_only=False), dtype=np.int64)
+
 
 def word_counts(text: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Whitespace-separated words per document."""
     words = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(pc.fill_null(text, "")))
     counts = pc.list_value_length(words).to_numpy(zero_copy_only=False)
     empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(text, ""))), 0)
-    return np.where(np.asarray(empty, dtype=bool), 0, counts)
+    return np.where(np.asarray(empty, dtype=bool), 0, counts).astype(np.int64)
+
+
+def _set_column(table: pa.Table, name: str, values: np.ndarray) -> pa.Table:
+    """Add or replace an int64 column (a second length_filter overwrites the first one's counts)."""
+    array = pa.array(values, pa.int64())
+    if name in table.column_names:
+        return table.set_column(table.schema.get_field_index(name), name, array)
+    return table.append_column(name, array)
+
+
+# (reason, measure, bound parameter, comparison that fails, symbol in the detail), checked in this order.
+_RULES = (
+    ("too_few_chars", "chars", "min_chars", np.less, "<"),
+    ("too_many_chars", "chars", "max_chars", np.greater, ">"),
+    ("too_few_words", "words", "min_words", np.less, "<"),
+    ("too_many_words", "words", "max_words", np.greater, ">"),
+)
 
 
 class LengthFilter(MapStage):
     """Keep documents within [min, max] characters and words.
 
-    Drop reasons: ``too_few_chars``, ``too_many_chars``, ``too_few_words``,
-    ``too_many_words`` (checked in that order); the detail gives the measured
-    length and the bound.
+    Always writes ``char_count``, and ``word_count`` when a word bound is set.
+    Reasons: ``too_few_chars``, ``too_many_chars``, ``too_few_words``,
+    ``too_many_words``, checked in that order; the first failing rule names a
+    document. ``mode: drop`` marks those documents (the detail gives the
+    measured length and the bound); ``mode: annotate`` keeps them and writes the
+    reason to ``length_filter_reason``.
+
+    Stats: ``checked`` (documents not already marked by an earlier stage) and
+    ``failed`` per reason among them.
     """
 
     name = "length_filter"
     Params = LengthFilterParams
 
-    def process_batch(self, batch: pa.Table) -> pa.Table:
+    def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
         p: LengthFilterParams = self.params  # type: ignore[assignment]
+        live = ~drop_mask(batch)
         text = batch.column("text")
-        chars = pc.utf8_length(pc.fill_null(text, "")).to_numpy(zero_copy_only=False)
-        needs_words = p.min_words is not None or p.max_words is not None
-        words = word_counts(text) if needs_words else None
-        checks = [
-            ("too_few_chars", chars, p.min_chars, np.less, "chars", "<"),
-            ("too_many_chars", chars, p.max_chars, np.greater, "chars", ">"),
-            ("too_few_words", words, p.min_words, np.less, "words", "<"),
-            ("too_many_words", words, p.max_words, np.greater, "words", ">"),
-        ]
-        for reason, values, bound, compare, unit, symbol in checks:
-            if bound is None or values is None:
-                continue
-            mask = compare(values, bound)
-            if mask.any():
-                detail = [f"{unit}={v} {symbol} {bound}" if m else None for v, m in zip(values, mask)]
-                batch = mark_drops(batch, mask, reason, detail=detail)
-        return batch
+        measured = {"chars": char_counts(text)}
+        batch = _set_column(batch, CHAR_COUNT, measured["chars"])
+        if p.counts_words:
+            measured["words"] = word_counts(text)
+            batch = _set_column(batch, WORD_COUNT, measured["words"])
+        codes, details = self._first_failures(measured, batch.num_rows)
+        reasons = np.array([None, *self._reasons()], dtype=object)[codes]
+        batch = decide(self.name, batch, p.mode, codes > 0, reasons, details)
+        return batch, self._stats(codes[live])
+
+    def _active_rules(self) -> list[tuple[str, str, int, np.ufunc, str]]:
+        """The rules whose bound is set, in checking order, with the bound filled in."""
+        bounds = {param: getattr(self.params, param) for _, _, param, _, _ in _RULES}
+        return [(reason, unit, bounds[param], compare, symbol)
+                for reason, unit, param, compare, symbol in _RULES if bounds[param] is not None]
+
+    def _reasons(self) -> list[str]:
+        return [rule[0] for rule in self._active_rules()]
+
+    def _first_failures(self, measured: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per document: 1 + the index of the first failing active rule (0: all pass), and its detail."""
+        codes = np.zeros(n, dtype=np.int64)
+        details = np.full(n, None, dtype=object)
+        for code, (_, unit, bound, compare, symbol) in enumerate(self._active_rules(), start=1):
+            values = measured[unit]
+            new = compare(values, bound) & (codes == 0)
+            codes[new] = code
+            details[new] = [f"{unit}={v} {symbol} {bound}" for v in values[new]]
+        return codes, details
+
+    def _stats(self, codes: np.ndarray) -> Stats:
+        """Counts for the manifest; every active rule is listed so that batches sum to the same keys."""
+        failed = np.bincount(codes, minlength=len(self._reasons()) + 1)
+        return {"checked": int(len(codes)), "failed": {r: int(failed[i]) for i, r in enumerate(self._reasons(), 1)}}

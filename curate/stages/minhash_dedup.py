@@ -13,7 +13,9 @@ Pipeline (every arrow is distributed; no process holds all signatures):
 4. Connected components over verified edges (local for small graphs,
    otherwise large-star/small-star rounds of Ray Data group-bys).
 5. Members are joined with their keep-policy values and grouped by component
-   to choose the kept document; a final left join marks every other member.
+   to choose the kept document. The stage returns only marks (``_order`` and
+   the columns to set) for cluster members; the runner merges them into the
+   documents, so texts never move for this step.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from curate.stage import (
     GlobalResult,
     GlobalStage,
     StageParams,
-    mark_drops,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +52,10 @@ _KEYS = "_mh_keys"
 _RANK = "_mh_rank"
 _KEEPER = "_mh_keeper"
 _IS_DUP = "_mh_is_dup"
+_SIZE = "_mh_size"
+# annotate mode's columns; rows outside clusters get the defaults (null, False)
+DUP_CLUSTER = "dup_cluster"
+IS_DUPLICATE = "is_duplicate"
 
 
 class MinHashDedup(GlobalStage):
@@ -78,7 +83,7 @@ class MinHashDedup(GlobalStage):
         mode: Literal["drop", "annotate"] = Field("drop", description="drop: mark duplicates for removal; annotate: add dup_cluster and is_duplicate columns only.")
         max_piece_bytes: int = Field(1 << 20, ge=1 << 14, description="Longer documents are shingled in overlapping pieces of this size (all shingles count; memory stays bounded).")
         num_partitions: int | None = Field(None, ge=1, description="Shuffle partitions for buckets, edges and clusters; default grows with the corpus (about 4 M band rows or 256 MiB each).")
-        broadcast_max_rows: int = Field(2_000_000, ge=0, description="When at most this many documents are involved (candidate-pair endpoints, cluster members), their ids or decisions are shipped to every worker instead of shuffling the whole corpus.")
+        broadcast_max_rows: int = Field(2_000_000, ge=0, description="When candidate pairs have at most this many endpoints, their ids are shipped to every worker so that only those documents' texts are shuffled for verification.")
         local_components_max_edges: int = Field(5_000_000, ge=0, description="Verified graphs with at most this many edges get connected components in one process; larger ones run distributed.")
         batch_size: int = Field(1024, ge=1, description="Documents per signing batch.")
 
@@ -109,7 +114,7 @@ class MinHashDedup(GlobalStage):
 
     # --------------------------------------------------------------------- run
     def run(self, dataset: ray.data.Dataset) -> GlobalResult:
-        import ray
+        """Marks for cluster members (see :func:`_to_marks`); rows outside clusters get no mark."""
         from ray.data.context import ShuffleStrategy
 
         p = self.params
@@ -117,13 +122,17 @@ class MinHashDedup(GlobalStage):
         clock = _Clock()
         base = dataset.map_batches(_featurize, batch_format="pyarrow", batch_size=p.batch_size,
                                    fn_kwargs={"signer": signer, "bands": bands, "rows": rows, "keep": p.keep,
-                                              "score_column": p.score_column})
+                                              "score_column": p.score_column,
+                                              "with_text": p.verify != "none"})
         # Sort-based shuffles run as plain tasks (no actor pool to start per
         # operation), which keeps the many small group-bys of this stage cheap.
         # Datasets derived from ``base`` inherit this copy of the context.
         base.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
         base = base.materialize()
         n_docs = base.count()
+        schema = base.schema()
+        order_type = schema.base_schema.field(ORDER).type if schema is not None and n_docs else pa.int64()
+        defaults = {IS_DUPLICATE: False} if p.mode == "annotate" else {}
         n_signed = int(base.sum("_mh_signed") or 0) if n_docs else 0
         # about 4 M band rows and at most ~256 MiB of corpus per shuffle partition
         parts = p.num_partitions or max(2, math.ceil(n_signed * bands / 4_000_000),
@@ -149,8 +158,7 @@ class MinHashDedup(GlobalStage):
         if n_ver == 0:
             stats.update(clusters=0, documents_in_clusters=0, documents_removed=0, components="none",
                          seconds=clock.laps)
-            out = base.map_batches(_finish, batch_format="pyarrow", fn_kwargs={"mode": p.mode, "assign": None})
-            return GlobalResult(dataset=out, stats=stats)
+            return GlobalResult(marks=_no_marks(p.mode, order_type), stats=stats, defaults=defaults)
 
         members, how = self._components(verified, n_ver, parts)
         clock.lap("components")
@@ -161,14 +169,9 @@ class MinHashDedup(GlobalStage):
         stats.update(components=how, clusters=n_members - n_dup, documents_in_clusters=n_members,
                      documents_removed=n_dup if p.mode == "drop" else 0, documents_marked_duplicate=n_dup,
                      seconds=clock.laps)
-        if n_members <= p.broadcast_max_rows:
-            # small enough to ship to every worker: mark without shuffling the corpus
-            table = pa.concat_tables(ray.get(assign.to_arrow_refs())).sort_by(ORDER)
-            out = base.map_batches(_finish, batch_format="pyarrow",
-                                   fn_kwargs={"mode": p.mode, "assign": ray.put(table)})
-        else:
-            out = _cogroup(base, assign, ORDER, ORDER, parts, _finish_group, {"mode": p.mode})
-        return GlobalResult(dataset=out, stats=stats)
+        marks = assign.map_batches(_to_marks, batch_format="pyarrow",
+                                   fn_kwargs={"mode": p.mode, "order_type": order_type})
+        return GlobalResult(marks=marks, stats=stats, defaults=defaults)
 
     def _candidates(self, base, parts: int):
         keys = base.select_columns([ORDER, _KEYS]).map_batches(_explode_keys, batch_format="pyarrow",
@@ -251,7 +254,7 @@ def _split_sides(batch: pa.Table, fn, kwargs: dict, lcols: list[str], rcols: lis
 
 
 class _Clock:
-    """Wall time per phase, for the manifest (the final join runs lazily, later)."""
+    """Wall time per phase, for the manifest (turning decisions into marks runs lazily, later)."""
 
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
@@ -266,7 +269,9 @@ class _Clock:
 # ------------------------------------------------------------- batch functions
 # Module-level so Ray pickles them by reference.
 
-def _featurize(batch: pa.Table, signer: Signer, bands: int, rows: int, keep: str, score_column: str | None) -> pa.Table:
+def _featurize(batch: pa.Table, signer: Signer, bands: int, rows: int, keep: str, score_column: str | None,
+               with_text: bool) -> pa.Table:
+    """Band keys and keep-policy rank per document, with ``_order``, ``id`` and (to verify) ``text`` only."""
     if ORDER not in batch.column_names:
         raise ValueError(f"minhash_dedup needs the {ORDER!r} column the runner adds")
     text = batch.column("text")
@@ -277,15 +282,19 @@ def _featurize(batch: pa.Table, signer: Signer, bands: int, rows: int, keep: str
     offsets = np.zeros(n + 1, dtype=np.int32)
     offsets[1:] = np.cumsum(np.where(signed, bands, 0))
     flat = pa.array(keys[signed].ravel(), pa.uint64())
-    batch = batch.append_column(_KEYS, pa.ListArray.from_arrays(pa.array(offsets), flat))
-    batch = batch.append_column("_mh_signed", pa.array(signed.astype(np.int64)))
     if keep == "longest":
         rank = pc.utf8_length(pc.fill_null(text, "")).cast(pa.float64())
     elif keep == "highest_score":
         rank = pc.cast(batch.column(score_column), pa.float64())
     else:
         rank = pa.nulls(n, pa.float64())
-    return batch.append_column(_RANK, rank)
+    # only what later steps read: other columns never enter the materialised features
+    columns = {ORDER: batch.column(ORDER), "id": batch.column("id")}
+    if with_text:
+        columns["text"] = text
+    columns.update({_KEYS: pa.ListArray.from_arrays(pa.array(offsets), flat),
+                    "_mh_signed": pa.array(signed.astype(np.int64)), _RANK: rank})
+    return pa.table(columns)
 
 
 def _keep_nodes(batch: pa.Table, nodes) -> pa.Table:
@@ -356,35 +365,41 @@ def _choose_keepers(batch: pa.Table, keep: str) -> pa.Table:
     first = np.r_[True, root[1:] != root[:-1]] if len(root) else np.zeros(0, bool)
     head = np.maximum.accumulate(np.where(first, np.arange(len(root)), 0))
     keeper = pc.take(t.column("id"), pa.array(head))
-    return pa.table({ORDER: t.column("node"), _KEEPER: keeper, _IS_DUP: pa.array((~first).astype(np.int64))})
+    starts = np.flatnonzero(first)
+    size = np.diff(np.r_[starts, len(root)])[np.cumsum(first) - 1] if len(root) else np.zeros(0, np.int64)
+    return pa.table({ORDER: t.column("node"), _KEEPER: keeper, _IS_DUP: pa.array((~first).astype(np.int64)),
+                     _SIZE: pa.array(size, pa.int64())})
 
 
-def _finish_group(docs: pa.Table, assign: pa.Table, mode: str) -> pa.Table:
-    return _finish(docs, mode, assign.sort_by(ORDER))
-
-
-def _finish(batch: pa.Table, mode: str, assign) -> pa.Table:
-    """Mark (or annotate) the rows of ``batch`` found in ``assign`` (sorted by ``_order``)."""
-    import ray
-
-    n = batch.num_rows
-    if assign is not None and not isinstance(assign, pa.Table):
-        assign = ray.get(assign)
-    keeper = pa.nulls(n, pa.string())
-    is_dup = np.zeros(n, dtype=bool)
-    if assign is not None and assign.num_rows:
-        known = assign.column(ORDER).to_numpy()
-        order = batch.column(ORDER).to_numpy()
-        pos = np.minimum(np.searchsorted(known, order), len(known) - 1)
-        hit = known[pos] == order
-        keeper = pc.if_else(pa.array(hit), pc.take(assign.column(_KEEPER), pa.array(pos)), keeper)
-        is_dup = hit & assign.column(_IS_DUP).to_numpy()[pos].astype(bool)
-    drop = [c for c in (_KEYS, _RANK, "_mh_signed", _KEEPER, _IS_DUP) if c in batch.column_names]
-    batch = batch.drop_columns(drop)
+def _marks_schema(mode: str, order_type: pa.DataType) -> pa.Schema:
     if mode == "annotate":
-        return batch.append_column("dup_cluster", keeper.cast(pa.string())).append_column("is_duplicate", pa.array(is_dup))
-    marked = mark_drops(batch, is_dup, REASON, duplicate_of=keeper.cast(pa.string()))
-    for column in (DROP_REASON, DROP_DETAIL, DUPLICATE_OF):
-        if column not in marked.column_names:
-            marked = marked.append_column(column, pa.nulls(n, pa.string()))
-    return marked
+        return pa.schema([(ORDER, order_type), (DUP_CLUSTER, pa.string()), (IS_DUPLICATE, pa.bool_())])
+    return pa.schema([(ORDER, order_type), (DROP_REASON, pa.string()), (DROP_DETAIL, pa.string()),
+                      (DUPLICATE_OF, pa.string())])
+
+
+def _to_marks(batch: pa.Table, mode: str, order_type: pa.DataType) -> pa.Table:
+    """Marks from keeper decisions (``_order``, kept id, is-duplicate flag, cluster size).
+
+    ``drop``: one mark per removed document (reason, ``cluster of N, kept <id>``,
+    kept id). ``annotate``: one mark per cluster member (kept id, flag).
+    """
+    is_dup = pa.array(batch.column(_IS_DUP).to_numpy().astype(bool))
+    order = batch.column(ORDER).cast(order_type)
+    keeper = batch.column(_KEEPER).cast(pa.string())
+    schema = _marks_schema(mode, order_type)
+    if mode == "annotate":
+        return pa.table([order, keeper, is_dup], schema=schema)
+    keeper = keeper.filter(is_dup)
+    n = len(keeper)
+    detail = pc.binary_join_element_wise(pa.array(["cluster of "] * n, pa.string()),
+                                         batch.column(_SIZE).filter(is_dup).cast(pa.string()),
+                                         pa.array([", kept "] * n, pa.string()), keeper, "")
+    return pa.table([order.filter(is_dup), pa.array([REASON] * n, pa.string()), detail, keeper], schema=schema)
+
+
+def _no_marks(mode: str, order_type: pa.DataType):
+    """An empty marks Dataset that still has the marks' columns."""
+    import ray.data
+
+    return ray.data.from_arrow(_marks_schema(mode, order_type).empty_table())

@@ -22,16 +22,14 @@ the document (``rewrite_emptied``); ``drop_doc()`` drops it with
 
 ``max_documents`` rewrites a deterministic subset (smallest hashes of
 ``sample_seed`` and the id); the others pass through unchanged. The stage runs
-the model in a Ray actor pool (one model per actor) and reports in the
-manifest how many documents were rewritten, dropped, emptied, kept as original,
+as a model stage: an actor pool (one model per actor), its own checkpoint,
+resumed part by part after a crash. It reports in the manifest how many documents were rewritten, dropped, emptied, kept as original,
 and the token retention.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,7 +41,7 @@ from pydantic import Field
 from curate.lm import LM, Constraint, LMConfig, SamplingParams, load_lm
 from curate.rewriting import prompts
 from curate.rewriting.program import decide_document, execute, word_count
-from curate.stage import GlobalResult, GlobalStage, Resources, StageParams, mark_drops
+from curate.stage import ModelStage, Resources, StageParams, mark_drops
 
 STATUS_UNSELECTED = "unselected"
 
@@ -78,10 +76,11 @@ class RewriteParams(StageParams):
     min_words: int = Field(50, ge=0, description="Documents with fewer words are not line-edited: a 135M model "
                                                 "takes the lines of short texts (quotes, notes) for boilerplate.")
     keep_original: bool = Field(False, description="Add the original text as column original_text, for audit.")
-    num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per model actor (llamacpp uses lm.n_threads, "
-                                                   "default all cores: Ray must keep a CPU free to feed the actor).")
+    num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per model actor; llamacpp runs this many "
+                                                   "threads unless lm.n_threads says otherwise.")
     num_gpus: float | None = Field(None, ge=0, description="GPUs per model actor; default 1 for vllm, else 0.")
-    concurrency: int = Field(1, gt=0, description="Model actors (e.g. the number of GPUs).")
+    concurrency: int | None = Field(None, gt=0, description="Model actors; default: as many as the cluster's "
+                                                           "CPUs and GPUs hold (e.g. one per GPU).")
     batch_size: int = Field(16, gt=0, description="Documents per batch handed to an actor.")
 
 
@@ -372,21 +371,7 @@ def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
     return table.append_column(name, values)
 
 
-# ------------------------------------------------------------------ Ray
-
-
-class _RewriteActor:
-    def __init__(self, params: RewriteParams, selected: Any) -> None:
-        import ray
-
-        if isinstance(selected, ray.ObjectRef):
-            selected = ray.get(selected)
-        threads = params.lm.n_threads or max(1, os.cpu_count() or 1)
-        self.rewriter = Rewriter(params, load_lm(params.lm, threads=threads))
-        self.selected = None if selected is None else set(selected)
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        return self.rewriter.process(batch, self.selected)
+# ------------------------------------------------------------------ stage
 
 
 def _smallest_keys(batch: pa.Table, seed: int, k: int) -> pa.Table:
@@ -397,25 +382,33 @@ def _smallest_keys(batch: pa.Table, seed: int, k: int) -> pa.Table:
                      "key": pa.array(keys[order], pa.uint64())})
 
 
-class Rewrite(GlobalStage):
+class Rewrite(ModelStage):
     """Edit documents with a small LM through ProX programs (see the module docstring)."""
 
     name = "rewrite"
     Params = RewriteParams
+    batch_size = 16
 
     def __init__(self, params: StageParams | None = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
+        self.selected: set[str] | None = None
+        self.rewriter: Rewriter | None = None
+
+    @property
+    def resources(self) -> Resources:
         p: RewriteParams = self.params  # type: ignore[assignment]
         gpus = p.num_gpus if p.num_gpus is not None else (float(p.lm.tensor_parallel_size)
                                                           if p.lm.backend == "vllm" else 0.0)
-        self.resources = Resources(num_cpus=p.num_cpus, num_gpus=gpus, concurrency=p.concurrency)
+        return Resources(num_cpus=p.num_cpus, num_gpus=gpus, concurrency=p.concurrency)
 
-    def select(self, dataset: Any) -> list[str] | None:
-        """Ids of the deterministic subset, or None for all documents."""
+    def prepare(self, dataset: Any) -> None:
+        """Choose the deterministic subset (``max_documents``) over the whole input."""
+        self.selected = None if self.params.max_documents is None else set(self.select(dataset))  # type: ignore[attr-defined]
+
+    def select(self, dataset: Any) -> list[str]:
+        """Ids of the deterministic subset: the smallest keys of ``sample_seed`` and the id."""
         p: RewriteParams = self.params  # type: ignore[assignment]
-        if p.max_documents is None:
-            return None
-        if p.max_documents == 0:
+        if not p.max_documents:
             return []
         candidates = dataset.select_columns(["id"]).map_batches(
             _smallest_keys, fn_kwargs={"seed": p.sample_seed, "k": p.max_documents}, batch_format="pyarrow"
@@ -423,44 +416,43 @@ class Rewrite(GlobalStage):
         candidates.sort(key=lambda row: (row["key"], row["id"]))
         return [row["id"] for row in candidates[:p.max_documents]]
 
-    def run(self, dataset: Any) -> GlobalResult:
-        import ray
-
+    def setup(self) -> None:
         p: RewriteParams = self.params  # type: ignore[assignment]
-        started = time.time()
-        selected = self.select(dataset)
-        options: dict[str, Any] = {"num_cpus": self.resources.num_cpus}
-        if self.resources.num_gpus:
-            options["num_gpus"] = self.resources.num_gpus
-        selected_ref = ray.put(selected)
-        marked = dataset.map_batches(
-            _RewriteActor, fn_constructor_args=(p, selected_ref), concurrency=self.resources.concurrency,
-            batch_size=p.batch_size, batch_format="pyarrow", **options,
-        ).materialize()
-        stats = summarize(marked.select_columns([f.name for f in OUTPUT_FIELDS]).take_all())
-        stats["seconds"] = round(time.time() - started, 3)
-        return GlobalResult(dataset=marked, stats=stats)
+        threads = p.lm.n_threads or max(1, math.ceil(p.num_cpus))
+        self.rewriter = Rewriter(p, load_lm(p.lm, threads=threads))
+
+    def process_batch(self, batch: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
+        if self.rewriter is None:
+            self.setup()
+        marked = self.rewriter.process(batch, self.selected)  # type: ignore[union-attr]
+        return marked, batch_stats(marked.select([f.name for f in OUTPUT_FIELDS]).to_pylist())
+
+    @classmethod
+    def summarize(cls, stats: dict[str, Any]) -> dict[str, Any]:
+        tokens_in, tokens_out = stats.get("tokens_in", 0), stats.get("tokens_out", 0)
+        return dict(stats, token_retention=round(tokens_out / tokens_in, 4) if tokens_in else None)
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Numbers for the manifest from the output columns."""
+def batch_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Numbers for the manifest from one batch's output columns; the runner sums them over batches."""
     done = [r for r in rows if r["rewritten"]]
     statuses: dict[str, int] = {}
     for r in rows:
         statuses[r["rewrite_status"]] = statuses.get(r["rewrite_status"], 0) + 1
-    tokens_in = sum(r["rewrite_tokens_in"] or 0 for r in done)
-    tokens_out = sum(r["rewrite_tokens_out"] or 0 for r in done)
-    n = len(done)
     return {
         "documents": len(rows),
-        "rewritten": n,
+        "rewritten": len(done),
         "status": dict(sorted(statuses.items())),
         "programs_parsed": sum(1 for r in done if not r["rewrite_parse_errors"]),
         "programs_executed": sum(1 for r in done if not r["rewrite_parse_errors"] and not r["rewrite_exec_errors"]),
         "dropped": statuses.get("dropped", 0) + statuses.get("emptied", 0),
         "kept_original": statuses.get("fallback", 0),
-        "tokens_in": tokens_in,
-        "tokens_out": tokens_out,
-        "token_retention": round(tokens_out / tokens_in, 4) if tokens_in else None,
+        "tokens_in": sum(r["rewrite_tokens_in"] or 0 for r in done),
+        "tokens_out": sum(r["rewrite_tokens_out"] or 0 for r in done),
         "generated_tokens": sum(r["rewrite_generated_tokens"] or 0 for r in done),
     }
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest's numbers for a set of output rows (one batch's numbers plus token retention)."""
+    return Rewrite.summarize(batch_stats(rows))

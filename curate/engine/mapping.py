@@ -1,0 +1,188 @@
+"""Units on Ray: stateless chains as tasks, model stages in an actor pool, resumed unit by unit.
+
+A step's folder holds ``_STEP.json`` (the step's fingerprint) and, per finished
+unit, ``_units/<key>.json`` with its counts, written after the unit's parts.
+A re-run with the same fingerprint skips finished units and removes the
+leftovers of unfinished ones, so a crash in an hours-long model pass loses
+only the units in flight. Tasks and actors are retried when a worker dies;
+units write under temporary names, so a retry never doubles a row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+from curate.engine import cluster
+from curate.engine.errors import unwrap
+from curate.engine.units import Unit, run_unit
+from curate.stage import ExpandStage, ModelStage, Stage
+
+STEP_FILE = "_STEP.json"
+UNITS = "_units"
+# Seconds without any finished unit after which the cluster is asked whether the work can run at all.
+STALL_SECONDS = 60.0
+
+Progress = Callable[[int, int], None]
+
+
+def prepare(folder: str, fingerprint: str) -> dict[str, dict[str, Any]]:
+    """Counts of the units already finished under ``fingerprint``; a folder of another fingerprint is cleared."""
+    marker = os.path.join(folder, STEP_FILE)
+    if os.path.exists(marker):
+        with open(marker) as handle:
+            same = json.load(handle).get("fingerprint") == fingerprint
+        if not same:
+            shutil.rmtree(folder)
+    elif os.path.exists(folder):
+        shutil.rmtree(folder)
+    os.makedirs(os.path.join(folder, UNITS), exist_ok=True)
+    if not os.path.exists(marker):
+        _write_json(marker, {"fingerprint": fingerprint})
+    finished = {}
+    for name in sorted(os.listdir(os.path.join(folder, UNITS))):
+        if name.endswith(".json"):
+            with open(os.path.join(folder, UNITS, name)) as handle:
+                finished[name[:-5]] = json.load(handle)
+    return finished
+
+
+def remove_unfinished(folder: str, units: list[Unit], finished: dict[str, Any]) -> None:
+    """Delete parts (and temporary files) that units without a finish marker left behind."""
+    open_ranges = [(u.low, u.high) for u in units if u.key not in finished]
+    for name in os.listdir(folder):
+        if name.endswith(".tmp"):
+            os.remove(os.path.join(folder, name))
+            continue
+        if not name.endswith(".parquet"):
+            continue
+        start = int(name.split(".")[0])
+        if any(low <= start and (high is None or start < high) for low, high in open_ranges):
+            os.remove(os.path.join(folder, name))
+
+
+def _write_json(path: str, value: Any) -> None:
+    with open(path + ".tmp", "w") as handle:
+        json.dump(value, handle, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def _finish_unit(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int) -> dict[str, Any]:
+    counts = run_unit(unit, stages, reads_input, folder, part_rows)
+    _write_json(os.path.join(folder, UNITS, f"{unit.key}.json"), counts)
+    return counts
+
+
+_SET_UP: dict[tuple[type, str], Stage] = {}
+
+
+def _ready(stages: list[Stage]) -> list[Stage]:
+    """The stages set up once per worker process (``setup`` may load tables or small models)."""
+    ready = []
+    for stage in stages:
+        key = (type(stage), stage.params.model_dump_json())
+        if key not in _SET_UP:
+            stage.setup()  # type: ignore[attr-defined]
+            _SET_UP[key] = stage
+        ready.append(_SET_UP[key])
+    return ready
+
+
+def _unit_task(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int) -> dict[str, Any]:
+    return _finish_unit(unit, _ready(stages), reads_input, folder, part_rows)
+
+
+class _UnitActor:
+    """One model loaded once; runs units one after another."""
+
+    def __init__(self, stages: list[Stage]) -> None:
+        for stage in stages:
+            stage.setup()  # type: ignore[attr-defined]
+        self.stages = stages
+
+    def run(self, unit: Unit, reads_input: bool, folder: str, part_rows: int) -> dict[str, Any]:
+        return _finish_unit(unit, self.stages, reads_input, folder, part_rows)
+
+
+def stateful(stages: list[Stage]) -> bool:
+    return any(isinstance(s, ModelStage) or (isinstance(s, ExpandStage) and s.stateful) for s in stages)
+
+
+def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Unit], folder: str, part_rows: int,
+              fingerprint: str, progress: Progress | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Run every unit not yet finished; returns all units' counts and how many were resumed."""
+    import ray
+
+    finished = prepare(folder, fingerprint)
+    finished = {k: v for k, v in finished.items() if k in {u.key for u in units}}
+    remove_unfinished(folder, units, finished)
+    todo = [u for u in units if u.key not in finished]
+    results = list(finished.values())
+    progress = progress or (lambda done, total: None)
+    progress(len(results), len(units))
+    if not todo:
+        return results, len(finished)
+    num_cpus = max([s.resources.num_cpus for s in stages] + [1.0])
+    num_gpus = max([s.resources.num_gpus for s in stages] + [0.0])
+    cluster.check_fits(label, num_cpus, num_gpus)
+    if stateful(stages):
+        requested = next((s.resources.concurrency for s in stages if s.resources.concurrency), None)
+        size = min(len(todo), cluster.pool_size(num_cpus, num_gpus, requested))
+        actor_class = ray.remote(_UnitActor).options(num_cpus=num_cpus, num_gpus=num_gpus or None,
+                                                     max_restarts=3, max_task_retries=3)
+        actors = [actor_class.remote(stages) for _ in range(size)]
+        submit = _actor_submitter(actors, reads_input, folder, part_rows)
+    else:
+        task = ray.remote(_unit_task).options(num_cpus=num_cpus, num_gpus=num_gpus or None, max_retries=3)
+        stages_ref = ray.put(stages)
+
+        def submit(unit: Unit, slot: int) -> Any:
+            return task.remote(unit, stages_ref, reads_input, folder, part_rows)
+
+        size = len(todo)
+    try:
+        results += _drive(label, todo, submit, size, num_cpus, num_gpus, lambda n: progress(len(finished) + n,
+                                                                                            len(units)))
+    finally:
+        if stateful(stages):
+            for actor in actors:
+                ray.kill(actor)
+    return results, len(finished)
+
+
+def _actor_submitter(actors: list[Any], reads_input: bool, folder: str, part_rows: int) -> Callable[[Unit, int], Any]:
+    def submit(unit: Unit, slot: int) -> Any:
+        return actors[slot].run.remote(unit, reads_input, folder, part_rows)
+    return submit
+
+
+def _drive(label: str, todo: list[Unit], submit: Callable[[Unit, int], Any], slots: int, num_cpus: float,
+           num_gpus: float, progress: Callable[[int], None]) -> list[dict[str, Any]]:
+    """Keep ``slots`` units in flight; fail with a clear error when nothing finishes and nothing can run."""
+    import ray
+
+    queue = list(reversed(todo))
+    in_flight: dict[Any, int] = {}
+    free = list(range(slots))
+    results = []
+    while queue or in_flight:
+        while queue and free:
+            slot = free.pop()
+            in_flight[submit(queue.pop(), slot)] = slot
+        done, _ = ray.wait(list(in_flight), num_returns=1, timeout=STALL_SECONDS)
+        if not done:
+            cluster.check_progress(label, num_cpus, num_gpus)
+            continue
+        ref = done[0]
+        free.append(in_flight.pop(ref))
+        try:
+            results.append(ray.get(ref))
+        except Exception as exc:
+            for other in in_flight:
+                ray.cancel(other, force=False)
+            raise unwrap(exc, label) from exc
+        progress(len(results))
+    return results

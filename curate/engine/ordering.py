@@ -1,0 +1,99 @@
+"""An order stage's decision carried out: rows rewritten in the new order.
+
+The stage returns a sort key per row. Keys are ranked (ties by previous
+order) on the driver; each row's new ``_order`` is its rank shifted by
+``SUB_BITS``, so expand stages after it can still place rows after their
+parents. Then the rows, texts included, are sorted into a new generation:
+the only stage kind that moves texts, because setting the order is its job.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate.documents import SUB_BITS
+from curate.engine.errors import StageError
+from curate.engine.snapshot import Generation, PartView, read_view
+from curate.io import checkpoint
+from curate.stage import ORDER, ORDER_KEY, OrderResult, Stage
+
+NEW_ORDER = "_new_order"
+
+
+def ranked(stage: Stage, result: Any, expected: int) -> pa.Table:
+    """``_order`` -> new ``_order`` plus the stage's annotations, sorted by the old ``_order``."""
+    import ray
+
+    if not isinstance(result, OrderResult):
+        raise StageError(f"order stage {stage.name!r} returned {type(result).__name__}, expected an OrderResult")
+    blocks = ray.get(result.keys.to_arrow_refs())
+    keys = pa.concat_tables(blocks, promote_options="permissive") if blocks else pa.table({})
+    for column in (ORDER, ORDER_KEY):
+        if column not in keys.column_names:
+            raise StageError(f"order stage {stage.name!r}: keys need columns {ORDER!r} and {ORDER_KEY!r}")
+    if result.group_column and result.group_column not in keys.column_names:
+        raise StageError(f"order stage {stage.name!r}: group column {result.group_column!r} is not in its keys")
+    orders = keys.column(ORDER).to_numpy()
+    if keys.num_rows != expected or len(np.unique(orders)) != keys.num_rows:
+        raise StageError(f"order stage {stage.name!r} gave {keys.num_rows} keys "
+                         f"({len(np.unique(orders))} distinct rows) for {expected} rows: every row needs exactly one")
+    by_key = pc.sort_indices(keys, sort_keys=[(ORDER_KEY, "ascending"), (ORDER, "ascending")])
+    rank = np.empty(keys.num_rows, dtype=np.int64)
+    rank[by_key.to_numpy()] = np.arange(keys.num_rows, dtype=np.int64)
+    keys = keys.drop_columns([ORDER_KEY]).append_column(NEW_ORDER, pa.array(rank << SUB_BITS))
+    return keys.sort_by(ORDER)
+
+
+def _renumber(view: PartView, keys: Any) -> pa.Table:
+    import ray
+
+    keys = ray.get(keys) if not isinstance(keys, pa.Table) else keys
+    table = read_view(view)
+    if table.num_rows == 0:
+        return table
+    known = keys.column(ORDER).to_numpy()
+    orders = table.column(ORDER).to_numpy()
+    index = np.searchsorted(known, orders)
+    if np.any(index >= len(known)) or np.any(known[np.minimum(index, len(known) - 1)] != orders):
+        raise StageError("an order stage left rows without a key")
+    take = pa.array(index)
+    for name in keys.column_names:
+        if name == ORDER:
+            continue
+        values = keys.column(name).take(take)
+        if name in table.column_names:
+            table = table.set_column(table.schema.get_field_index(name), name, values)
+        else:
+            table = table.append_column(name, values)
+    new_order = table.column(NEW_ORDER)
+    table = table.drop_columns([ORDER, NEW_ORDER])
+    return table.append_column(ORDER, new_order)
+
+
+def write_ordered(generation: Generation, keys: pa.Table, folder: str, part_rows: int) -> None:
+    """Rows of ``generation`` in their new order, as the parts of a new generation in ``folder``."""
+    import ray
+    import ray.data
+
+    checkpoint.reset(folder)
+    os.makedirs(folder)
+    views = generation.views()
+    if not views:
+        return
+    keys_ref = ray.put(keys)
+    ds = ray.data.from_items([{"index": i} for i in range(len(views))], override_num_blocks=len(views))
+    ds = ds.map_batches(_renumber_batch, fn_kwargs={"views": views, "keys": keys_ref}, batch_size=1,
+                        batch_format="pyarrow")
+    ds.sort(ORDER).write_datasink(checkpoint.CheckpointSink(folder, part_rows))
+
+
+def _renumber_batch(batch: pa.Table, views: list[PartView], keys: Any):
+    for index in batch.column("index").to_pylist():
+        table = _renumber(views[index], keys)
+        if table.num_rows:
+            yield table

@@ -1,0 +1,144 @@
+"""The data between steps: a base of checkpoint parts plus layers of marks.
+
+A step that rewrites rows (a map chain, a model, expand or order stage) writes
+a new *generation*: parts holding every row it saw, its drops marked with
+``_drop_stage``. A global stage adds a *layer* of marks on top of the current
+generation instead of copying it. Reading a part applies its generation's
+layers in order, so the next step, the output writer and the dropped-documents
+table all see the same rows.
+
+Invariant: within a generation, rows are sorted by ``_order`` and part ``i``
+holds orders in ``[start_i, start_{i+1})``, its start being its file name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.engine import marks as marks_io
+from curate.io import checkpoint
+from curate.stage import DROP_COLUMNS, DROP_REASON, DROP_STAGE, ORDER
+
+
+@dataclass
+class Layer:
+    """One global stage's marks."""
+
+    stage: str
+    folder: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def files(self) -> list[str]:
+        return checkpoint.part_files(self.folder)
+
+
+@dataclass
+class PartView:
+    """One base part with the mark files of each layer that fall in its range (picklable, for Ray tasks)."""
+
+    path: str
+    low: int
+    high: int | None
+    layers: list[tuple[str, dict[str, Any], list[str]]]
+
+    @property
+    def name(self) -> str:
+        return f"{self.low:020d}"
+
+
+@dataclass
+class Generation:
+    folder: str
+    layers: list[Layer] = field(default_factory=list)
+
+    def parts(self) -> list[str]:
+        return checkpoint.part_files(self.folder)
+
+    def views(self) -> list[PartView]:
+        parts = self.parts()
+        starts = [checkpoint.first_order(path) for path in parts]
+        layer_files = [(layer, layer.files()) for layer in self.layers]
+        views = []
+        for i, path in enumerate(parts):
+            low, high = starts[i], starts[i + 1] if i + 1 < len(parts) else None
+            views.append(PartView(path, low, high, [(layer.stage, layer.defaults, marks_io.overlapping(files, low, high))
+                                                    for layer, files in layer_files]))
+        return views
+
+
+def read_view(view: PartView, *, kept_only: bool = True, columns: list[str] | None = None) -> pa.Table:
+    """A part with its layers applied: kept rows only (drop columns removed), or every row, marked."""
+    read_columns = None if columns is None else list(dict.fromkeys([*columns, ORDER, DROP_REASON]))
+    schema_names = pq.read_schema(view.path).names
+    if read_columns is not None:
+        read_columns = [c for c in read_columns if c in schema_names]
+    table = pq.read_table(view.path, columns=read_columns)
+    if kept_only:
+        table = _kept(table)
+    for stage, defaults, files in view.layers:
+        wanted = None if columns is None else [*columns, DROP_REASON]
+        layer_marks = marks_io.read_range(files, view.low, view.high, wanted)
+        if kept_only:
+            table, _ = marks_io.apply(table, layer_marks, stage, defaults)
+            table = _kept(table)
+        else:
+            table = _apply_to_kept(table, layer_marks, stage, defaults)
+    if columns is not None:
+        table = table.select([c for c in columns if c in table.column_names])
+    return table
+
+
+def count_matches(view: PartView, layer: tuple[str, dict[str, Any], list[str]]) -> int:
+    """How many of ``layer``'s marks name a row of the part that is kept before the layer."""
+    earlier = PartView(view.path, view.low, view.high, view.layers[: view.layers.index(layer)])
+    table = read_view(earlier, columns=[ORDER])
+    stage, defaults, files = layer
+    layer_marks = marks_io.read_range(files, view.low, view.high, [ORDER])
+    _, matched = marks_io.apply(table, layer_marks, stage, {})
+    return matched
+
+
+def _kept(table: pa.Table) -> pa.Table:
+    if DROP_REASON in table.column_names:
+        table = table.filter(pc.is_null(table.column(DROP_REASON)))
+    return table.drop_columns([c for c in (*DROP_COLUMNS, DROP_STAGE) if c in table.column_names])
+
+
+def _apply_to_kept(table: pa.Table, layer_marks: pa.Table | None, stage: str, defaults: dict[str, Any]) -> pa.Table:
+    dropped = table.filter(pc.is_valid(table.column(DROP_REASON))) if DROP_REASON in table.column_names else None
+    kept, _ = marks_io.apply(_kept(table), layer_marks, stage, defaults)
+    if dropped is None or dropped.num_rows == 0:
+        return kept
+    return pa.concat_tables([kept, dropped], promote_options="permissive").sort_by(ORDER)
+
+
+def iter_views(views: list[PartView], *, kept_only: bool = True) -> Iterator[pa.Table]:
+    for view in views:
+        table = read_view(view, kept_only=kept_only)
+        if table.num_rows:
+            yield table
+
+
+def _read_views(batch: pa.Table, views: list[PartView], columns: list[str] | None) -> Iterator[pa.Table]:
+    for index in batch.column("index").to_pylist():
+        table = read_view(views[index], columns=columns)
+        if table.num_rows:
+            yield table
+
+
+def dataset(generation: Generation, columns: list[str] | None = None) -> Any:
+    """The kept rows of a generation as a Ray Dataset, in document order, one read task per part."""
+    import ray.data
+
+    views = generation.views()
+    if not views:
+        return ray.data.from_arrow(pa.table({ORDER: pa.array([], pa.int64())}))
+    ds = ray.data.from_items([{"index": i} for i in range(len(views))], override_num_blocks=len(views))
+    return ds.map_batches(_read_views, fn_kwargs={"views": views, "columns": columns}, batch_size=1,
+                          batch_format="pyarrow")
