@@ -18,7 +18,6 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import argparse
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._corpora import DEFAULT_CORPORA, text_chunks  # noqa: E402
+from benchmarks._memory import PeakMemory  # noqa: E402
 from curate.dedup.minhash import Signer  # noqa: E402
 from curate.dedup.shingle import ShingleConfig, normalize, python_shingles  # noqa: E402
 
@@ -120,55 +120,6 @@ def throughput(docs: list[str], num_perm: int, seed: int, label: str) -> None:
             print(f"ratio {ours} / {peer}: {sig}end to end {e2e[peer] / e2e[ours]:.2f}x")
 
 
-class PeakMemory:
-    """Samples the summed PSS of this process and all its descendants (Ray's
-    raylet, object store and workers included) and keeps the peak."""
-
-    def __init__(self, interval: float = 0.5) -> None:
-        import psutil
-
-        self.proc = psutil.Process()
-        self.interval = interval
-        self.peak = 0
-        self.breakdown: list[tuple[int, str]] = []
-        self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> int:
-        total = 0
-        parts = []
-        for p in [self.proc, *self.proc.children(recursive=True)]:
-            try:
-                pss = p.memory_full_info().pss
-                total += pss
-                parts.append((pss, " ".join(p.cmdline()[:2])[-60:]))
-            except Exception:  # process ended between listing and reading
-                pass
-        if total > self.peak:
-            self.breakdown = sorted(parts, reverse=True)
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            value = self._sample()
-            self.samples.append((time.perf_counter(), value))
-            self.peak = max(self.peak, value)
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def peak_between(self, start: float, end: float) -> int:
-        return max((v for t, v in self.samples if start <= t <= end), default=0)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._sample())
-
-
 def _generate(batch: dict, words: int, vocab: np.ndarray, dup_every: int) -> pa.Table:
     """Documents of ``words`` random real words; every ``dup_every``-th one is
     a near-duplicate (3 words changed) of the one before it. Batches start at
@@ -207,9 +158,8 @@ def end_to_end(n_docs: int, words: int, vocab: list[str], object_store_gb: float
         t1 = time.perf_counter()
         extra = {"local_components_max_edges": 0, "broadcast_max_rows": 0} if distributed else {}
         result = MinHashDedup(scheme=scheme, **extra).run(ds)
-        rows = dropped = 0
-        for batch in result.dataset.iter_batches(batch_format="pyarrow", batch_size=65536):
-            rows += batch.num_rows
+        rows, dropped = n_docs, 0
+        for batch in result.marks.iter_batches(batch_format="pyarrow", batch_size=65536):
             dropped += batch.num_rows - batch.column("_drop_reason").null_count
         t2 = time.perf_counter()
         ray.shutdown()
@@ -218,7 +168,7 @@ def end_to_end(n_docs: int, words: int, vocab: list[str], object_store_gb: float
           f"scheme={scheme}, 2 CPUs, object store {object_store_gb} GB"
           + (", distributed components and shuffle joins forced" if distributed else ""))
     print(f"rows out {rows:,}, removed {dropped:,} (planted {expected:,})")
-    print(f"dedup wall time {t2 - t1:.1f} s ({n_docs / (t2 - t1):,.0f} docs/s; stage run + reading every output row), "
+    print(f"dedup wall time {t2 - t1:.1f} s ({n_docs / (t2 - t1):,.0f} docs/s; stage run + reading every mark), "
           f"generation {t1 - t_gen:.1f} s, Ray start {t_gen - t0:.1f} s; "
           f"peak memory (PSS of all processes: driver, Ray services, object store, workers) "
           f"{mem.peak_between(t1, t2) / 2**30:.2f} GiB during dedup, {mem.peak / 2**30:.2f} GiB whole run "

@@ -118,6 +118,7 @@ def plant(originals: list[str], seed: int, filler: list[str], boiler: list[str])
 def run_stage(texts: list[str], ids: list[str], **params) -> tuple[pa.Table, dict]:
     import ray
 
+    from curate.engine.marks import apply_result
     from curate.stages.minhash_dedup import MinHashDedup
 
     n = len(texts)
@@ -125,7 +126,7 @@ def run_stage(texts: list[str], ids: list[str], **params) -> tuple[pa.Table, dic
                       "_order": pa.array(np.arange(n), pa.int64())})
     t = time.perf_counter()
     result = MinHashDedup(**params).run(ray.data.from_arrow(table))
-    out = pa.concat_tables(ray.get(result.dataset.to_arrow_refs())).sort_by("_order")
+    out = apply_result(table, result, "minhash_dedup")
     result.stats["wall_s"] = round(time.perf_counter() - t, 1)
     return out, result.stats
 

@@ -11,18 +11,51 @@ KEPT = "_kept"
 COUNT = "_count"
 
 
-def later_duplicates(keys: Any, key: str, keep: str) -> tuple[Any, int, int]:
+# Up to this many rows, groups are found in one process: a Ray Data group-by and
+# join cost seconds of fixed overhead, a pyarrow group-by of a few million small
+# rows well under a second.
+LOCAL_MAX_ROWS = 5_000_000
+
+
+def later_duplicates(keys: Any, key: str, keep: str, local_max_rows: int = LOCAL_MAX_ROWS) -> tuple[Any, int, int]:
     """Rows of ``keys`` whose ``key`` another row shares, except each group's smallest ``keep``.
 
     ``keys`` is a Ray Dataset of small columns (never texts). Returns the
-    duplicate rows with a ``_kept`` column (the group's smallest ``keep``), the
-    number of groups with duplicates and the number of duplicate rows. Only
-    groups of two or more rows take part in the join back to the rows.
+    duplicate rows (a Dataset) with a ``_kept`` column (the group's smallest
+    ``keep``), the number of groups with duplicates and the number of
+    duplicate rows. Small inputs are grouped in one process; larger ones with
+    Ray Data, where only groups of two or more rows take part in the join back.
     """
+    import ray
+
+    keys = keys.materialize()
+    if keys.count() <= local_max_rows:
+        blocks = ray.get(keys.to_arrow_refs())
+        table = pa.concat_tables(blocks) if blocks else None
+        if table is not None and table.num_rows:
+            later, clusters, duplicates = later_duplicates_local(table, key, keep)
+            return ray.data.from_arrow(later), clusters, duplicates
+    return _later_duplicates_ray(keys, key, keep)
+
+
+def later_duplicates_local(table: pa.Table, key: str, keep: str) -> tuple[pa.Table, int, int]:
+    """:func:`later_duplicates` over an in-memory table."""
+    groups = table.group_by(key).aggregate([(keep, "min"), (keep, "count")])
+    groups = groups.filter(pc.greater(groups.column(f"{keep}_count"), 1))
+    clusters = groups.num_rows
+    duplicates = int(pc.sum(groups.column(f"{keep}_count")).as_py() or 0) - clusters
+    groups = groups.select([key, f"{keep}_min"]).rename_columns([key, KEPT])
+    if clusters == 0:
+        return _add_kept(table.slice(0, 0), keep), 0, 0
+    joined = table.join(groups, keys=key, join_type="inner")
+    later = joined.filter(pc.not_equal(joined.column(keep), joined.column(KEPT).cast(table.schema.field(keep).type)))
+    return later, clusters, duplicates
+
+
+def _later_duplicates_ray(keys: Any, key: str, keep: str) -> tuple[Any, int, int]:
     from ray.data.aggregate import Count, Min
     from ray.data.expressions import col
 
-    keys = keys.materialize()
     groups = (
         keys.groupby(key)
         .aggregate(Count(), Min(keep))

@@ -151,7 +151,7 @@ class Runner:
             self.generations.append(snapshot.Generation(folder))
         for layer in result.get("layers", []):
             self.generations[-1].layers.append(snapshot.Layer(layer["stage"], os.path.join(folder, layer["folder"]),
-                                                              layer.get("defaults", {})))
+                                                              layer.get("defaults", {}), layer.get("override", False)))
         if "group_column" in result:
             self.group_column = result["group_column"]
 
@@ -196,17 +196,13 @@ class Runner:
         self.generations.append(snapshot.Generation(folder))
         result: dict[str, Any] = {"generation": True}
         if step.reads_input:
-            layer = ids.repeated_id_layer(self.generations[-1], folder, [f.name for f in self.files],
+            found = ids.repeated_id_layer(self.generations[-1], folder, [f.name for f in self.files],
                                           self.reader.strict, self.part_rows)
-            if layer is not None:
-                repeated, _ = checkpoint.count_rows(layer.files())
-                counts[READ].dropped["duplicate_id"] += repeated
-                counts[READ].documents_out -= repeated
-                for name in step.names[1:]:  # those rows went through the fused stages, kept
-                    counts[name].documents_in -= repeated
-                    counts[name].documents_out -= repeated
+            if found is not None:
+                layer, previous = found
+                ids.correct_counts(counts, step.names, previous)
                 self.generations[-1].layers.append(layer)
-                result["layers"] = [{"stage": READ, "folder": ids.FOLDER, "defaults": {}}]
+                result["layers"] = [{"stage": READ, "folder": ids.FOLDER, "defaults": {}, "override": True}]
         if step.kind == "expand":
             self._check_unique_ids(step.stages[0])
         for record in records:
@@ -274,7 +270,7 @@ def _count_matches(generation: snapshot.Generation) -> int:
 
     task = ray.remote(snapshot.count_matches).options(num_cpus=1)
     views = generation.views()
-    return sum(ray.get([task.remote(view, view.layers[-1]) for view in views]))
+    return sum(ray.get([task.remote(view) for view in views]))
 
 
 def run_pipeline(

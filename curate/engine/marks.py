@@ -91,7 +91,7 @@ def apply(table: pa.Table, marks: pa.Table | None, stage: str, defaults: dict[st
         if name not in table.column_names:
             table = table.append_column(name, pa.array([value] * n))
     if DROP_REASON in marks.column_names:
-        newly = pc.and_(hit, pc.is_valid(table.column(DROP_REASON)))
+        newly = pc.and_(hit, pc.is_valid(marks.column(DROP_REASON).take(take))) if marks.num_rows else hit
         current = table.column(DROP_STAGE) if DROP_STAGE in table.column_names else pa.nulls(n, pa.string())
         stage_column = pc.if_else(newly, pa.scalar(stage, pa.string()), current)
         if DROP_STAGE in table.column_names:
@@ -99,3 +99,20 @@ def apply(table: pa.Table, marks: pa.Table | None, stage: str, defaults: dict[st
         else:
             table = table.append_column(DROP_STAGE, stage_column)
     return table, int(matched.sum())
+
+
+def apply_result(table: pa.Table, result: Any, stage: str = "") -> pa.Table:
+    """A global stage's result applied to an in-memory table of its input (for use without the runner).
+
+    ``table`` holds the rows the stage saw, with ``_order``; the result's marks
+    are collected, sorted and applied, defaults included. Returns the rows in
+    ``_order`` order, drop columns set where the stage marked them.
+    """
+    import ray
+
+    blocks = ray.get(result.marks.to_arrow_refs())
+    marks = pa.concat_tables(blocks, promote_options="permissive").sort_by(ORDER) if blocks else None
+    marked, matched = apply(table.sort_by(ORDER), marks, stage, dict(result.defaults))
+    if marks is not None and matched != marks.num_rows:
+        raise ValueError(f"{marks.num_rows - matched} marks name rows that are not in the table")
+    return marked

@@ -16,7 +16,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.engine.snapshot import Generation, PartView, read_view
-from curate.io.writer import DROPPED_SCHEMA, ShardWriter, WriterConfig, conform, dropped_table, output_schema, unified_schema
+from curate.io.writer import (
+    DROPPED_SCHEMA,
+    ShardWriter,
+    WriterConfig,
+    conform,
+    dropped_table,
+    output_schema,
+    unified_schema,
+)
 from curate.stage import DROP_REASON, ORDER
 
 IN_FLIGHT = 4

@@ -28,14 +28,29 @@ from curate.stage import DROP_COLUMNS, DROP_REASON, DROP_STAGE, ORDER
 
 @dataclass
 class Layer:
-    """One global stage's marks."""
+    """One global stage's marks.
+
+    With ``override``, the marks also replace the drops of stages that ran
+    before them in the same step (repeated ids, attributed to ``read``).
+    """
 
     stage: str
     folder: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    override: bool = False
 
     def files(self) -> list[str]:
         return checkpoint.part_files(self.folder)
+
+
+@dataclass
+class LayerFiles:
+    """A layer's mark files that fall in one part's range."""
+
+    stage: str
+    defaults: dict[str, Any]
+    files: list[str]
+    override: bool = False
 
 
 @dataclass
@@ -45,7 +60,7 @@ class PartView:
     path: str
     low: int
     high: int | None
-    layers: list[tuple[str, dict[str, Any], list[str]]]
+    layers: list[LayerFiles]
 
     @property
     def name(self) -> str:
@@ -67,8 +82,9 @@ class Generation:
         views = []
         for i, path in enumerate(parts):
             low, high = starts[i], starts[i + 1] if i + 1 < len(parts) else None
-            views.append(PartView(path, low, high, [(layer.stage, layer.defaults, marks_io.overlapping(files, low, high))
-                                                    for layer, files in layer_files]))
+            views.append(PartView(path, low, high, [
+                LayerFiles(layer.stage, layer.defaults, marks_io.overlapping(files, low, high), layer.override)
+                for layer, files in layer_files]))
         return views
 
 
@@ -81,26 +97,28 @@ def read_view(view: PartView, *, kept_only: bool = True, columns: list[str] | No
     table = pq.read_table(view.path, columns=read_columns)
     if kept_only:
         table = _kept(table)
-    for stage, defaults, files in view.layers:
-        wanted = None if columns is None else [*columns, DROP_REASON]
-        layer_marks = marks_io.read_range(files, view.low, view.high, wanted)
+    for layer in view.layers:
+        wanted = None if columns is None else [*columns, DROP_REASON, DROP_STAGE]
+        layer_marks = marks_io.read_range(layer.files, view.low, view.high, wanted)
         if kept_only:
-            table, _ = marks_io.apply(table, layer_marks, stage, defaults)
+            table, _ = marks_io.apply(table, layer_marks, layer.stage, layer.defaults)
             table = _kept(table)
+        elif layer.override:
+            table = _apply_override(table, layer_marks, layer.stage)
         else:
-            table = _apply_to_kept(table, layer_marks, stage, defaults)
+            table = _apply_to_kept(table, layer_marks, layer.stage, layer.defaults)
     if columns is not None:
         table = table.select([c for c in columns if c in table.column_names])
     return table
 
 
-def count_matches(view: PartView, layer: tuple[str, dict[str, Any], list[str]]) -> int:
-    """How many of ``layer``'s marks name a row of the part that is kept before the layer."""
-    earlier = PartView(view.path, view.low, view.high, view.layers[: view.layers.index(layer)])
+def count_matches(view: PartView) -> int:
+    """How many marks of the part's newest layer name a row that is kept before that layer."""
+    earlier = PartView(view.path, view.low, view.high, view.layers[:-1])
     table = read_view(earlier, columns=[ORDER])
-    stage, defaults, files = layer
-    layer_marks = marks_io.read_range(files, view.low, view.high, [ORDER])
-    _, matched = marks_io.apply(table, layer_marks, stage, {})
+    layer = view.layers[-1]
+    layer_marks = marks_io.read_range(layer.files, view.low, view.high, [ORDER])
+    _, matched = marks_io.apply(table, layer_marks, layer.stage, {})
     return matched
 
 
@@ -116,6 +134,14 @@ def _apply_to_kept(table: pa.Table, layer_marks: pa.Table | None, stage: str, de
     if dropped is None or dropped.num_rows == 0:
         return kept
     return pa.concat_tables([kept, dropped], promote_options="permissive").sort_by(ORDER)
+
+
+def _apply_override(table: pa.Table, layer_marks: pa.Table | None, stage: str) -> pa.Table:
+    """Apply marks to every row not dropped by ``stage`` itself, replacing other stages' drops."""
+    own = pc.fill_null(pc.equal(table.column(DROP_STAGE), stage), False) if DROP_STAGE in table.column_names \
+        else pa.array([False] * table.num_rows)
+    marked, _ = marks_io.apply(table.filter(pc.invert(own)), layer_marks, stage, {})
+    return pa.concat_tables([marked, table.filter(own)], promote_options="permissive").sort_by(ORDER)
 
 
 def iter_views(views: list[PartView], *, kept_only: bool = True) -> Iterator[pa.Table]:

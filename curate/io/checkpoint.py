@@ -1,9 +1,8 @@
-"""Stage checkpoints: one folder of Parquet files per finished stage.
+"""Checkpoint files: folders of Parquet parts named by the first ``_order`` they hold.
 
-A checkpoint holds every row the stage saw, kept and dropped (marked), in
-files named by the first ``_order`` they hold. Sorting the names gives the
-documents' input order, so resumed and uninterrupted runs read the same rows
-in the same order.
+Sorting the names gives document order, so resumed and uninterrupted runs
+read the same rows in the same order. What a folder means (a generation of
+documents or a layer of marks) is ``curate.engine.snapshot``'s business.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ PART_ROWS = 20_000
 
 
 class CheckpointSink(Datasink):
-    """Writes blocks to ``<folder>/<first _order>.parquet`` (zstd), ``max_rows`` rows at most per file."""
+    """Ray Data sink: blocks to ``<folder>/<first _order>.parquet`` (zstd), ``max_rows`` rows at most per file."""
 
     def __init__(self, folder: str, max_rows: int = PART_ROWS) -> None:
         self.folder = folder
@@ -101,34 +100,3 @@ def write_success(stage_dir: str, record: dict[str, Any]) -> None:
 def reset(stage_dir: str) -> None:
     if os.path.exists(stage_dir):
         shutil.rmtree(stage_dir)
-
-
-def read_kept(path: str, columns: list[str] | None = None) -> pa.Table:
-    """A part's rows that no stage has dropped."""
-    table = pq.read_table(path, columns=columns)
-    if DROP_REASON in table.column_names:
-        table = table.filter(pc.is_null(table.column(DROP_REASON)))
-    return table
-
-
-def _read_parts(batch: pa.Table, kept_only: bool, columns: list[str] | None) -> Iterable[pa.Table]:
-    for path in batch.column("path").to_pylist():
-        table = read_kept(path, columns) if kept_only else pq.read_table(path, columns=columns)
-        if table.num_rows:
-            yield table
-
-
-def read_dataset(files: list[str], *, kept_only: bool = True, columns: list[str] | None = None) -> Any:
-    """A Ray Dataset over checkpoint parts, in document order.
-
-    One read task per part; cheaper to start than ``ray.data.read_parquet``,
-    which samples and lists files before reading.
-    """
-    import ray.data
-
-    if columns is not None and kept_only and DROP_REASON not in columns:
-        columns = [*columns, DROP_REASON]
-    items = [{"path": path} for path in files]
-    dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
-    return dataset.map_batches(_read_parts, fn_kwargs={"kept_only": kept_only, "columns": columns},
-                               batch_size=1, batch_format="pyarrow")

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
