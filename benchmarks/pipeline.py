@@ -124,7 +124,8 @@ def measure(docs: int, files: int) -> None:
           f"{reference_kept:,} kept")
     print(f"curate runner on Ray                    : {ours:7.1f} s  ({counts.input / ours:,.0f} docs/s), "
           f"{counts.output:,} kept")
-    print("  stages: " + ", ".join(f"{s.name} {s.seconds:.1f}s" for s in manifest.stages))
+    print("  stages: " + ", ".join(f"{s.name} {s.seconds:.1f}s" for s in manifest.stages)
+          + f", write {manifest.write_seconds:.1f}s")
     print(f"ratio curate / reference wall time: {ours / reference:.2f} (target <= 1.0)")
     print(f"bytes under _stages/: {stages_bytes / 2**20:.1f} MB, output shards {output_bytes / 2**20:.1f} MB: "
           f"ratio {stages_bytes / max(output_bytes, 1):.2f} (target <= 1.2)")

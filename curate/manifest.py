@@ -91,6 +91,7 @@ class Manifest(BaseModel):
     documents: Documents = Field(default_factory=Documents)
     output: Output = Field(default_factory=Output)
     checkpoints_kept: bool = True
+    write_seconds: float = Field(0.0, description="Writing the output shards and the dropped table.")
     wall_seconds: float = 0.0
 
 
@@ -114,6 +115,7 @@ def build_manifest(
     wall_seconds: float,
     group_column: str | None = None,
     checkpoints_kept: bool = True,
+    write_seconds: float = 0.0,
 ) -> Manifest:
     from curate.config import resolved_config_hash
 
@@ -142,6 +144,7 @@ def build_manifest(
                       dropped=[Shard(**dict(s, path=f"_dropped/{s['path']}")) for s in dropped_shards],
                       group_column=group_column),
         checkpoints_kept=checkpoints_kept,
+        write_seconds=write_seconds,
         wall_seconds=wall_seconds,
     )
 

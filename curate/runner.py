@@ -18,6 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from curate import __version__
 from curate.config import PipelineConfig, stable_hash
 from curate.documents import order_of
@@ -27,13 +30,13 @@ from curate.engine.mapping import run_units
 from curate.engine.marks import write_marks
 from curate.engine.ordering import ranked, write_ordered
 from curate.engine.plan import READ, Step, plan
-from curate.engine.units import StageCounts, Unit
+from curate.engine.units import FEATURE_PREFIX, StageCounts, Unit, feature_prefix
 from curate.grouping import later_duplicates
 from curate.io import checkpoint
 from curate.io.reader import InputError, InputFile, ReaderConfig, open_parquet, resolve_inputs
 from curate.io.writer import WriterConfig
 from curate.manifest import Manifest, StageRecord, build_manifest, write_manifest
-from curate.stage import ORDER, GlobalResult, ModelStage, Stage
+from curate.stage import ORDER, GlobalResult, GlobalStage, ModelStage, Stage
 
 __all__ = ["Runner", "StageError", "StageRecord", "run_pipeline"]
 
@@ -76,6 +79,7 @@ class Runner:
         self.files: list[InputFile] = []
         self.generations: list[snapshot.Generation] = []
         self.group_column: str | None = None
+        self._next: Step | None = None
 
     # ------------------------------------------------------------------ run
     def run(self) -> Manifest:
@@ -92,8 +96,9 @@ class Runner:
         records: list[StageRecord] = []
         steps = plan(self.stages)
         recompute = self.force
-        for step in steps:
+        for position, step in enumerate(steps):
             step_records = self._records(step, fingerprint)
+            self._next = steps[position + 1] if position + 1 < len(steps) else None
             fingerprint = step_records[-1].fingerprint
             folder = os.path.join(self.stages_dir, step.folder)
             success = None if recompute else checkpoint.read_success(folder)
@@ -118,11 +123,13 @@ class Runner:
         self._remove_stale(steps)
 
         self.on_event("start", StageRecord(index=len(records), name="write", kind="write"))
+        write_started = time.time()
         shards, dropped = output.write(self.generations, self.output, self.writer, self.group_column)
+        write_seconds = round(time.time() - write_started, 3)
         manifest = build_manifest(
             config=self.config, files=self.files, records=records, shards=shards, dropped_shards=dropped,
             wall_seconds=round(time.time() - started, 3), group_column=self.group_column,
-            checkpoints_kept=self.keep_checkpoints,
+            checkpoints_kept=self.keep_checkpoints, write_seconds=write_seconds,
         )
         if not manifest.documents.balanced:
             raise StageError(f"accounting does not balance: {manifest.documents.input} in + "
@@ -188,7 +195,8 @@ class Runner:
             if getattr(type(stage), "prepare", ModelStage.prepare) is not ModelStage.prepare:
                 execute(lambda stage=stage: stage.prepare(snapshot.dataset(self.generations[-1])), stage.name)
         results, resumed = run_units(label, step.stages, step.reads_input, self._units(step), folder, self.part_rows,
-                               fingerprint, lambda done, total: self.on_progress(label, done, total))
+                                     fingerprint, lambda done, total: self.on_progress(label, done, total),
+                                     feature_stage=self._feature_stage(step))
         counts = {name: StageCounts() for name in step.names}
         for unit_counts in results:
             for name, values in unit_counts.items():
@@ -215,6 +223,28 @@ class Runner:
             record.stats = type(stage).summarize(values.stats) if stage is not None else values.stats
         return result
 
+    def _feature_stage(self, step: Step) -> Stage | None:
+        """The global stage right after a map chain, when it has per-document features to compute there."""
+        following = self._next
+        if step.kind != "chain" or following is None or following.kind != "global":
+            return None
+        stage = following.stages[0]
+        return stage if type(stage).features is not GlobalStage.features else None  # type: ignore[attr-defined]
+
+    def _global_input(self, stage: Stage) -> Any:
+        """The kept rows a global stage reads: only its ``columns`` when its features were computed earlier."""
+        generation = self.generations[-1]
+        parts = generation.parts()
+        prefix = feature_prefix(stage)
+        available = [c for c in pq.read_schema(parts[0]).names if c.startswith(prefix)] if parts else []
+        wanted = getattr(stage, "columns", None)
+        if not available:
+            return snapshot.dataset(generation)
+        renames = {c: c[len(prefix):] for c in available}
+        columns = None if wanted is None else [c for c in wanted if c not in renames.values()] + available
+        dataset = snapshot.dataset(generation, columns=columns)
+        return dataset.map_batches(_renamed, fn_kwargs={"renames": renames}, batch_format="pyarrow")
+
     def _check_unique_ids(self, stage: Stage) -> None:
         keys = snapshot.dataset(self.generations[-1], columns=["id", ORDER])
         later, clusters, _ = execute(lambda: later_duplicates(keys, "id", ORDER), stage.name)
@@ -225,7 +255,7 @@ class Runner:
 
     def _run_global(self, stage: Stage, folder: str, record: StageRecord) -> dict[str, Any]:
         generation = self.generations[-1]
-        dataset = snapshot.dataset(generation)
+        dataset = self._global_input(stage)
         result = execute(lambda: stage.run(dataset), stage.name)  # type: ignore[attr-defined]
         if not isinstance(result, GlobalResult):
             raise StageError(f"global stage {stage.name!r} returned {type(result).__name__}, expected a GlobalResult "
@@ -254,6 +284,12 @@ class Runner:
         record.documents_out = record.documents_in
         record.stats = type(stage).summarize(dict(result.stats))
         return {"generation": True, "group_column": result.group_column}
+
+
+def _renamed(batch: pa.Table, renames: dict[str, str]) -> pa.Table:
+    drop = [c for c in batch.column_names if c.startswith(FEATURE_PREFIX) and c not in renames]
+    batch = batch.drop_columns(drop)
+    return batch.rename_columns([renames.get(c, c) for c in batch.column_names])
 
 
 def _share_seconds(records: list[StageRecord], wall: float) -> None:

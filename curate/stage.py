@@ -178,6 +178,18 @@ class GlobalStage(Stage):
     """A stage that needs the whole data set at once; it returns marks."""
 
     kind = "global"
+    #: The columns ``run`` reads (None: all of them); fewer columns, less I/O.
+    columns: ClassVar[tuple[str, ...] | None] = None
+
+    def features(self, batch: pa.Table) -> dict[str, pa.Array] | None:
+        """Optional per-document values ``run`` needs, named with a leading ``_`` (e.g. a text hash).
+
+        When the stage follows a map chain, the runner computes them in that
+        chain's pass, while the texts are in memory, and ``run`` finds them as
+        columns of its dataset; otherwise they are absent and ``run`` computes
+        them itself.
+        """
+        return None
 
     def run(self, dataset: ray.data.Dataset) -> GlobalResult:
         """Decide over the whole data set; see :class:`GlobalResult`."""

@@ -70,8 +70,9 @@ def _write_json(path: str, value: Any) -> None:
     os.replace(path + ".tmp", path)
 
 
-def _finish_unit(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int) -> dict[str, Any]:
-    counts = run_unit(unit, stages, reads_input, folder, part_rows)
+def _finish_unit(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int,
+                 feature_stage: Stage | None = None) -> dict[str, Any]:
+    counts = run_unit(unit, stages, reads_input, folder, part_rows, feature_stage)
     _write_json(os.path.join(folder, UNITS, f"{unit.key}.json"), counts)
     return counts
 
@@ -91,8 +92,9 @@ def _ready(stages: list[Stage]) -> list[Stage]:
     return ready
 
 
-def _unit_task(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int) -> dict[str, Any]:
-    return _finish_unit(unit, _ready(stages), reads_input, folder, part_rows)
+def _unit_task(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int,
+               feature_stage: Stage | None) -> dict[str, Any]:
+    return _finish_unit(unit, _ready(stages), reads_input, folder, part_rows, feature_stage)
 
 
 class _UnitActor:
@@ -112,8 +114,12 @@ def stateful(stages: list[Stage]) -> bool:
 
 
 def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Unit], folder: str, part_rows: int,
-              fingerprint: str, progress: Progress | None = None) -> tuple[list[dict[str, Any]], int]:
-    """Run every unit not yet finished; returns all units' counts and how many were resumed."""
+              fingerprint: str, progress: Progress | None = None, feature_stage: Stage | None = None
+              ) -> tuple[list[dict[str, Any]], int]:
+    """Run every unit not yet finished; returns all units' counts and how many were resumed.
+
+    ``feature_stage``: a global stage whose ``features`` the chain computes for it.
+    """
     import ray
 
     finished = prepare(folder, fingerprint)
@@ -140,7 +146,7 @@ def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Un
         stages_ref = ray.put(stages)
 
         def submit(unit: Unit, slot: int) -> Any:
-            return task.remote(unit, stages_ref, reads_input, folder, part_rows)
+            return task.remote(unit, stages_ref, reads_input, folder, part_rows, feature_stage)
 
         size = len(todo)
     try:

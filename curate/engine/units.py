@@ -11,6 +11,7 @@ No Ray in here: :mod:`curate.engine.mapping` runs units on Ray.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections import Counter
@@ -42,6 +43,14 @@ from curate.stage import (
 )
 
 READ = "read"
+# Columns a global stage's ``features`` computed in the chain before it: ``_feature_<params hash>_<name>``.
+FEATURE_PREFIX = "_feature_"
+
+
+def feature_prefix(stage: Stage) -> str:
+    """Where a global stage's features are stored; tied to its parameters, so changed ones are not reused."""
+    digest = hashlib.sha256(f"{stage.name}\0{stage.params.model_dump_json()}".encode()).hexdigest()[:10]
+    return f"{FEATURE_PREFIX}{digest}_"
 # A part is cut at this many rows or bytes of Arrow data, whichever comes first.
 PART_BYTES = 256 << 20
 
@@ -63,6 +72,7 @@ class Unit:
             yield from read_file(self.file_index, self.file, self.reader or ReaderConfig())
         elif self.view is not None:
             table = read_view(self.view)
+            table = table.drop_columns([c for c in table.column_names if c.startswith(FEATURE_PREFIX)])
             if table.num_rows:
                 yield table
 
@@ -114,9 +124,10 @@ def add_stats(total: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 class Chain:
     """Stages applied in order to batches; counts kept per stage name."""
 
-    def __init__(self, stages: list[Stage], reads_input: bool) -> None:
+    def __init__(self, stages: list[Stage], reads_input: bool, feature_stage: Stage | None = None) -> None:
         self.stages = stages
         self.reads_input = reads_input
+        self.feature_stage = feature_stage
         names = ([READ] if reads_input else []) + [stage.name for stage in stages]
         self.counts: dict[str, StageCounts] = {name: StageCounts() for name in names}
 
@@ -143,8 +154,20 @@ class Chain:
                 set_aside.append(_with_stage(dropped, stage.name))
             kept = _strip_drops(out.filter(pa.array(~mask)))
             counts.documents_out += kept.num_rows
+        if self.feature_stage is not None and kept.num_rows:
+            kept = self._add_features(kept)
+        if not set_aside:
+            return ensure_drop_columns(kept)
         pieces = [ensure_drop_columns(kept), *set_aside]
         return pa.concat_tables(pieces, promote_options="permissive").sort_by(ORDER)
+
+    def _add_features(self, kept: pa.Table) -> pa.Table:
+        stage = self.feature_stage
+        features = stage.features(kept) or {}  # type: ignore[union-attr]
+        prefix = feature_prefix(stage)  # type: ignore[arg-type]
+        for name, values in features.items():
+            kept = kept.append_column(prefix + name, values)
+        return kept
 
     def _count_read(self, batch: pa.Table) -> pa.Table:
         counts = self.counts[READ]
@@ -300,9 +323,10 @@ class PartWriter:
         self.pending, self.rows, self.bytes = [], 0, 0
 
 
-def run_unit(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int) -> dict[str, Any]:
+def run_unit(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int,
+             feature_stage: Stage | None = None) -> dict[str, Any]:
     """Run the chain over one unit, write its parts, and return the per-stage counts (as dicts)."""
-    chain = Chain(stages, reads_input)
+    chain = Chain(stages, reads_input, feature_stage)
     writer = PartWriter(folder, unit, part_rows)
     started = time.perf_counter()
     for batch in unit.batches():

@@ -35,9 +35,9 @@ def normalized_text(text: pa.ChunkedArray | pa.Array, params: ExactDedupParams) 
 
 
 def text_hashes(text: pa.ChunkedArray | pa.Array, params: ExactDedupParams) -> pa.Array:
-    """128-bit xxh3 of each normalised text, as 32 hex digits."""
-    digest = xxhash.xxh3_128_hexdigest
-    return pa.array([digest(t.encode("utf-8")) for t in normalized_text(text, params).to_pylist()], pa.string())
+    """128-bit xxh3 of each normalised text, as 16 bytes."""
+    digest = xxhash.xxh3_128_digest
+    return pa.array([digest(t.encode("utf-8")) for t in normalized_text(text, params).to_pylist()], pa.binary())
 
 
 class ExactDedup(GlobalStage):
@@ -50,9 +50,17 @@ class ExactDedup(GlobalStage):
 
     name = "exact_dedup"
     Params = ExactDedupParams
+    columns = ("id", ORDER, HASH)
+
+    def features(self, batch: pa.Table) -> dict[str, pa.Array]:
+        return {HASH: text_hashes(batch.column("text"), self.params)}  # type: ignore[arg-type]
 
     def run(self, dataset):  # type: ignore[override]
-        keys = dataset.map_batches(self.key_columns, batch_format="pyarrow")
+        schema = dataset.schema()
+        if schema is not None and HASH in schema.names:  # computed in the pass before this stage
+            keys = dataset.select_columns(["id", ORDER, HASH])
+        else:
+            keys = dataset.map_batches(self.key_columns, batch_format="pyarrow")
         later, clusters, duplicates = later_duplicates(keys, HASH, "id")
         marks = later.map_batches(_duplicate_marks, batch_format="pyarrow")
         return GlobalResult(marks=marks, stats={"duplicate_clusters": clusters, "duplicates": duplicates})
