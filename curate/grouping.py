@@ -68,7 +68,10 @@ def _later_duplicates_ray(keys: Any, key: str, keep: str) -> tuple[Any, int, int
         return keys.limit(0).map_batches(_add_kept, fn_kwargs={"keep": keep}, batch_format="pyarrow"), 0, 0
     duplicates = int(groups.sum(COUNT)) - clusters
     partitions = max(1, min(64, keys.num_blocks()))
-    joined = keys.join(groups, join_type="inner", num_partitions=partitions, on=(key,))
+    # Ray Data's join starts helper actors of 0.25 CPU each; on nodes of 1 CPU they
+    # would leave no node a whole CPU for the join's own tasks, which then wait forever.
+    joined = keys.join(groups, join_type="inner", num_partitions=partitions, on=(key,),
+                       aggregator_ray_remote_args={"num_cpus": 0})
     later = joined.map_batches(_not_kept, fn_kwargs={"keep": keep}, batch_format="pyarrow")
     return later, clusters, duplicates
 

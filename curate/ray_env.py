@@ -31,8 +31,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, show_progr
     context = ray.data.DataContext.get_current()
     # Deterministic output: keep block order between operators.
     context.execution_options.preserve_order = True
-    # Sort-based shuffles start no aggregator actors: far cheaper on small and
-    # medium inputs and bounded in memory on large ones.
+    # Sort-based shuffles (group-bys, sorts) start no aggregator actors: far
+    # cheaper on small and medium inputs and bounded in memory on large ones.
+    # Joins still use actors (see curate.grouping).
     context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     context.enable_progress_bars = show_progress
     context.print_on_execution_start = False

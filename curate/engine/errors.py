@@ -14,9 +14,16 @@ class StageError(Exception):
 
 
 def execute(action: Callable[[], Any], stage_name: str) -> Any:
-    """Run Ray work, turning Ray's wrapped errors into ours with the innermost message."""
+    """Run Ray work, turning Ray's wrapped errors into ours with the innermost message.
+
+    The work is watched: when its tasks wait for resources no node can give
+    them, it fails with a ResourceError instead of waiting forever.
+    """
+    from curate.engine.cluster import StallGuard
+
     try:
-        return action()
+        with StallGuard(stage_name):
+            return action()
     except (InputError, StageError):
         raise
     except Exception as exc:

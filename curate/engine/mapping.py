@@ -180,7 +180,7 @@ def _drive(label: str, todo: list[Unit], submit: Callable[[Unit, int], Any], slo
             in_flight[submit(queue.pop(), slot)] = slot
         done, _ = ray.wait(list(in_flight), num_returns=1, timeout=STALL_SECONDS)
         if not done:
-            cluster.check_progress(label, num_cpus, num_gpus)
+            cluster.check_progress(label, num_cpus, num_gpus, stalled_for=STALL_SECONDS)
             continue
         ref = done[0]
         free.append(in_flight.pop(ref))
