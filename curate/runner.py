@@ -24,19 +24,19 @@ import pyarrow.parquet as pq
 from curate import __version__
 from curate.config import PipelineConfig, stable_hash
 from curate.documents import order_of
-from curate.engine import ids, output, snapshot
+from curate.engine import features, ids, output, snapshot
 from curate.engine.errors import StageError, execute
 from curate.engine.mapping import run_units
 from curate.engine.marks import write_marks
 from curate.engine.ordering import ranked, write_ordered
 from curate.engine.plan import READ, Step, plan
-from curate.engine.units import FEATURE_PREFIX, StageCounts, Unit, feature_prefix
+from curate.engine.units import StageCounts, Unit
 from curate.grouping import later_duplicates
 from curate.io import checkpoint
 from curate.io.reader import InputError, InputFile, ReaderConfig, open_parquet, resolve_inputs
 from curate.io.writer import WriterConfig
 from curate.manifest import Manifest, StageRecord, build_manifest, write_manifest
-from curate.stage import ORDER, GlobalResult, GlobalStage, ModelStage, Stage
+from curate.stage import DROP_COLUMNS, DROP_STAGE, ORDER, GlobalResult, GlobalStage, ModelStage, Stage
 
 __all__ = ["Runner", "StageError", "StageRecord", "run_pipeline"]
 
@@ -235,13 +235,12 @@ class Runner:
         """The kept rows a global stage reads: only its ``columns`` when its features were computed earlier."""
         generation = self.generations[-1]
         parts = generation.parts()
-        prefix = feature_prefix(stage)
-        available = [c for c in pq.read_schema(parts[0]).names if c.startswith(prefix)] if parts else []
-        wanted = getattr(stage, "columns", None)
-        if not available:
+        stored = features.available(parts[0], stage) if parts else []
+        if not stored:
             return snapshot.dataset(generation)
-        renames = {c: c[len(prefix):] for c in available}
-        columns = None if wanted is None else [c for c in wanted if c not in renames.values()] + available
+        renames = {c: c[len(features.prefix(stage)):] for c in stored}
+        wanted = getattr(stage, "columns", None)
+        columns = [c for c in (wanted or generation_columns(parts[0])) if c not in renames.values()] + stored
         dataset = snapshot.dataset(generation, columns=columns)
         return dataset.map_batches(_renamed, fn_kwargs={"renames": renames}, batch_format="pyarrow")
 
@@ -271,6 +270,7 @@ class Runner:
         record.dropped = dict(sorted(reasons.items()))
         record.documents_out = record.documents_in - sum(reasons.values())
         record.stats = type(stage).summarize(dict(result.stats))
+        features.remove(generation.folder)
         return {"layers": [{"stage": stage.name, "folder": ".", "defaults": dict(result.defaults)}]}
 
     def _run_order(self, stage: Stage, folder: str, record: StageRecord) -> dict[str, Any]:
@@ -287,9 +287,12 @@ class Runner:
 
 
 def _renamed(batch: pa.Table, renames: dict[str, str]) -> pa.Table:
-    drop = [c for c in batch.column_names if c.startswith(FEATURE_PREFIX) and c not in renames]
-    batch = batch.drop_columns(drop)
     return batch.rename_columns([renames.get(c, c) for c in batch.column_names])
+
+
+def generation_columns(part: str) -> list[str]:
+    """The document columns of a generation (its first part), internal drop columns left out."""
+    return [c for c in pq.read_schema(part).names if c not in (*DROP_COLUMNS, DROP_STAGE)]
 
 
 def _share_seconds(records: list[StageRecord], wall: float) -> None:

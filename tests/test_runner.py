@@ -191,6 +191,8 @@ def test_checkpoints_hold_each_text_once(ray_session, tmp_path, corpus):
     texts = sum(pq.read_table(p, columns=["text"]).num_rows
                 for p in (out / "_stages" / folders[0]).glob("*.parquet"))
     assert texts == 43
+    # exact_dedup's hashes were computed in the chain and deleted once it had run
+    assert not (out / "_stages" / folders[0] / "_features").exists()
 
 
 def test_drop_reasons_name_the_fused_stage(ray_session, tmp_path):

@@ -18,6 +18,7 @@ from typing import Any
 
 from curate.engine import cluster
 from curate.engine.errors import unwrap
+from curate.engine.features import FOLDER as FEATURES
 from curate.engine.units import Unit, run_unit
 from curate.stage import ExpandStage, ModelStage, Stage
 
@@ -53,15 +54,18 @@ def prepare(folder: str, fingerprint: str) -> dict[str, dict[str, Any]]:
 def remove_unfinished(folder: str, units: list[Unit], finished: dict[str, Any]) -> None:
     """Delete parts (and temporary files) that units without a finish marker left behind."""
     open_ranges = [(u.low, u.high) for u in units if u.key not in finished]
-    for name in os.listdir(folder):
-        if name.endswith(".tmp"):
-            os.remove(os.path.join(folder, name))
+    for where in (folder, os.path.join(folder, FEATURES)):
+        if not os.path.isdir(where):
             continue
-        if not name.endswith(".parquet"):
-            continue
-        start = int(name.split(".")[0])
-        if any(low <= start and (high is None or start < high) for low, high in open_ranges):
-            os.remove(os.path.join(folder, name))
+        for name in os.listdir(where):
+            if name.endswith(".tmp"):
+                os.remove(os.path.join(where, name))
+                continue
+            if not name.endswith(".parquet"):
+                continue
+            start = int(name.split(".")[0])
+            if any(low <= start and (high is None or start < high) for low, high in open_ranges):
+                os.remove(os.path.join(where, name))
 
 
 def _write_json(path: str, value: Any) -> None:

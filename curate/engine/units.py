@@ -11,7 +11,6 @@ No Ray in here: :mod:`curate.engine.mapping` runs units on Ray.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.documents import MAX_CHILDREN
+from curate.engine import features as features_io
 from curate.engine.errors import StageError
 from curate.engine.snapshot import PartView, read_view
 from curate.io.reader import REPAIRED, InputFile, ReaderConfig, read_file
@@ -43,14 +43,7 @@ from curate.stage import (
 )
 
 READ = "read"
-# Columns a global stage's ``features`` computed in the chain before it: ``_feature_<params hash>_<name>``.
-FEATURE_PREFIX = "_feature_"
 
-
-def feature_prefix(stage: Stage) -> str:
-    """Where a global stage's features are stored; tied to its parameters, so changed ones are not reused."""
-    digest = hashlib.sha256(f"{stage.name}\0{stage.params.model_dump_json()}".encode()).hexdigest()[:10]
-    return f"{FEATURE_PREFIX}{digest}_"
 # A part is cut at this many rows or bytes of Arrow data, whichever comes first.
 PART_BYTES = 256 << 20
 
@@ -72,7 +65,6 @@ class Unit:
             yield from read_file(self.file_index, self.file, self.reader or ReaderConfig())
         elif self.view is not None:
             table = read_view(self.view)
-            table = table.drop_columns([c for c in table.column_names if c.startswith(FEATURE_PREFIX)])
             if table.num_rows:
                 yield table
 
@@ -164,9 +156,9 @@ class Chain:
     def _add_features(self, kept: pa.Table) -> pa.Table:
         stage = self.feature_stage
         features = stage.features(kept) or {}  # type: ignore[union-attr]
-        prefix = feature_prefix(stage)  # type: ignore[arg-type]
+        start = features_io.prefix(stage)  # type: ignore[arg-type]
         for name, values in features.items():
-            kept = kept.append_column(prefix + name, values)
+            kept = kept.append_column(start + name, values)
         return kept
 
     def _count_read(self, batch: pa.Table) -> pa.Table:
@@ -317,6 +309,12 @@ class PartWriter:
         table = pa.concat_tables(self.pending, promote_options="permissive")
         start = self.unit.low if not self.written else table.column(ORDER)[0].as_py()
         path = os.path.join(self.folder, f"{start:020d}.parquet")
+        table, features = features_io.split(table)
+        if features is not None:  # written first: a part on disk always has its features
+            feature_path = features_io.path_of(path)
+            os.makedirs(os.path.dirname(feature_path), exist_ok=True)
+            pq.write_table(features, feature_path + ".tmp", compression="zstd")
+            os.replace(feature_path + ".tmp", feature_path)
         pq.write_table(table, path + ".tmp", compression="zstd")
         os.replace(path + ".tmp", path)
         self.written.append(path)
