@@ -178,7 +178,8 @@ def test_impossible_request_fails_fast(ray_session):
 def test_cli_fails_fast_when_no_node_has_a_gpu(tmp_path):
     started = time.monotonic()
     result = _run("run", str(REPO / "pipelines" / "default.yaml"), "--input", str(SAMPLE), "--output",
-                  str(tmp_path / "out"), "--num-cpus", "2", "--set", "rewrite.num_gpus=1", timeout=120)
+                  str(tmp_path / "out"), "--num-cpus", "2", "--set", "rewrite.num_gpus=1", "--set", "rewrite.num_cpus=1",
+                  timeout=120)
     assert result.returncode == 1, result.stderr
     assert ("error: stage 'rewrite' asks for 1 GPU and 1 CPU per worker, but the cluster's largest node has "
             "0 GPUs and 2 CPUs (1 node: ") in result.stderr

@@ -178,6 +178,35 @@ def _hint(alive: Sequence[Node], num_cpus: float, num_gpus: float) -> str:
     return f"lower num_cpus or add a node with {_amount(num_cpus, 'CPU')}"
 
 
+def node_cpus() -> float:
+    """CPUs of the smallest alive node (a worker that takes a whole node fits any node); this machine's without Ray."""
+    import os
+
+    import ray
+
+    if ray.is_initialized():
+        alive = [n.cpus for n in nodes() if n.cpus > 0]
+        if alive:
+            return min(alive)
+    return float(os.cpu_count() or 1)
+
+
+def assigned_cpus() -> int:
+    """CPUs Ray gave the calling worker (an actor's threads), at least 1; this machine's outside Ray."""
+    import os
+
+    import ray
+
+    if ray.is_initialized():
+        try:
+            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+            if cpus:
+                return max(1, math.floor(cpus + _EPS))
+        except Exception:  # the driver, or a Ray without the call
+            pass
+    return max(1, os.cpu_count() or 1)
+
+
 def pool_size(num_cpus: float, num_gpus: float, requested: int | None) -> int:
     """``requested`` (at least 1), else how many workers of this size fit on the alive nodes' totals (at least 1).
 

@@ -38,6 +38,7 @@ import pyarrow as pa
 import xxhash
 from pydantic import Field
 
+from curate.engine.cluster import assigned_cpus, node_cpus
 from curate.lm import LM, Constraint, LMConfig, SamplingParams, load_lm
 from curate.rewriting import prompts
 from curate.rewriting.program import decide_document, execute, word_count
@@ -76,8 +77,10 @@ class RewriteParams(StageParams):
     min_words: int = Field(50, ge=0, description="Documents with fewer words are not line-edited: a 135M model "
                                                 "takes the lines of short texts (quotes, notes) for boilerplate.")
     keep_original: bool = Field(False, description="Add the original text as column original_text, for audit.")
-    num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per model actor; llamacpp runs this many "
-                                                   "threads unless lm.n_threads says otherwise.")
+    num_cpus: float | None = Field(
+        None, gt=0, description="CPUs Ray reserves per model actor; default: a whole node's for llamacpp (one "
+                                "multi-threaded model per node), 1 for other backends. llamacpp runs as many threads "
+                                "as the actor has CPUs unless lm.n_threads says otherwise.")
     num_gpus: float | None = Field(None, ge=0, description="GPUs per model actor; default 1 for vllm, else 0.")
     concurrency: int | None = Field(None, gt=0, description="Model actors; default: as many as the cluster's "
                                                            "CPUs and GPUs hold (e.g. one per GPU).")
@@ -399,7 +402,8 @@ class Rewrite(ModelStage):
         p: RewriteParams = self.params  # type: ignore[assignment]
         gpus = p.num_gpus if p.num_gpus is not None else (float(p.lm.tensor_parallel_size)
                                                           if p.lm.backend == "vllm" else 0.0)
-        return Resources(num_cpus=p.num_cpus, num_gpus=gpus, concurrency=p.concurrency)
+        cpus = p.num_cpus if p.num_cpus is not None else (node_cpus() if p.lm.backend == "llamacpp" else 1.0)
+        return Resources(num_cpus=cpus, num_gpus=gpus, concurrency=p.concurrency)
 
     def prepare(self, dataset: Any) -> None:
         """Choose the deterministic subset (``max_documents``) over the whole input."""
@@ -418,7 +422,7 @@ class Rewrite(ModelStage):
 
     def setup(self) -> None:
         p: RewriteParams = self.params  # type: ignore[assignment]
-        threads = p.lm.n_threads or max(1, math.ceil(p.num_cpus))
+        threads = p.lm.n_threads or assigned_cpus()
         self.rewriter = Rewriter(p, load_lm(p.lm, threads=threads))
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
