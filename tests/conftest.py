@@ -51,6 +51,16 @@ def documents(texts: list[str], ids: list[str] | None = None) -> pa.Table:
     )
 
 
+def terminate(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a helper process: terminate, then kill it if it has not ended within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, RAY_AUTH_MODE="disabled", COLUMNS="200")
     return subprocess.run([sys.executable, "-m", "curate.cli", *args], capture_output=True, text=True,

@@ -17,7 +17,7 @@ import pytest
 
 from curate.engine import cluster
 from curate.engine.cluster import Node, ResourceError, StallGuard
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import REPO, SAMPLE, terminate
 
 # ---------------------------------------------------------------- fake nodes, no Ray
 
@@ -327,12 +327,7 @@ def _stop(process: subprocess.Popen) -> None:
         process.stdin.close()
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, timeout=30)
 
 
 def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:

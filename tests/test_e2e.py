@@ -53,14 +53,20 @@ def test_every_document_is_accounted_for(first_run):
     assert docs["input"] == expected == kept.height + dropped.height
     assert docs["output"] == kept.height and docs["dropped"] == dropped.height
     assert kept["id"].n_unique() == kept.height
-    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "exact_dedup", "rewrite"}
+    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "exact_dedup", "rewrite", "icp_reorder"}
     assert dropped.filter(pl.col("reason") == "exact_duplicate")["duplicate_of"].null_count() == 0
-    assert [s["name"] for s in manifest["stages"]] == ["read", "normalize", "length_filter", "exact_dedup", "rewrite"]
-    rewrite = manifest["stages"][-1]
+    assert [s["name"] for s in manifest["stages"]] == [
+        "read", "normalize", "length_filter", "exact_dedup", "rewrite", "icp_reorder"]
+    rewrite = manifest["stages"][-2]
     assert rewrite["stats"]["rewritten"] == rewrite["params"]["max_documents"]
     assert kept["rewritten"].sum() + dropped.filter(pl.col("stage") == "rewrite").height == rewrite["stats"]["rewritten"]
     assert manifest["inputs"] and all(f["bytes"] > 0 for f in manifest["inputs"])
     assert "in =" in result.stdout and "out +" in result.stdout
+    # written in in-context-pretraining order: whole contexts, numbered along the output
+    icp = manifest["stages"][-1]["stats"]
+    assert icp["repeats"] == 0 and icp["missing"] == 0 and icp["embedder"] == "minilm"
+    assert kept["context_id"].to_list() == sorted(kept["context_id"].to_list())
+    assert icp["adjacent_similarity"] > icp["random_similarity"]
 
 
 def test_same_input_and_config_give_same_output(first_run, tmp_path):

@@ -13,6 +13,7 @@ import pytest
 
 from curate.lm import Constraint, LMConfig, LMUnavailableError, SamplingParams, UnsupportedConstraintError, load_lm
 from curate.lm.openai import OpenAILM
+from tests.conftest import terminate
 
 pytest.importorskip("llama_cpp", reason="the LM tests need llama-cpp-python (make install-test installs it)")
 
@@ -94,12 +95,7 @@ def server(tmp_path_factory):
                 time.sleep(0.5)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
         log.close()
 
 

@@ -9,6 +9,7 @@ from curate.manifest import read_manifest
 from curate.runner import Runner, StageError
 from curate.stage import DROP_REASON, ORDER, GlobalResult, GlobalStage, MapStage, mark_drops
 from curate.stages.exact_dedup import ExactDedup
+from curate.stages.icp_reorder import IcpReorder
 from curate.stages.length_filter import LengthFilter
 from curate.stages.normalize import Normalize
 from tests.conftest import write_jsonl
@@ -107,7 +108,8 @@ def test_stage_that_removes_rows_is_refused(ray_session, tmp_path, corpus):
 
 def test_empty_input_after_reading(ray_session, tmp_path):
     path = write_jsonl(tmp_path / "bad.jsonl", ["{nope", {"text": ""}])
-    manifest = Runner([str(path)], str(tmp_path / "out"), [LengthFilter(min_words=1), ExactDedup()]).run()
+    stages = [LengthFilter(min_words=1), ExactDedup(), IcpReorder(embedder="hashing")]
+    manifest = Runner([str(path)], str(tmp_path / "out"), stages).run()
     assert manifest.documents.model_dump() == {
         "input": 2, "created": 0, "output": 0, "dropped": 2, "dropped_by_stage": {"00-read": 2},
         "dropped_by_reason": {"empty_text": 1, "malformed_json": 1}}

@@ -1,6 +1,8 @@
 """An order stage's decision carried out: rows rewritten in the new order.
 
-The stage returns a sort key per row. Keys are ranked (ties by previous
+The stage returns a sort key per row, and may mark rows dropped (drop
+columns in its keys, e.g. semantic near-duplicates); those keep a place in
+the new generation, marked, so they reach the dropped-documents table. Keys are ranked (ties by previous
 order) on the driver; each row's new ``_order`` is its rank shifted by
 ``SUB_BITS``, so expand stages after it can still place rows after their
 parents. Then the rows, texts included, are sorted into a new generation:
@@ -20,7 +22,7 @@ from curate.documents import SUB_BITS
 from curate.engine.errors import StageError
 from curate.engine.snapshot import Generation, PartView, read_view
 from curate.io import checkpoint
-from curate.stage import ORDER, ORDER_KEY, OrderResult, Stage
+from curate.stage import DROP_REASON, DROP_STAGE, ORDER, ORDER_KEY, OrderResult, Stage, ensure_drop_columns
 
 NEW_ORDER = "_new_order"
 
@@ -49,7 +51,7 @@ def ranked(stage: Stage, result: Any, expected: int) -> pa.Table:
     return keys.sort_by(ORDER)
 
 
-def _renumber(view: PartView, keys: Any) -> pa.Table:
+def _renumber(view: PartView, keys: Any, stage: str) -> pa.Table:
     import ray
 
     keys = ray.get(keys) if not isinstance(keys, pa.Table) else keys
@@ -72,10 +74,15 @@ def _renumber(view: PartView, keys: Any) -> pa.Table:
             table = table.append_column(name, values)
     new_order = table.column(NEW_ORDER)
     table = table.drop_columns([ORDER, NEW_ORDER])
+    if DROP_REASON in table.column_names:
+        table = ensure_drop_columns(table)
+        dropped = pc.is_valid(table.column(DROP_REASON))
+        table = table.append_column(DROP_STAGE, pc.if_else(dropped, pa.scalar(stage, pa.string()),
+                                                           pa.scalar(None, pa.string())))
     return table.append_column(ORDER, new_order)
 
 
-def write_ordered(generation: Generation, keys: pa.Table, folder: str, part_rows: int) -> None:
+def write_ordered(generation: Generation, keys: pa.Table, folder: str, part_rows: int, stage: str) -> None:
     """Rows of ``generation`` in their new order, as the parts of a new generation in ``folder``."""
     import ray
     import ray.data
@@ -87,13 +94,13 @@ def write_ordered(generation: Generation, keys: pa.Table, folder: str, part_rows
         return
     keys_ref = ray.put(keys)
     ds = ray.data.from_items([{"index": i} for i in range(len(views))], override_num_blocks=len(views))
-    ds = ds.map_batches(_renumber_batch, fn_kwargs={"views": views, "keys": keys_ref}, batch_size=1,
-                        batch_format="pyarrow")
+    ds = ds.map_batches(_renumber_batch, fn_kwargs={"views": views, "keys": keys_ref, "stage": stage},
+                        batch_size=1, batch_format="pyarrow")
     ds.sort(ORDER).write_datasink(checkpoint.CheckpointSink(folder, part_rows))
 
 
-def _renumber_batch(batch: pa.Table, views: list[PartView], keys: Any):
+def _renumber_batch(batch: pa.Table, views: list[PartView], keys: Any, stage: str):
     for index in batch.column("index").to_pylist():
-        table = _renumber(views[index], keys)
+        table = _renumber(views[index], keys, stage)
         if table.num_rows:
             yield table

@@ -18,6 +18,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "exact_dedup": "curate.stages.exact_dedup:ExactDedup",
     "minhash_dedup": "curate.stages.minhash_dedup:MinHashDedup",
     "rewrite": "curate.stages.rewrite:Rewrite",
+    "icp_reorder": "curate.stages.icp_reorder:IcpReorder",
 }
 
 

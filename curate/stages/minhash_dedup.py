@@ -21,7 +21,6 @@ Pipeline (every arrow is distributed; no process holds all signatures):
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
+from curate.clock import Clock
 from curate.dedup.components import components_local, components_ray, partition_of
 from curate.dedup.lsh import band_keys, bucket_edges, optimal_param, sorted_unique, unique_edges
 from curate.dedup.minhash import Signer
@@ -119,7 +119,7 @@ class MinHashDedup(GlobalStage):
 
         p = self.params
         signer, (bands, rows) = self.signer(), self.band_shape()
-        clock = _Clock()
+        clock = Clock()
         base = dataset.map_batches(_featurize, batch_format="pyarrow", batch_size=p.batch_size,
                                    fn_kwargs={"signer": signer, "bands": bands, "rows": rows, "keep": p.keep,
                                               "score_column": p.score_column,
@@ -251,19 +251,6 @@ def _split_sides(batch: pa.Table, fn, kwargs: dict, lcols: list[str], rcols: lis
     left = batch.filter(pa.array(side == 0)).select(lcols)
     right = batch.filter(pa.array(side == 1)).select(rcols)
     return fn(left, right, **kwargs)
-
-
-class _Clock:
-    """Wall time per phase, for the manifest (turning decisions into marks runs lazily, later)."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = round(now - self._t, 3)
-        self._t = now
 
 
 # ------------------------------------------------------------- batch functions

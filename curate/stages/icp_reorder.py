@@ -1,0 +1,240 @@
+"""``icp_reorder``: order documents for in-context pretraining (Shi et al., In-Context Pretraining).
+
+Related documents should share a training context. The stage follows the
+paper (not its reference code):
+
+1. embed each document's first ``max_tokens`` tokens (all-MiniLM-L6-v2 by
+   default, or a cheap hashing embedder), in a Ray actor pool;
+2. find each document's ``k`` nearest neighbours with FAISS (exact search
+   below ``exact_max`` documents, HNSW or IVF above);
+3. optionally remove semantic near-duplicates (cosine >= ``dedup_threshold``)
+   to ``_dropped/`` as ``semantic_duplicate``;
+4. walk the undirected kNN graph greedily: start at an unvisited document of
+   minimum degree, move to the most similar unvisited neighbour, jump to
+   another minimum-degree document when stuck; every document exactly once;
+5. cut the path into contexts of ``context_tokens`` tokens: rows are written
+   in path order with ``context_id`` and ``position``, and output shards never
+   split a context.
+
+The manifest gets the ordering's quality: adjacent similarity against a random
+order and against the top-1 neighbour ceiling, the share of adjacent pairs that
+are kNN edges, jumps per thousand documents, repeats and missing (both 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from curate.clock import Clock
+from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER, ORDER_KEY, OrderResult, OrderStage, StageParams
+
+EMBEDDING = "embedding"
+TOKENS = "_icp_tokens"
+REASON = "semantic_duplicate"
+
+
+class IcpReorderParams(StageParams):
+    embedder: Literal["minilm", "hashing"] = Field(
+        "minilm", description="minilm: all-MiniLM-L6-v2 sentence embeddings (the packaged model by default); "
+                              "hashing: hashed word uni- and bigrams, no neural model, for very large CPU runs.")
+    model: str | None = Field(None, description="minilm: a local model folder or Hugging Face id instead of the "
+                                                "packaged all-MiniLM-L6-v2.")
+    max_tokens: int = Field(256, gt=0, description="minilm: embed the first this many tokens of each document.")
+    hashing_dim: int = Field(1024, gt=0, description="hashing: embedding dimension (more: fewer bucket collisions, "
+                                                     "slower kNN).")
+    k: int = Field(50, gt=0, description="Nearest neighbours per document (the paper: 50).")
+    exact_max: int = Field(100_000, ge=0, description="Exact inner-product search up to this many documents; an "
+                                                      "approximate index above.")
+    index: Literal["hnsw", "ivf"] = Field("hnsw", description="Approximate index above exact_max.")
+    hnsw_m: int = Field(32, gt=0, description="hnsw: links per node.")
+    ef_search: int = Field(128, gt=0, description="hnsw: search depth (higher: better recall, slower).")
+    nprobe: int = Field(16, gt=0, description="ivf: lists searched per query.")
+    dedup_threshold: float | None = Field(
+        None, gt=0, le=1, description="Remove documents whose cosine similarity to an earlier kept document is at "
+                                      "least this (reason semantic_duplicate); none: keep all.")
+    context_tokens: int = Field(8192, gt=0, description="Tokens per training context (the paper: 8192).")
+    tokenizer: str = Field("estimate", description="How tokens are counted for packing: 'estimate' (about 4 "
+                                                   "characters a token) or a local Hugging Face tokenizer folder.")
+    keep_embeddings: bool = Field(False, description="Keep each document's embedding as the column 'embedding'.")
+    seed: int = Field(0, description="Seed of the random order the metrics compare against.")
+    batch_size: int = Field(64, gt=0, description="Documents per embedding batch.")
+    num_cpus: float = Field(1.0, gt=0, description="CPUs per embedding actor (each runs one torch thread per CPU).")
+    num_gpus: float | None = Field(None, ge=0, description="GPUs per embedding actor; default 1 when the cluster "
+                                                           "has GPUs, else 0.")
+    concurrency: int | None = Field(None, gt=0, description="Embedding actors; default: as many as fit.")
+
+
+class IcpReorder(OrderStage):
+    """Order documents so related ones share a training context (In-Context Pretraining)."""
+
+    name = "icp_reorder"
+    Params = IcpReorderParams
+
+    def run(self, dataset: Any) -> OrderResult:
+        import ray
+
+        p: IcpReorderParams = self.params  # type: ignore[assignment]
+        clock = Clock()
+        table = embed_dataset(dataset, p)
+        clock.lap("embed")
+        orders = table.column(ORDER).to_numpy()
+        ids = table.column("id").to_pylist()
+        tokens = table.column(TOKENS).to_numpy()
+        vectors = embedding_matrix(table)
+        keys, stats = order_documents(vectors, orders, ids, tokens, p, clock)
+        if p.keep_embeddings:
+            keys = keys.append_column(EMBEDDING, table.column(EMBEDDING))
+        stats["seconds"] = clock.laps
+        return OrderResult(keys=ray.data.from_arrow(keys), group_column="context_id", stats=stats)
+
+
+def order_documents(vectors: np.ndarray, orders: np.ndarray, ids: list[str], tokens: np.ndarray,
+                    p: IcpReorderParams, clock: Any = None) -> tuple[pa.Table, dict[str, Any]]:
+    """The keys of an order stage from embeddings (rows sorted by ``_order``): no Ray needed."""
+    from curate.icp.graph import build_graph
+    from curate.icp.knn import knn
+    from curate.icp.metrics import order_metrics
+    from curate.icp.pack import pack_contexts
+    from curate.icp.traverse import greedy_path
+
+    clock = clock or Clock()
+    n = len(orders)
+    neighbors, similarities = knn(vectors, p.k, exact_max=p.exact_max, index=p.index, hnsw_m=p.hnsw_m,
+                                  ef_search=p.ef_search, nprobe=p.nprobe)
+    clock.lap("knn")
+    duplicate_of = semantic_duplicates(neighbors, similarities, p.dedup_threshold) if p.dedup_threshold else \
+        np.full(n, -1, dtype=np.int64)
+    kept = np.flatnonzero(duplicate_of < 0)
+    sub_neighbors, sub_similarities = _restrict(neighbors, similarities, kept)
+    graph = build_graph(sub_neighbors, sub_similarities)
+    clock.lap("graph")
+    path, jumps = greedy_path(graph)
+    clock.lap("traverse")
+    context_id, position = pack_contexts(tokens[kept][path], p.context_tokens)
+    rank = np.empty(n, dtype=np.int64)
+    rank[kept[path]] = np.arange(len(kept))
+    dropped = np.flatnonzero(duplicate_of >= 0)
+    rank[dropped] = len(kept) + np.arange(len(dropped))
+    contexts = np.full(n, -1, dtype=np.int64)
+    positions = np.full(n, -1, dtype=np.int64)
+    contexts[kept[path]] = context_id
+    positions[kept[path]] = position
+    metrics = order_metrics(vectors[kept], path, sub_neighbors, p.seed)
+    clock.lap("pack_and_metrics")
+    columns: dict[str, Any] = {
+        ORDER: pa.array(orders, pa.int64()), ORDER_KEY: pa.array(rank),
+        "context_id": pa.array(np.where(contexts >= 0, contexts, None).tolist(), pa.int64()),
+        "position": pa.array(np.where(positions >= 0, positions, None).tolist(), pa.int64()),
+    }
+    if len(dropped):
+        reason = np.full(n, None, dtype=object)
+        reason[dropped] = REASON
+        columns[DROP_REASON] = pa.array(reason.tolist(), pa.string())
+        columns[DUPLICATE_OF] = pa.array([ids[j] if j >= 0 else None for j in duplicate_of], pa.string())
+        detail = [None] * n
+        for i in dropped:
+            detail[i] = f"cosine {float(vectors[i] @ vectors[duplicate_of[i]]):.3f} to {ids[duplicate_of[i]]}"
+        columns[DROP_DETAIL] = pa.array(detail, pa.string())
+    stats = dict(metrics, documents=n, ordered=int(len(kept)), semantic_duplicates=int(len(dropped)),
+                 contexts=int(context_id.max() + 1) if len(context_id) else 0, jumps=int(jumps), k=p.k,
+                 knn="exact" if n <= p.exact_max else p.index, embedder=p.embedder,
+                 dimension=int(vectors.shape[1]) if vectors.ndim == 2 else 0)
+    return pa.table(columns), stats
+
+
+def semantic_duplicates(neighbors: np.ndarray, similarities: np.ndarray, threshold: float) -> np.ndarray:
+    """For each document, the earlier kept document it nearly repeats (cosine >= threshold), or -1.
+
+    Documents are taken in input order, so the first of a group is kept and the
+    others point to a kept one.
+    """
+    n = len(neighbors)
+    duplicate_of = np.full(n, -1, dtype=np.int64)
+    close = (similarities >= threshold) & (neighbors >= 0) & (neighbors < np.arange(n)[:, None])
+    for i in np.flatnonzero(close.any(axis=1)):
+        for j in neighbors[i][close[i]]:
+            if duplicate_of[j] < 0:
+                duplicate_of[i] = j
+                break
+    return duplicate_of
+
+
+def _restrict(neighbors: np.ndarray, similarities: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour lists over the kept documents only, renumbered 0..len(kept)-1 (others become -1)."""
+    if len(kept) == len(neighbors):
+        return neighbors, similarities
+    new_index = np.full(len(neighbors), -1, dtype=np.int64)
+    new_index[kept] = np.arange(len(kept))
+    sub = neighbors[kept]
+    mapped = np.where(sub >= 0, new_index[np.maximum(sub, 0)], -1)
+    return mapped, np.where(mapped >= 0, similarities[kept], -np.inf).astype(np.float32)
+
+
+# ------------------------------------------------------------------ embedding on Ray
+
+
+class _EmbedActor:
+    """One embedder per actor (the model loaded once); returns order, id, token count and the embedding."""
+
+    def __init__(self, params: IcpReorderParams) -> None:
+        from curate.engine.cluster import assigned_cpus
+        from curate.icp.embed import make_embedder
+
+        self.params = params
+        options: dict[str, Any] = {"dim": params.hashing_dim} if params.embedder == "hashing" else {
+            "model": params.model, "max_tokens": params.max_tokens, "threads": assigned_cpus(),
+            "batch_size": params.batch_size}
+        self.embedder = make_embedder(params.embedder, **options)
+        self.counter = token_counter(params.tokenizer)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        texts = [t or "" for t in batch.column("text").to_pylist()]
+        vectors = np.ascontiguousarray(self.embedder.embed(texts), dtype=np.float32)
+        flat = pa.array(vectors.reshape(-1))
+        return pa.table({ORDER: batch.column(ORDER), "id": batch.column("id"),
+                         TOKENS: pa.array(self.counter(texts), pa.int64()),
+                         EMBEDDING: pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
+
+
+def token_counter(tokenizer: str):
+    """Token counts for packing: a fast estimate, or a local Hugging Face tokenizer."""
+    if tokenizer == "estimate":
+        from curate.icp.pack import estimate_tokens
+
+        return lambda texts: np.asarray(estimate_tokens(texts), dtype=np.int64)
+    from transformers import AutoTokenizer
+
+    loaded = AutoTokenizer.from_pretrained(tokenizer, local_files_only=True)
+    return lambda texts: np.array([len(ids) for ids in loaded(texts, add_special_tokens=False)["input_ids"]],
+                                  dtype=np.int64)
+
+
+def embed_dataset(dataset: Any, p: IcpReorderParams) -> pa.Table:
+    """Embeddings of every row (an actor pool on Ray), collected sorted by ``_order``."""
+    import ray
+
+    from curate.engine import cluster
+
+    gpus = p.num_gpus if p.num_gpus is not None else (1.0 if cluster.cluster_resources()["gpus"] > 0 else 0.0)
+    cluster.check_fits(IcpReorder.name, p.num_cpus, gpus)
+    pool = cluster.pool_size(p.num_cpus, gpus, p.concurrency)
+    options: dict[str, Any] = {"num_cpus": p.num_cpus}
+    if gpus:
+        options["num_gpus"] = gpus
+    embedded = dataset.select_columns([ORDER, "id", "text"]).map_batches(
+        _EmbedActor, fn_constructor_args=(p,), concurrency=(1, pool), batch_size=p.batch_size, batch_format="pyarrow",
+        **options)
+    blocks = ray.get(embedded.to_arrow_refs())
+    return pa.concat_tables(blocks).sort_by(ORDER) if blocks else pa.table({
+        ORDER: pa.array([], pa.int64()), "id": pa.array([], pa.string()), TOKENS: pa.array([], pa.int64()),
+        EMBEDDING: pa.FixedSizeListArray.from_arrays(pa.array([], pa.float32()), 1)})
+
+
+def embedding_matrix(table: pa.Table) -> np.ndarray:
+    column = table.column(EMBEDDING).combine_chunks()
+    size = column.type.list_size
+    return np.ascontiguousarray(column.flatten().to_numpy(zero_copy_only=False).reshape(-1, size), dtype=np.float32)
