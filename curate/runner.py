@@ -25,6 +25,7 @@ from curate import __version__
 from curate.config import PipelineConfig, stable_hash
 from curate.documents import order_of
 from curate.engine import features, ids, output, snapshot
+from curate.engine.code import code_fingerprint
 from curate.engine.errors import StageError, execute
 from curate.engine.mapping import run_units
 from curate.engine.marks import write_marks
@@ -147,7 +148,8 @@ class Runner:
                                        fingerprint=previous))
         for offset, stage in enumerate(step.stages):
             params = stage.params.model_dump(mode="json")
-            previous = stable_hash({"previous": previous, "name": stage.name, "params": params})
+            previous = stable_hash({"previous": previous, "name": stage.name, "params": params,
+                                    "code": code_fingerprint(type(stage))})
             records.append(StageRecord(index=step.first + offset + (1 if step.reads_input else 0), name=stage.name,
                                        kind=stage.kind, params=params, fingerprint=previous))
         return records

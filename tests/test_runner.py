@@ -207,3 +207,36 @@ def test_drop_reasons_name_the_fused_stage(ray_session, tmp_path):
                       "d": ("normalize", "empty_after_normalize")}
     assert [r["id"] for r in _output(out)] == ["c"]
     assert pc.sum(pa.array([r["char_count"] for r in _output(out)])).as_py() == 9
+
+
+def test_an_edited_stage_is_recomputed(ray_session, tmp_path, corpus, monkeypatch):
+    from curate import runner
+    from curate.engine.code import code_fingerprint
+
+    out = str(tmp_path / "out")
+    Runner([corpus], out, [Normalize(), ExactDedup()]).run()
+    real = runner.code_fingerprint
+    monkeypatch.setattr(runner, "code_fingerprint", lambda cls: "edited" if cls is ExactDedup else real(cls))
+    again = Runner([corpus], out, [Normalize(), ExactDedup()]).run()
+    assert [s.resumed for s in again.stages] == [True, True, False]
+    assert code_fingerprint(ExactDedup) and code_fingerprint(ExactDedup) != code_fingerprint(Normalize)
+
+
+def test_code_fingerprint_follows_the_module_source(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from curate.engine.code import code_fingerprint
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    prints = []
+    for body in ("return batch", "return batch  # edited"):
+        (tmp_path / "my_stage_module.py").write_text(
+            "from curate.stage import MapStage\n\nclass Mine(MapStage):\n    name = 'mine'\n\n"
+            f"    def process_batch(self, batch):\n        {body}\n")
+        sys.modules.pop("my_stage_module", None)
+        importlib.invalidate_caches()
+        module = importlib.import_module("my_stage_module")
+        prints.append(code_fingerprint(module.Mine))
+    sys.modules.pop("my_stage_module", None)
+    assert prints[0] and prints[0] != prints[1]
