@@ -54,11 +54,8 @@ def _marks(batch: pa.Table, names: list[str]) -> pa.Table:
                      DROP_DETAIL: pa.array(detail, pa.string())})
 
 
-def _all_rows(batch: pa.Table, views: list[snapshot.PartView]) -> Any:
-    for index in batch.column("index").to_pylist():
-        table = snapshot.read_view(views[index], kept_only=False, columns=["id", ORDER, DROP_REASON, DROP_STAGE])
-        if table.num_rows:
-            yield _accepted(table)
+def _accepted_rows(view: snapshot.PartView) -> pa.Table:
+    return _accepted(snapshot.read_view(view, kept_only=False, columns=["id", ORDER, DROP_REASON, DROP_STAGE]))
 
 
 def repeated_id_layer(generation: snapshot.Generation, folder: str, names: list[str], strict: bool,
@@ -70,13 +67,11 @@ def repeated_id_layer(generation: snapshot.Generation, folder: str, names: list[
     the row was kept), for :func:`correct_counts`.
     """
     import ray
-    import ray.data
 
     views = generation.views()
     if not views:
         return None
-    items = ray.data.from_items([{"index": i} for i in range(len(views))], override_num_blocks=len(views))
-    keys = items.map_batches(_all_rows, fn_kwargs={"views": views}, batch_size=1, batch_format="pyarrow")
+    keys = snapshot.over_views(views, _accepted_rows)
     later, clusters, _ = execute(lambda: later_duplicates(keys, "id", ORDER), READ)
     if clusters == 0:
         return None

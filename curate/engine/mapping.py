@@ -138,6 +138,7 @@ def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Un
     num_cpus = max([s.resources.num_cpus for s in stages] + [1.0])
     num_gpus = max([s.resources.num_gpus for s in stages] + [0.0])
     cluster.check_fits(label, num_cpus, num_gpus)
+    actors: list[Any] = []
     if stateful(stages):
         requested = next((s.resources.concurrency for s in stages if s.resources.concurrency), None)
         size = min(len(todo), cluster.pool_size(num_cpus, num_gpus, requested))
@@ -157,9 +158,8 @@ def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Un
         results += _drive(label, todo, submit, size, num_cpus, num_gpus, lambda n: progress(len(finished) + n,
                                                                                             len(units)))
     finally:
-        if stateful(stages):
-            for actor in actors:
-                ray.kill(actor)
+        for actor in actors:
+            ray.kill(actor)
     return results, len(finished)
 
 

@@ -19,10 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.documents import SUB_BITS
+from curate.engine import marks as marks_io
 from curate.engine.errors import StageError
-from curate.engine.snapshot import Generation, PartView, read_view
+from curate.engine.snapshot import Generation, PartView, over_views, read_view
 from curate.io import checkpoint
-from curate.stage import DROP_REASON, DROP_STAGE, ORDER, ORDER_KEY, OrderResult, Stage, ensure_drop_columns
+from curate.stage import DROP_REASON, ORDER, ORDER_KEY, OrderResult, Stage, ensure_drop_columns
 
 NEW_ORDER = "_new_order"
 
@@ -52,55 +53,34 @@ def ranked(stage: Stage, result: Any, expected: int) -> pa.Table:
 
 
 def _renumber(view: PartView, keys: Any, stage: str) -> pa.Table:
+    """The part's kept rows with the order stage's annotations and their new ``_order``."""
     import ray
 
     keys = ray.get(keys) if not isinstance(keys, pa.Table) else keys
     table = read_view(view)
     if table.num_rows == 0:
         return table
-    known = keys.column(ORDER).to_numpy()
-    orders = table.column(ORDER).to_numpy()
-    index = np.searchsorted(known, orders)
-    if np.any(index >= len(known)) or np.any(known[np.minimum(index, len(known) - 1)] != orders):
-        raise StageError("an order stage left rows without a key")
-    take = pa.array(index)
-    for name in keys.column_names:
-        if name == ORDER:
-            continue
-        values = keys.column(name).take(take)
-        if name in table.column_names:
-            table = table.set_column(table.schema.get_field_index(name), name, values)
-        else:
-            table = table.append_column(name, values)
+    low = table.column(ORDER)[0].as_py()
+    high = table.column(ORDER)[-1].as_py()
+    in_range = keys.filter(pc.and_(pc.greater_equal(keys.column(ORDER), low), pc.less_equal(keys.column(ORDER), high)))
+    table, matched = marks_io.apply(table, in_range, stage, {})
+    if matched != table.num_rows:
+        raise StageError(f"order stage {stage!r} left rows without a key")
     new_order = table.column(NEW_ORDER)
     table = table.drop_columns([ORDER, NEW_ORDER])
     if DROP_REASON in table.column_names:
         table = ensure_drop_columns(table)
-        dropped = pc.is_valid(table.column(DROP_REASON))
-        table = table.append_column(DROP_STAGE, pc.if_else(dropped, pa.scalar(stage, pa.string()),
-                                                           pa.scalar(None, pa.string())))
     return table.append_column(ORDER, new_order)
 
 
 def write_ordered(generation: Generation, keys: pa.Table, folder: str, part_rows: int, stage: str) -> None:
     """Rows of ``generation`` in their new order, as the parts of a new generation in ``folder``."""
     import ray
-    import ray.data
 
     checkpoint.reset(folder)
     os.makedirs(folder)
     views = generation.views()
     if not views:
         return
-    keys_ref = ray.put(keys)
-    ds = ray.data.from_items([{"index": i} for i in range(len(views))], override_num_blocks=len(views))
-    ds = ds.map_batches(_renumber_batch, fn_kwargs={"views": views, "keys": keys_ref, "stage": stage},
-                        batch_size=1, batch_format="pyarrow")
-    ds.sort(ORDER).write_datasink(checkpoint.CheckpointSink(folder, part_rows))
-
-
-def _renumber_batch(batch: pa.Table, views: list[PartView], keys: Any, stage: str):
-    for index in batch.column("index").to_pylist():
-        table = _renumber(views[index], keys, stage)
-        if table.num_rows:
-            yield table
+    renumbered = over_views(views, _renumber, keys=ray.put(keys), stage=stage)
+    renumbered.sort(ORDER).write_datasink(checkpoint.CheckpointSink(folder, part_rows))

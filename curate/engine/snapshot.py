@@ -13,7 +13,7 @@ holds orders in ``[start_i, start_{i+1})``, its start being its file name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,27 +146,25 @@ def _apply_override(table: pa.Table, layer_marks: pa.Table | None, stage: str) -
     return pa.concat_tables([marked, table.filter(own)], promote_options="permissive").sort_by(ORDER)
 
 
-def iter_views(views: list[PartView], *, kept_only: bool = True) -> Iterator[pa.Table]:
-    for view in views:
-        table = read_view(view, kept_only=kept_only)
-        if table.num_rows:
-            yield table
-
-
-def _read_views(batch: pa.Table, views: list[PartView], columns: list[str] | None) -> Iterator[pa.Table]:
+def _per_view(batch: pa.Table, views: list[PartView], fn: Callable[..., pa.Table], kwargs: dict[str, Any]
+              ) -> Iterator[pa.Table]:
     for index in batch.column("index").to_pylist():
-        table = read_view(views[index], columns=columns)
+        table = fn(views[index], **kwargs)
         if table.num_rows:
             yield table
+
+
+def over_views(views: list[PartView], fn: Callable[..., pa.Table], **kwargs: Any) -> Any:
+    """A Ray Dataset of ``fn(view, **kwargs)`` for every part view, one task per part, in document order."""
+    import ray.data
+
+    if not views:
+        return ray.data.from_arrow(pa.table({ORDER: pa.array([], pa.int64())}))
+    ds = ray.data.from_items([{"index": i} for i in range(len(views))], override_num_blocks=len(views))
+    return ds.map_batches(_per_view, fn_kwargs={"views": views, "fn": fn, "kwargs": kwargs}, batch_size=1,
+                          batch_format="pyarrow")
 
 
 def dataset(generation: Generation, columns: list[str] | None = None) -> Any:
     """The kept rows of a generation as a Ray Dataset, in document order, one read task per part."""
-    import ray.data
-
-    views = generation.views()
-    if not views:
-        return ray.data.from_arrow(pa.table({ORDER: pa.array([], pa.int64())}))
-    ds = ray.data.from_items([{"index": i} for i in range(len(views))], override_num_blocks=len(views))
-    return ds.map_batches(_read_views, fn_kwargs={"views": views, "columns": columns}, batch_size=1,
-                          batch_format="pyarrow")
+    return over_views(generation.views(), read_view, columns=columns)
