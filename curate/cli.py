@@ -100,9 +100,10 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
     from curate.runner import StageError, run_pipeline
 
     try:
-        from curate.io.reader import resolve_inputs
+        from curate.io.reader import check_inputs, resolve_inputs
 
-        resolve_inputs(config.input, exclude=config.output)  # fail fast on a bad path, before starting Ray
+        # fail fast on a bad path or an unreadable Parquet file, before starting Ray
+        check_inputs(resolve_inputs(config.input, exclude=config.output), config.reader)
         show_progress = sys.stderr.isatty()
         init_ray(address, num_cpus=num_cpus, show_progress=show_progress, debug=debug)
         total = len(config.stages) + 1

@@ -34,7 +34,7 @@ from curate.engine.plan import READ, Step, plan
 from curate.engine.units import StageCounts, Unit, reason_counts
 from curate.grouping import later_duplicates
 from curate.io import checkpoint
-from curate.io.reader import InputError, InputFile, ReaderConfig, open_parquet, resolve_inputs
+from curate.io.reader import InputError, InputFile, ReaderConfig, check_inputs, resolve_inputs
 from curate.io.writer import WriterConfig
 from curate.manifest import Manifest, StageRecord, build_manifest, write_manifest
 from curate.stage import DROP_COLUMNS, DROP_REASON, DROP_STAGE, ORDER, GlobalResult, GlobalStage, ModelStage, Stage
@@ -86,9 +86,7 @@ class Runner:
     def run(self) -> Manifest:
         started = time.time()
         self.files = resolve_inputs(self.inputs, exclude=self.output)
-        for file in self.files:
-            if file.format == "parquet":
-                open_parquet(file, self.reader)  # fail fast, before starting Ray work
+        check_inputs(self.files, self.reader)  # fail fast, before any Ray work
         os.makedirs(self.stages_dir, exist_ok=True)
         fingerprint = stable_hash(
             {"version": __version__, "layout": LAYOUT, "reader": self.reader.model_dump(),

@@ -16,6 +16,33 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
 
 
+# Fixtures that start Ray or load a model: a test using one gets the matching marker, so
+# `pytest -m "not ray and not model"` (make test-fast) leaves it out without each file repeating the marker.
+RAY_FIXTURES = {"ray_session", "ray_local", "half_cpu_held", "two_nodes"}
+MODEL_FIXTURES = {"minilm", "smol", "smol_lm", "server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & RAY_FIXTURES:
+            item.add_marker(pytest.mark.ray)
+        if used & MODEL_FIXTURES:
+            item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(autouse=True)
+def _ray_only_when_marked(request):
+    """A test that starts Ray in this process must be marked ``ray`` (make test-fast runs without Ray)."""
+    ray = sys.modules.get("ray")
+    was_running = ray is not None and ray.is_initialized()
+    yield
+    ray = sys.modules.get("ray")
+    if ray is not None and not was_running and ray.is_initialized() \
+            and request.node.get_closest_marker("ray") is None:
+        pytest.fail("this test started Ray: mark it @pytest.mark.ray (or use the ray_session fixture)")
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """One local Ray for the whole test session."""
@@ -62,10 +89,21 @@ def terminate(process: subprocess.Popen, timeout: float = 20) -> None:
 
 
 def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, RAY_AUTH_MODE="disabled", COLUMNS="200")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray of the run's own
+    env.update(RAY_AUTH_MODE="disabled", COLUMNS="200")
     return subprocess.run([sys.executable, "-m", "curate.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=REPO)
 
 
 # The vLLM backend runs for real only in its own environment (make test-vllm).
 collect_ignore_glob = [] if os.environ.get("CURATE_VLLM_MODEL") else ["vllm/*"]
+
+
+@pytest.fixture(scope="session")
+def dedup_run(tmp_path_factory) -> Path:
+    """pipelines/dedup.yaml run once on the sample through the CLI on 2 CPUs; shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("dedup") / "out"
+    result = run_cli("run", str(REPO / "pipelines" / "dedup.yaml"), "--input", str(SAMPLE), "--output", str(out),
+                     "--num-cpus", "2")
+    assert result.returncode == 0, result.stderr
+    return out

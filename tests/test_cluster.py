@@ -349,11 +349,8 @@ DEDUP = str(REPO / "pipelines" / "dedup.yaml")
 
 
 @pytest.fixture(scope="module")
-def single_node_rows(tmp_path_factory) -> list[dict]:
-    out = tmp_path_factory.mktemp("single") / "out"
-    result = _run("run", DEDUP, "--input", str(SAMPLE), "--output", str(out), "--num-cpus", "2")
-    assert result.returncode == 0, result.stderr
-    return _rows(out)
+def single_node_rows(dedup_run) -> list[dict]:
+    return _rows(dedup_run)
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import zstandard
 
 from tests.conftest import REPO, SAMPLE, run_cli, write_jsonl
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
 PIPELINE = str(REPO / "pipelines" / "default.yaml")
 
 
@@ -69,15 +69,7 @@ def test_every_document_is_accounted_for(first_run):
     assert icp["adjacent_similarity"] > icp["random_similarity"]
 
 
-def test_same_input_and_config_give_same_output(first_run, tmp_path):
-    out, _ = first_run
-    result = run_cli("run", PIPELINE, "--input", str(SAMPLE), "--output", str(tmp_path / "again"))
-    assert result.returncode == 0, result.stderr
-    for a, b in zip(frames(out), frames(tmp_path / "again")):
-        assert a.equals(b)
-
-
-def test_killed_run_resumes_to_the_same_output(first_run, tmp_path):
+def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run, tmp_path):
     out, _ = first_run
     target = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
@@ -92,14 +84,15 @@ def test_killed_run_resumes_to_the_same_output(first_run, tmp_path):
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert marker.exists()
-    if (target / "_manifest.json").exists():
-        pytest.skip("the run finished before it could be killed")
+    finished_before_the_kill = (target / "_manifest.json").exists()
 
-    result = run_cli("run", PIPELINE, "--input", str(SAMPLE), "--output", str(target))
-    assert result.returncode == 0, result.stderr
-    manifest = json.loads((target / "_manifest.json").read_text())
-    resumed = [s["resumed"] for s in manifest["stages"]]
-    assert resumed[:3] == [True, True, True] and resumed[-1] is False
+    if not finished_before_the_kill:
+        result = run_cli("run", PIPELINE, "--input", str(SAMPLE), "--output", str(target))
+        assert result.returncode == 0, result.stderr
+        manifest = json.loads((target / "_manifest.json").read_text())
+        resumed = [s["resumed"] for s in manifest["stages"]]
+        assert resumed[:3] == [True, True, True] and resumed[-1] is False
+    # the same input and configuration give the same output, resumed or not
     for a, b in zip(frames(out), frames(target)):
         assert a.equals(b)
 
@@ -117,44 +110,22 @@ def test_bad_input_is_quarantined_through_the_cli(tmp_path):
         {"id": "a", "text": "a perfectly ordinary document with enough words"},
         "{not json", {"id": "b", "text": None}, b'{"id": "c", "text": "bad \xff byte"}', {"id": "a", "text": "reused id"},
     ])
-    result = run_cli("run", PIPELINE, "--input", str(source), "--output", str(tmp_path / "out"))
+    # the reader is under test here, not the stages: a one-stage pipeline
+    light = tmp_path / "light.yaml"
+    light.write_text("stages:\n  - normalize: {}\n")
+    result = run_cli("run", str(light), "--input", str(source), "--output", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     kept, dropped = frames(tmp_path / "out")
     assert kept["id"].to_list() == ["a"]
     assert sorted(dropped["reason"].to_list()) == ["duplicate_id", "invalid_utf8", "malformed_json", "null_text"]
 
-    strict = run_cli("run", PIPELINE, "--input", str(source), "--output", str(tmp_path / "strict"), "--strict")
+    strict = run_cli("run", str(light), "--input", str(source), "--output", str(tmp_path / "strict"), "--strict")
     assert strict.returncode == 2
     assert "in.jsonl:2: malformed JSON" in strict.stderr and "Traceback" not in strict.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", PIPELINE, "--input", "/no/such/path", "--output", "x"], "input path not found: /no/such/path"),
-    (["run", "missing.yaml", "--input", str(SAMPLE), "--output", "x"], "pipeline file not found"),
-    (["run", PIPELINE, "--set", "length_filter.min_wrds=3", "-o", "x"], "unknown parameter 'min_wrds'"),
-    (["validate", PIPELINE, "--set", "exact_dedup.lowercase=maybe"], "lowercase"),
-])
-def test_usage_errors_are_one_clear_line(args, message):
-    result = run_cli(*args)
-    assert result.returncode == 2
-    assert message in result.stderr and "Traceback" not in result.stderr
-
-
-def test_bad_yaml_and_validate_and_stages(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("stages:\n  - normalize: {\n")
-    result = run_cli("validate", str(bad))
-    assert result.returncode == 2 and "not valid YAML" in result.stderr
-    assert run_cli("validate", PIPELINE).returncode == 0
-    listing = run_cli("stages")
-    assert listing.returncode == 0
-    assert all(name in listing.stdout for name in ("normalize", "length_filter", "exact_dedup", "min_words"))
-
-
-def test_dedup_pipeline_accounts_for_near_duplicates(tmp_path):
-    out = tmp_path / "dedup"
-    result = run_cli("run", str(REPO / "pipelines" / "dedup.yaml"), "--input", str(SAMPLE), "--output", str(out))
-    assert result.returncode == 0, result.stderr
+def test_dedup_pipeline_accounts_for_near_duplicates(dedup_run):
+    out = dedup_run
     manifest = json.loads((out / "_manifest.json").read_text())
     kept, dropped = frames(out)
     assert manifest["documents"]["input"] == kept.height + dropped.height == count_input_records()

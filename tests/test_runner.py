@@ -219,6 +219,11 @@ def test_an_edited_stage_is_recomputed(ray_session, tmp_path, corpus, monkeypatc
     monkeypatch.setattr(runner, "code_fingerprint", lambda cls: "edited" if cls is ExactDedup else real(cls))
     again = Runner([corpus], out, [Normalize(), ExactDedup()]).run()
     assert [s.resumed for s in again.stages] == [True, True, False]
+    # now normalize is edited too (exact_dedup's code is as in the last run): the edit to the earlier stage
+    # recomputes it and every stage after it
+    monkeypatch.setattr(runner, "code_fingerprint", lambda cls: "edited" if cls in (Normalize, ExactDedup) else real(cls))
+    edited_first = Runner([corpus], out, [Normalize(), ExactDedup()]).run()
+    assert [s.resumed for s in edited_first.stages] == [False, False, False]
     assert code_fingerprint(ExactDedup) and code_fingerprint(ExactDedup) != code_fingerprint(Normalize)
 
 

@@ -326,6 +326,13 @@ def open_parquet(file: InputFile, config: ReaderConfig) -> pq.ParquetFile:
     return parquet
 
 
+def check_inputs(files: list[InputFile], config: ReaderConfig) -> None:
+    """Raise InputError for the first Parquet input that cannot be read as documents (its footer and schema only)."""
+    for file in files:
+        if file.format == "parquet":
+            open_parquet(file, config)
+
+
 def read_parquet(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
     """Yield marked document batches from one Parquet file."""
     parquet = open_parquet(file, config)
