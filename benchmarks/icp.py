@@ -4,6 +4,7 @@ on synthetic clustered embeddings.
     python benchmarks/icp.py                                  # 1M docs, 64-d, k=50, HNSW
     python benchmarks/icp.py --docs 100000 --index ivf
     python benchmarks/icp.py --docs 200000 --json out/icp_bench.json
+    python benchmarks/icp.py --smoke                          # tiny sizes, seconds
 
 Embeddings (seeded): ``--topics`` unit centres in ``--dim`` dimensions,
 ``--clusters`` cluster centres scattered around them, each document a cluster
@@ -37,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
 from benchmarks._memory import PeakMemory  # noqa: E402
 from curate.icp.graph import Graph, build_graph  # noqa: E402
 from curate.icp.knn import _drop_self, knn, recall_at  # noqa: E402
@@ -132,7 +134,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--embed-sample", type=int, default=200,
                     help="also measure embedding throughput on this many documents of data/sample (0: skip)")
+    add_smoke_flag(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.docs, args.clusters, args.reference_docs, args.recall_sample, args.embed_sample = 5_000, 50, 2_000, 200, 16
     n = args.docs
     out: dict = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                  "load_average_at_start": [round(v, 2) for v in os.getloadavg()]}
@@ -237,6 +242,8 @@ def main() -> None:
         print(f"reference:  plain-Python walk (same algorithm, same CSR rows as lists) on a {m:,}-doc graph of the same "
               f"kind (mean degree {sub.degrees.mean():.1f}): {m / ref_s:,.0f} docs/s; compiled {m / fast_s:,.0f} "
               f"docs/s on the same graph: {ref_s / fast_s:.1f}x (identical paths)")
+        walk_compare = (f"greedy walk, {m:,}-document kNN graph", "the same walk in plain Python over the same rows",
+                        m / ref_s, m / fast_s, "docs/s")
 
     out["peak_pss_gib"] = round(mem.peak / GiB, 2)
     out["peak_pss_gib_by_phase"] = {k: round(mem.peak_between(*v) / GiB, 2) for k, v in phases.items()}
@@ -249,6 +256,13 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2))
+    compare(*walk_compare)
+    for max_tokens in (128, 256):
+        if f"minilm_{max_tokens}" in out.get("embedding", {}):
+            result = out["embedding"][f"minilm_{max_tokens}"]
+            compare(f"MiniLM embedding, first {max_tokens} tokens, 1 thread",
+                    "SentenceTransformer.encode (float32, batch 64)", result["bare_encode_docs_per_s"],
+                    result["docs_per_s"], "docs/s")
 
 
 def sample_texts(count: int) -> list[str]:

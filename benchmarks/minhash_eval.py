@@ -15,7 +15,13 @@
 Ground truth uses plain-Python shingle sets over the regex normaliser, not
 the stage's compiled kernels.
 
+Reference for the planted set: datasketch used the usual way (``MinHash.bulk``
+over the same shingles, ``MinHashLSH`` at the same threshold and number of
+permutations, every candidate pair joined, no verification); the last lines
+compare its F1 with each configuration's.
+
     python benchmarks/minhash_eval.py [--corpora ../shared/corpora] [--planted 1000]
+    python benchmarks/minhash_eval.py --smoke      # 40 planted pairs, no families, seconds
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
 from benchmarks._corpora import DEFAULT_CORPORA, read_corpus  # noqa: E402
 from curate.dedup.shingle import ShingleConfig, normalize_regex, python_shingles  # noqa: E402
 
@@ -131,6 +138,41 @@ def run_stage(texts: list[str], ids: list[str], **params) -> tuple[pa.Table, dic
     return out, result.stats
 
 
+def datasketch_clusters(texts: list[str], threshold: float, num_perm: int = 128) -> list[int]:
+    """Cluster label per document: datasketch MinHash.bulk + MinHashLSH candidates, joined by union-find."""
+    import xxhash
+    from datasketch import MinHash, MinHashLSH
+
+    signatures = MinHash.bulk([sorted(shingle_set(t)) for t in texts], num_perm=num_perm, seed=1,
+                              hashfunc=xxhash.xxh32_intdigest)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    with lsh.insertion_session() as session:
+        for i, m in enumerate(signatures):
+            session.insert(i, m)
+    parent = list(range(len(texts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, m in enumerate(signatures):
+        for j in lsh.query(m):
+            a, b = root(i), root(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return [root(i) for i in range(len(texts))]
+
+
+def scores(same: np.ndarray, pos: np.ndarray) -> tuple[float, float, float, int, int, int]:
+    tp, fp, fn = int((same & pos).sum()), int((same & ~pos).sum()), int((~same & pos).sum())
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1, tp, fp, fn
+
+
 def planted_eval(args, configs: list[dict]) -> None:
     rng = np.random.default_rng(args.seed)
     docs = []
@@ -163,16 +205,21 @@ def planted_eval(args, configs: list[dict]) -> None:
         return sets_cache[i]
 
     index = {x: i for i, x in enumerate(ids)}
+    n = len(originals)
+    pos = truth_j >= args.threshold
+    t = time.perf_counter()
+    labels = datasketch_clusters(texts, args.threshold)
+    ref_same = np.array([labels[i] == labels[n + i] for i in range(n)])
+    ref_precision, ref_recall, ref_f1, tp, fp, fn = scores(ref_same, pos)
+    print(f"- reference datasketch MinHash.bulk + MinHashLSH (no verification): precision {ref_precision:.4f}, "
+          f"recall {ref_recall:.4f}, F1 {ref_f1:.4f} (tp {tp}, fp {fp}, fn {fn}); {time.perf_counter() - t:.1f} s")
+    f1s = {}
     for cfg in configs:
         out, stats = run_stage(texts, ids, mode="annotate", threshold=args.threshold, **cfg)
         cluster = out.column("dup_cluster").to_pylist()
-        n = len(originals)
         same = np.array([cluster[i] is not None and cluster[i] == cluster[n + i] for i in range(n)])
-        pos = truth_j >= args.threshold
-        tp, fp, fn = int((same & pos).sum()), int((same & ~pos).sum()), int((~same & pos).sum())
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 1.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        precision, recall, f1, tp, fp, fn = scores(same, pos)
+        f1s[str(cfg)] = f1
         dup = out.column("is_duplicate").to_pylist()
         removed = [i for i, d in enumerate(dup) if d]
         good = sum(jaccard(sset(i), sset(index[cluster[i]])) >= args.threshold for i in removed)
@@ -187,6 +234,9 @@ def planted_eval(args, configs: list[dict]) -> None:
         near = (truth_j >= args.threshold - 0.05) & (truth_j < args.threshold)
         print(f"  just below the threshold ({args.threshold - 0.05:.2f}-{args.threshold}): "
               f"{int((same & near).sum())} of {int(near.sum())} clustered")
+    for cfg, f1 in f1s.items():
+        compare(f"planted near-duplicates found (F1), minhash_dedup {cfg}",
+                "datasketch MinHash.bulk + MinHashLSH, same threshold and num_perm", ref_f1, f1, "F1")
 
 
 def family_eval(args, name: str, configs: list[dict]) -> None:
@@ -239,13 +289,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--skip-planted", action="store_true")
     ap.add_argument("--skip-families", action="store_true")
+    add_smoke_flag(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.planted, args.distractors, args.skip_families = 40, 60, True
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     ray.data.DataContext.get_current().enable_progress_bars = False
+    ray.data.DataContext.get_current().print_on_execution_start = False
+    import logging
+
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     configs = [{"scheme": "fast"}, {"scheme": "datasketch"}, {"scheme": "fast", "verify": "none"},
                {"scheme": "fast", "verify": "none", "weights": (0.5, 0.5)}]
+    if args.smoke:
+        configs = configs[:1]
     if not args.skip_planted:
         planted_eval(args, configs)
     if not args.skip_families:
