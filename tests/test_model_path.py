@@ -1,4 +1,5 @@
-"""The stateful path of map stages (an actor pool, ``setup`` once per actor, GPUs declared), without a cluster.
+"""Units on workers without a cluster: the stateful path of map stages (an actor pool, ``setup`` once per
+actor, GPUs declared) and resume after a crash inside a step that had written some parts.
 
 :func:`curate.engine.mapping.run_units` is driven with a stand-in for the few
 Ray calls it makes (``remote``, ``options``, ``wait``, ``get``, ``kill``): each
@@ -21,7 +22,7 @@ from curate.documents import order_of
 from curate.engine import cluster, mapping
 from curate.engine.units import Unit
 from curate.io.reader import ReaderConfig, resolve_inputs
-from curate.stage import ModelStage, StageParams
+from curate.stage import MapStage, ModelStage, StageParams
 from tests.conftest import write_jsonl
 
 
@@ -174,3 +175,50 @@ def test_a_crash_keeps_finished_units_and_the_rerun_does_only_the_rest(fake_ray,
     results, resumed = mapping.run_units("gpu_model", [fixed], True, units, str(out), 1000, "fp1")
     assert resumed == 2 and len(results) == 4
     assert sorted(r["id"] for r in _rows(out)) == sorted(f"f{f}-{i}" for f in range(4) for i in range(5))
+
+
+class FailOnce(MapStage):
+    """A stateless map stage that raises on one document while ``flag`` exists."""
+
+    name = "fail_once"
+
+    class Params(StageParams):
+        victim: str
+        flag: str
+
+    def process_batch(self, batch: pa.Table) -> pa.Table:
+        if self.params.victim in batch.column("id").to_pylist() and os.path.exists(self.params.flag):
+            raise RuntimeError("worker crashed")
+        return batch
+
+
+def test_a_crash_after_some_parts_were_written_leaves_no_doubled_rows(fake_ray, tmp_path):
+    """Reading 4 rows per batch and cutting parts of 4 rows, the unit of in2 writes one part before it
+    crashes on f2-6; the re-run removes that part, recomputes the unit and resumes the others."""
+    for f in range(4):
+        write_jsonl(tmp_path / f"in{f}.jsonl", [{"id": f"f{f}-{i}", "text": f"text {f} {i}"} for i in range(10)])
+    files = resolve_inputs([str(tmp_path / "in*.jsonl")])
+    units = [Unit(key=f"file-{i:07d}", low=order_of(i, 0), high=order_of(i + 1, 0), file=file, file_index=i,
+                  reader=ReaderConfig(batch_rows=4)) for i, file in enumerate(files)]
+    flag = tmp_path / "crash"
+    flag.write_text("")
+    stage = FailOnce(victim="f2-6", flag=str(flag))
+    out = tmp_path / "step"
+    from curate.engine.errors import StageError
+
+    with pytest.raises(StageError, match="worker crashed"):
+        mapping.run_units("fail_once", [stage], True, units, str(out), 4, "fp")
+    assert sorted(os.listdir(out / mapping.UNITS)) == ["file-0000000.json", "file-0000001.json", "file-0000003.json"]
+    low, high = units[2].low, units[2].high
+    leftovers = [p for p in out.glob("*.parquet") if low <= int(p.name.split(".")[0]) < high]
+    assert len(leftovers) == 1 and pq.read_table(leftovers[0]).column("id").to_pylist() == [f"f2-{i}" for i in range(4)]
+
+    flag.unlink()
+    results, resumed = mapping.run_units("fail_once", [stage], True, units, str(out), 4, "fp")
+    assert resumed == 3 and len(results) == 4
+    ids = [r["id"] for r in _rows(out)]
+    assert sorted(ids) == sorted(f"f{f}-{i}" for f in range(4) for i in range(10)) and len(ids) == len(set(ids))
+    clean = tmp_path / "clean"
+    mapping.run_units("fail_once", [stage], True, units, str(clean), 4, "fp")
+    assert sorted(p.name for p in out.glob("*.parquet")) == sorted(p.name for p in clean.glob("*.parquet"))
+    assert _rows(out) == _rows(clean)
