@@ -135,3 +135,10 @@ def test_filters_parse_from_yaml():
     assert [stage.name for stage in parse_pipeline(stages).build_stages()] == [cls.name for cls in ALL]
     with pytest.raises(ConfigError, match="max_dup_line_ratio"):
         parse_pipeline({"stages": [{"gopher_repetition": {"max_dup_line_ratio": 2}}]})
+
+
+def test_quality_pipeline_parses():
+    from curate.config import load_pipeline
+
+    names = [spec.name for spec in load_pipeline("pipelines/quality.yaml").stages]
+    assert names[1:] == ["language", "gopher_quality", "gopher_repetition", "c4_filter", "fineweb_filter"]

@@ -86,29 +86,36 @@ class GopherRepetition(RuleFilter):
 
 
 def _ngram_values(words: Pieces) -> dict[str, np.ndarray]:
-    """Top n-gram and duplicate n-gram character shares per document (see the module docstring)."""
-    n_docs = words.n_docs
-    doc = words.doc
+    """Top n-gram and duplicate n-gram character shares per document (see the module docstring).
+
+    Only n-grams that can repeat are counted: an (n+1)-gram occurs twice only if
+    the n-gram it starts with does, so each n keeps just the positions whose
+    n-gram repeated, and the work shrinks quickly with n.
+    """
+    n_docs, doc = words.n_docs, words.doc
     lengths = words.lengths().astype(np.float64)
     total = words.sum(lengths)
-    ids = (np.asarray(pc.dictionary_encode(words.values).indices, dtype=np.uint64) + np.uint64(1)
-           if len(words.values) else np.zeros(0, dtype=np.uint64))
     length_sums = np.concatenate([[0.0], np.cumsum(lengths)])
+    ids = np.asarray(pc.dictionary_encode(words.values).indices, dtype=np.uint64) + np.uint64(1) \
+        if len(words.values) else np.zeros(0, dtype=np.uint64)
+    starts = np.flatnonzero(doc[:-1] == doc[1:]) if len(doc) > 1 else np.zeros(0, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        hashes = ids[starts] * _MULTIPLIER + ids[starts + 1]
     out: dict[str, np.ndarray] = {}
-    hashes = ids.copy()
     for n in range(2, max(DUP_NGRAMS) + 1):
-        count = len(ids) - n + 1
-        if count <= 0:
-            hashes = hashes[:0]
-        else:
-            with np.errstate(over="ignore"):
-                hashes = hashes[:count] * _MULTIPLIER + ids[n - 1:]
-        starts = np.flatnonzero(doc[: len(hashes)] == doc[n - 1: n - 1 + len(hashes)]) if len(hashes) else \
-            np.zeros(0, dtype=np.int64)
+        counts = _counts(hashes, doc[starts])
+        repeated = counts > 1
+        starts, hashes, counts = starts[repeated], hashes[repeated], counts[repeated]
         if n in TOP_NGRAMS:
-            out[f"top_{n}gram_ratio"] = _top_share(hashes[starts], starts, doc, length_sums, n, total, n_docs)
+            out[f"top_{n}gram_ratio"] = _top_share(starts, counts, doc, length_sums, n, total, n_docs)
         if n in DUP_NGRAMS:
-            out[f"dup_{n}gram_ratio"] = _dup_share(hashes[starts], starts, doc, lengths, n, total, n_docs)
+            out[f"dup_{n}gram_ratio"] = _dup_share(starts, doc, lengths, n, total, n_docs)
+        following = starts + n  # extend each surviving n-gram by one word, within its document
+        inside = following < len(ids)
+        inside[inside] = doc[following[inside]] == doc[starts[inside]]
+        starts = starts[inside]
+        with np.errstate(over="ignore"):
+            hashes = hashes[inside] * _MULTIPLIER + ids[following[inside]]
     return out
 
 
@@ -122,36 +129,26 @@ def _counts(keys: np.ndarray, doc: np.ndarray) -> np.ndarray:
     return counts[inverse.ravel()]
 
 
-def _top_share(keys: np.ndarray, starts: np.ndarray, doc: np.ndarray, length_sums: np.ndarray, n: int,
+def _top_share(starts: np.ndarray, counts: np.ndarray, doc: np.ndarray, length_sums: np.ndarray, n: int,
                total: np.ndarray, n_docs: int) -> np.ndarray:
+    """Character share of each document's most frequent repeated n-gram (ties: the most characters)."""
     out = np.zeros(n_docs)
-    if len(keys) == 0:
+    if len(starts) == 0:
         return out
     start_doc = doc[starts]
-    counts = _counts(keys, start_doc)
     chars = length_sums[starts + n] - length_sums[starts]
-    repeated = counts > 1
-    # the most frequent n-gram of each document (ties: the most characters): the last after sorting
-    order = np.lexsort((chars[repeated], counts[repeated], start_doc[repeated]))
-    docs_sorted = start_doc[repeated][order]
-    if len(docs_sorted) == 0:
-        return out
-    last = np.flatnonzero(np.r_[docs_sorted[1:] != docs_sorted[:-1], True])
-    best = order[last]
-    top_docs = start_doc[repeated][best]
-    out[top_docs] = np.minimum(1.0, ratio(counts[repeated][best] * chars[repeated][best], total[top_docs]))
+    order = np.lexsort((chars, counts, start_doc))  # each document's best occurrence sorts last
+    last = order[np.flatnonzero(np.r_[start_doc[order][1:] != start_doc[order][:-1], True])]
+    top_docs = start_doc[last]
+    out[top_docs] = np.minimum(1.0, ratio(counts[last] * chars[last], total[top_docs]))
     return out
 
 
-def _dup_share(keys: np.ndarray, starts: np.ndarray, doc: np.ndarray, lengths: np.ndarray, n: int,
-               total: np.ndarray, n_docs: int) -> np.ndarray:
-    if len(keys) == 0:
-        return np.zeros(n_docs)
-    counts = _counts(keys, doc[starts])
-    dup_starts = starts[counts > 1]
-    # words covered by at least one duplicated n-gram: +1 where one starts, -1 n words later
-    cover = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.add.at(cover, dup_starts, 1)
-    np.add.at(cover, dup_starts + n, -1)
+def _dup_share(dup_starts: np.ndarray, doc: np.ndarray, lengths: np.ndarray, n: int, total: np.ndarray,
+               n_docs: int) -> np.ndarray:
+    """Character share of the words covered by repeated n-grams (starting at ``dup_starts``)."""
+    # +1 where a repeated n-gram starts, -1 n words later: a running sum above 0 marks covered words
+    cover = np.bincount(dup_starts, minlength=len(lengths) + 1) - np.bincount(dup_starts + n,
+                                                                             minlength=len(lengths) + 1)
     covered = np.cumsum(cover[:-1]) > 0
     return ratio(np.bincount(doc, weights=lengths * covered, minlength=n_docs), total)
