@@ -7,8 +7,8 @@ index of the document each piece belongs to, and per-document values are sums
 over pieces (``np.bincount``).
 
 What a *word* is: a run of non-whitespace characters, except in scripts
-written without spaces between words, where every Han ideograph, kana and
-Hangul-free CJK character counts as one word (so a Chinese or Japanese text of
+written without spaces between words, where every Han ideograph, hiragana
+and katakana character counts as one word (Korean is written with spaces) (so a Chinese or Japanese text of
 400 characters has about 400 words, not 1, and no ratio divides by a word
 count of zero for non-empty text). Thai, Lao, Khmer and Myanmar are also
 written without spaces but their characters are not words; their words are
