@@ -46,15 +46,20 @@ def sample_corpus(path: Path, limit: int | None) -> pa.Table:
     return table.slice(0, limit) if limit else table
 
 
-def best_of(repeats: int, run) -> float:
-    """Shortest of ``repeats`` timed runs, after one untimed warm-up run (caches, lazily loaded pages)."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def best_of(repeats: int, *runs) -> list[float]:
+    """Shortest of ``repeats`` timed runs of each function, after one untimed warm-up run of each.
+
+    The functions take turns, so a change in the machine's load hits all of them alike.
+    """
+    for run in runs:
         run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    times = [[] for _ in runs]
+    for _ in range(repeats):
+        for run, spent in zip(runs, times):
+            start = time.perf_counter()
+            run()
+            spent.append(time.perf_counter() - start)
+    return [min(spent) for spent in times]
 
 
 def run_stage(stage, table: pa.Table) -> None:
@@ -98,18 +103,14 @@ def main() -> None:
     repeats = 1 if args.smoke else args.repeats
     texts = [t or "" for t in table.column("text").to_pylist()]
     print(f"{table.num_rows} documents, {sum(map(len, texts)) / 1e6:.1f} M characters, best of {repeats}")
-    rates = {}
-    stages = {}
-    for name in STAGES:
-        stage = get_stage_class(name)(mode="annotate")
-        stage.setup()
-        stages[name] = stage
-        seconds = best_of(repeats, lambda stage=stage: run_stage(stage, table))
-        rates[name] = table.num_rows / seconds
-        print(f"{name:18s} {rates[name]:10,.0f} docs/s per core")
+    stages = {name: get_stage_class(name)(mode="annotate") for name in STAGES}
     model = stages["language"]._model
-    bare = table.num_rows / best_of(repeats, lambda: bare_fasttext(model, texts))
-    reference = table.num_rows / best_of(repeats, lambda: python_repetition(texts))
+    runs = [lambda stage=stage: run_stage(stage, table) for stage in stages.values()]
+    seconds = best_of(repeats, *runs, lambda: bare_fasttext(model, texts), lambda: python_repetition(texts))
+    rates = dict(zip(STAGES, (table.num_rows / s for s in seconds)))
+    for name in STAGES:
+        print(f"{name:18s} {rates[name]:10,.0f} docs/s per core")
+    bare, reference = (table.num_rows / s for s in seconds[len(STAGES):])
     compare("gopher_repetition, sample corpus", "per-document Python Counter n-grams", reference,
             rates["gopher_repetition"], "docs/s")
     compare("language (lid.176.ftz), sample corpus", "fastText predict in a bare loop", bare, rates["language"],

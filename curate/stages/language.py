@@ -79,6 +79,8 @@ class Language(MapStage):
 
     name = "language"
     Params = LanguageParams
+    # A map stage, not a model stage: the 0.9 MB model loads in a fraction of a second per worker
+    # (``setup``), so language ID runs fused with the filters around it, without an actor pool.
 
     def __init__(self, params: Any = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
