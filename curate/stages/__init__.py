@@ -19,6 +19,11 @@ BUILTIN_STAGES: dict[str, str] = {
     "minhash_dedup": "curate.stages.minhash_dedup:MinHashDedup",
     "rewrite": "curate.stages.rewrite:Rewrite",
     "icp_reorder": "curate.stages.icp_reorder:IcpReorder",
+    "gopher_quality": "curate.stages.gopher_quality:GopherQuality",
+    "gopher_repetition": "curate.stages.gopher_repetition:GopherRepetition",
+    "c4_filter": "curate.stages.c4_filter:C4Filter",
+    "fineweb_filter": "curate.stages.fineweb_filter:FineWebFilter",
+    "language": "curate.stages.language:Language",
 }
 
 
