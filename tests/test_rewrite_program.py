@@ -99,11 +99,19 @@ def test_normalize_edge_cases():
     assert empty.text == "a-b-c\nxyz" and empty.exec_errors
     spanning = execute(lines, [(0, 1)], ["normalize('c\\nx', '')"])
     assert spanning.text == "a-b-c\nxyz" and spanning.exec_errors
-    every = execute(lines, [(0, 1)], ["normalize('-', '')"])
-    assert every.text == "abc\nxyz"
+    every = execute(lines, [(0, 1)], ["normalize('-b-', '_')"])
+    assert every.text == "a_c\nxyz"
     # normalisations run before removals, and a removed line stays removed
-    both = execute(lines, [(0, 1)], ["remove_lines(0, 0)\nnormalize('y', 'Y')"])
-    assert both.text == "xYz"
+    both = execute(lines, [(0, 1)], ["remove_lines(0, 0)\nnormalize('xyz', 'XY')"])
+    assert both.text == "XY"
+
+
+@pytest.mark.parametrize("call", ["normalize(' ', '')", "normalize('  \t ', '')", "normalize('-', '')",
+                                  "normalize('b-', '')", "normalize('xyz', 'xyz and more')"])
+def test_normalize_rejects_tiny_sources_and_growing_replacements(call):
+    lines = ["a-b-c  d", "xyz"]
+    run = execute(lines, [(0, 1)], [call])
+    assert run.text == "\n".join(lines) and len(run.exec_errors) == 1
 
 
 def test_wrong_level_calls_are_errors():
@@ -167,6 +175,7 @@ def test_no_program_raises_or_loses_the_document(lines, data):
     assert run.removed <= set(range(len(lines)))
     kept = [i for i in range(len(lines)) if i not in run.removed]
     assert run.text == "\n".join(run.lines[i] for i in kept)
+    assert all(len(new) <= len(old) for new, old in zip(run.lines, lines))  # no replacement grows a line
     for i in range(len(lines)):
         if not any(c.name == "normalize" for p in chunk_programs for c in parse_program(p).calls):
             assert run.lines[i] == lines[i]

@@ -4,9 +4,10 @@ import math
 
 import pytest
 
+from curate.lm import LMUnavailableError
 from curate.lm.base import LM, Generation
 from curate.stage import DROP_REASON, ORDER
-from curate.stages.rewrite import Rewrite, RewriteParams, Rewriter, selection_key
+from curate.stages.rewrite import Rewrite, RewriteParams, Rewriter, selection_key, summarize
 from tests.conftest import documents
 
 
@@ -17,15 +18,26 @@ class ScriptedLM(LM):
     backend = "scripted"
     constraint_kinds = frozenset({"grammar"})
 
-    def __init__(self, programs=()):
+    def __init__(self, programs=(), fail_on=None, context=None, error=RuntimeError):
         self.programs = list(programs)
         self.prompts = []
+        self.fail_on, self.context, self.error = fail_on, context, error
+
+    def _check(self, prompts):
+        for prompt in prompts:
+            text = prompt if isinstance(prompt, str) else " ".join(m["content"] for m in prompt)
+            if self.fail_on is not None and self.fail_on in text:
+                raise self.error(f"backend refuses {self.fail_on}")
+            if self.context is not None and len(text.split()) > self.context:
+                raise ValueError(f"prompt of {len(text.split())} tokens does not fit the context")
 
     def generate(self, prompts, params=None, constraint=None):
+        self._check(prompts)
         self.prompts.extend(prompts)
         return [Generation(self.programs.pop(0) if self.programs else "keep_chunk()", 3) for _ in prompts]
 
     def choice_logprobs(self, prompts, choices):
+        self._check(prompts)
         out = []
         for prompt in prompts:
             last = prompt.rsplit("\n", 2)[-2] if "Label:" in prompt[-8:] else prompt
@@ -105,3 +117,36 @@ def test_short_documents_are_not_line_edited():
     rows = Rewriter(RewriteParams(chunk_tokens=20), ScriptedLM()).process(documents([short, PAGE])).to_pylist()
     assert rows[0]["rewrite_status"] == "unchanged" and rows[0]["text"] == short and rows[0][DROP_REASON] is None
     assert rows[1]["rewrite_status"] == "edited"
+
+
+def test_one_huge_line_is_cut_for_the_model_never_in_the_document():
+    huge = " ".join(f"word{i}" for i in range(5000))  # one line, far over every budget
+    lm = ScriptedLM(context=400)  # instruction and example (~100) + a chunk of 250
+    params = RewriteParams(preset="instruct", doc_tokens=200, chunk_tokens=250, min_words=0)
+    row = Rewriter(params, lm).process(documents([huge])).to_pylist()[0]
+    assert row["rewrite_backend_error"] is None and row["text"] == huge
+    assert lm.prompts and all(len(" ".join(m["content"] for m in p).split()) <= 400 for p in lm.prompts)
+
+
+def test_a_backend_error_costs_only_its_document():
+    texts = [PAGE, PAGE.replace("Content", "POISON"), PAGE]
+    out = Rewriter(RewriteParams(min_words=0), ScriptedLM(fail_on="POISON")).process(documents(texts)).to_pylist()
+    assert [r["rewrite_status"] for r in out] == ["edited", "fallback", "edited"]
+    assert out[1]["text"] == texts[1] and "POISON" in out[1]["rewrite_backend_error"]
+    assert out[1][DROP_REASON] is None
+    stats = summarize(out)
+    assert stats["backend_errors"] == 1 and stats["kept_original"] == 1
+
+
+def test_an_unreachable_server_keeps_every_document():
+    lm = ScriptedLM(fail_on="", error=LMUnavailableError)
+    out = Rewriter(RewriteParams(), lm).process(documents([PAGE, "other " * 60])).to_pylist()
+    assert [r["text"] for r in out] == [PAGE, "other " * 60]
+    assert all(r["rewrite_status"] == "fallback" and "LMUnavailableError" in r["rewrite_backend_error"] for r in out)
+
+
+def test_an_emptied_document_is_dropped_with_its_original_text():
+    text = "NAV a\nNAV b\nthree words left\n" + "NAV filler " * 30
+    params = RewriteParams(document_level=False, min_words=0, keep_original=True)
+    row = Rewriter(params, ScriptedLM()).process(documents([text])).to_pylist()[0]
+    assert row[DROP_REASON] == "rewrite_emptied" and row["text"] == text == row["original_text"]

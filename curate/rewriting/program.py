@@ -38,6 +38,9 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], dict[str, Any], dict[str, tuple[typ
 CHUNK_CALLS = frozenset({"remove_lines", "normalize", "keep_chunk"})
 DOC_CALLS = frozenset({"drop_doc", "keep_doc"})
 MAX_PROGRAM_CHARS = 20_000
+#: ``normalize`` needs a source of at least this many non-space characters: a model that "normalizes" a space or
+#: a single letter rewrites every occurrence of it in the chunk.
+MIN_NORMALIZE_SOURCE = 3
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,10 @@ def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str 
                     removals.append((start, end))
             elif call.name == "normalize":
                 source, target = call.args["source_str"], call.args["target_str"]
-                if not source:
-                    problem = f"{call}: empty source_str"
+                if len(source.strip()) < MIN_NORMALIZE_SOURCE:
+                    problem = f"{call}: source_str shorter than {MIN_NORMALIZE_SOURCE} non-space characters"
+                elif len(target) > len(source):
+                    problem = f"{call}: target_str longer than source_str (a normalization may not grow the text)"
                 elif "\n" in source or "\n" in target:
                     problem = f"{call}: source_str and target_str must not span lines"
                 else:

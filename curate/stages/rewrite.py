@@ -39,7 +39,7 @@ import xxhash
 from pydantic import Field
 
 from curate.engine.cluster import assigned_cpus, node_cpus
-from curate.lm import LM, Constraint, LMConfig, SamplingParams, load_lm
+from curate.lm import LM, Constraint, LMConfig, LMUnavailableError, SamplingParams, load_lm
 from curate.rewriting import prompts
 from curate.rewriting.program import decide_document, execute, word_count
 from curate.stage import ModelStage, Resources, StageParams, mark_drops
@@ -98,6 +98,7 @@ OUTPUT_FIELDS = [
     pa.field("rewrite_tokens_in", pa.int64()),
     pa.field("rewrite_tokens_out", pa.int64()),
     pa.field("rewrite_generated_tokens", pa.int64()),
+    pa.field("rewrite_backend_error", pa.string()),
 ]
 
 
@@ -112,6 +113,14 @@ class DocResult:
     tokens_in: int = 0
     tokens_out: int = 0
     generated: int = 0
+    backend_error: str | None = None
+    words_left: int | None = None
+
+
+def backend_fallback(text: str, exc: BaseException) -> DocResult:
+    """The result for a document whose model calls failed: the original text, the error recorded."""
+    message = f"{type(exc).__name__}: {exc}"[:500]
+    return DocResult("fallback", text, backend_error=message, exec_errors=[f"backend: {message}"])
 
 
 def pack_chunks(token_counts: list[int], budget: int) -> list[tuple[int, int]]:
@@ -172,6 +181,7 @@ class Rewriter:
             columns["rewrite_tokens_in"].append(result.tokens_in)
             columns["rewrite_tokens_out"].append(result.tokens_out)
             columns["rewrite_generated_tokens"].append(result.generated)
+            columns["rewrite_backend_error"].append(result.backend_error)
         out = batch
         if p.keep_original:
             out = _set(out, "original_text", pa.array(texts, pa.string()))
@@ -189,6 +199,19 @@ class Rewriter:
 
     # ------------------------------------------------------------ documents
     def rewrite(self, texts: list[str]) -> list[DocResult]:
+        """Rewrite documents; a model failure costs only the documents it touches, which keep their text.
+
+        A batch whose model calls fail is retried one document at a time, so one document the backend
+        rejects (too long, a 400, garbage) falls back alone; an unreachable server fails the batch at once.
+        """
+        try:
+            return self._rewrite(texts)
+        except Exception as exc:  # any backend failure: the documents are kept, the error recorded
+            if len(texts) == 1 or isinstance(exc, LMUnavailableError):
+                return [backend_fallback(text, exc) for text in texts]
+            return [self.rewrite([text])[0] for text in texts]
+
+    def _rewrite(self, texts: list[str]) -> list[DocResult]:
         p = self.p
         docs = [text.split("\n") for text in texts]
         counts = self._line_tokens(docs)
@@ -207,7 +230,7 @@ class Rewriter:
         live = [i for i in live if word_count(texts[i]) >= p.min_words]
         if p.chunk_level and live:
             chunks = {i: pack_chunks(counts[i], p.chunk_tokens) for i in live}
-            programs = self._chunk_pass({i: docs[i] for i in live}, chunks)
+            programs = self._chunk_pass({i: docs[i] for i in live}, chunks, {i: counts[i] for i in live})
             for i in live:
                 r = results[i]
                 chunk_programs, generated = programs[i]
@@ -223,7 +246,8 @@ class Rewriter:
                 new_text = run.text
                 before, after = word_count(texts[i]), word_count(new_text)
                 if after <= p.min_kept_words or after <= p.min_kept_fraction * before:
-                    r.status, r.text, r.tokens_out = "emptied", new_text, 0
+                    # dropped: the row (and so _dropped/) keeps the original text
+                    r.status, r.tokens_out, r.words_left = "emptied", 0, after
                     continue
                 r.status, r.text = "edited", new_text
                 r.tokens_out = sum(self.lm.count_tokens([new_text])) if run.lines != docs[i] else \
@@ -242,13 +266,27 @@ class Rewriter:
 
     # ------------------------------------------------------------ document pass
     def _doc_text(self, lines: list[str], counts: list[int]) -> str:
+        """The document as the document pass shows it: whole lines up to ``doc_tokens``, a longer first line cut."""
         used, keep = 0, 0
         for count in counts:
-            if used + count > self.p.doc_tokens and keep:
+            if used + count > self.p.doc_tokens:
                 break
             used += count
             keep += 1
-        return "\n".join(lines[:keep])
+        if keep:
+            return "\n".join(lines[:keep])
+        return self.cap(lines[0], counts[0], self.p.doc_tokens) if lines else ""
+
+    def cap(self, text: str, tokens: int, budget: int) -> str:
+        """``text`` cut (for the model's eyes only) to at most ``budget`` tokens of the model's tokenizer."""
+        while tokens > budget and text:
+            text = text[:max(0, int(len(text) * budget / tokens * 0.9) - 1)]
+            tokens = self.lm.count_tokens([text])[0] if text else 0
+        return text
+
+    def shown_lines(self, lines: list[str], counts: list[int], budget: int) -> list[str]:
+        """Lines as a chunk prompt shows them: a line longer than the whole budget is cut to fit."""
+        return [self.cap(line, count, budget) if count > budget else line for line, count in zip(lines, counts)]
 
     def _document_pass(self, docs: list[list[str]], counts: list[list[int]]) -> list[tuple[str, bool, list[str], int]]:
         p = self.p
@@ -274,8 +312,8 @@ class Rewriter:
         return out
 
     # ------------------------------------------------------------ chunk pass
-    def _chunk_pass(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]]
-                    ) -> dict[int, tuple[list[str], int]]:
+    def _chunk_pass(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]],
+                    counts: dict[int, list[int]]) -> dict[int, tuple[list[str], int]]:
         if self.p.preset == "small":
             return self._line_decisions(docs, chunks)
         requests: list[tuple[int, int, int]] = []
@@ -283,7 +321,8 @@ class Rewriter:
         for i, lines in docs.items():
             width = max(3, len(str(len(lines) - 1)))
             for first, last in chunks[i]:
-                body = prompts.number_lines(lines[first:last + 1], first, width)
+                shown = self.shown_lines(lines[first:last + 1], counts[i][first:last + 1], self.p.chunk_tokens - 8)
+                body = prompts.number_lines(shown, first, width)
                 if self.p.preset == "instruct":
                     prompt: Any = [
                         {"role": "system", "content": prompts.INSTRUCT_SYSTEM},
@@ -365,7 +404,7 @@ def _detail(result: DocResult | None) -> str | None:
         return None
     if result.status == "dropped":
         return f"program: {result.doc_program}"
-    return f"tokens {result.tokens_in} -> {len(result.text.split())} words left"
+    return f"{result.words_left} of {word_count(result.text)} words would be left"
 
 
 def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
@@ -454,6 +493,7 @@ def batch_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "tokens_in": sum(r["rewrite_tokens_in"] or 0 for r in done),
         "tokens_out": sum(r["rewrite_tokens_out"] or 0 for r in done),
         "generated_tokens": sum(r["rewrite_generated_tokens"] or 0 for r in done),
+        "backend_errors": sum(1 for r in done if r["rewrite_backend_error"]),
     }
 
 
