@@ -44,7 +44,7 @@ def test_leading_zeros_and_brackets_as_shown_in_the_prompt():
 def test_never_evaluates_and_rejects_non_whitelisted_calls():
     parsed = parse_program("__import__('os').system('touch /tmp/x')\nopen('f')\nremove_lines(1+1, 3)\nx = 3")
     assert parsed.calls == []
-    assert len(parsed.errors) == 4
+    assert len(parsed.errors) + len(parsed.unknown) == 4 and len(parsed.errors) == 1  # remove_lines(1+1, 3)
 
 
 def test_one_broken_line_does_not_hide_the_others():
@@ -56,11 +56,22 @@ def test_one_broken_line_does_not_hide_the_others():
 @pytest.mark.parametrize("program", [
     "remove_lines(1, 2, 3)", "remove_lines(line_start=1, line_start=2)", "remove_lines(foo=1)",
     "remove_lines('1', 2)", "remove_lines(True, 2)", "normalize(1, 'x')", "normalize()", "remove_lines(*a)",
-    "remove_lines(**k)", "os.remove_lines(1, 2)",
+    "remove_lines(**k)", "remove_lines(all=False)", "remove_lines(1, all=True)",
 ])
 def test_bad_arguments_are_errors(program):
     parsed = parse_program(program)
     assert parsed.calls == [] and len(parsed.errors) == 1
+
+
+def test_prox_executor_ignores_unknown_calls_and_removes_all():
+    lines = ["a b c", "d e f", "g h i"]
+    strict = execute(lines, [(0, 1), (2, 2)], ["os.remove_lines(1, 2)\nprint('x')\nremove_lines(0, 0)", "keep_chunk()"])
+    assert strict.removed == {0} and len(strict.parse_errors) == 2 and strict.ignored == 0
+    lenient = execute(lines, [(0, 1), (2, 2)], ["os.remove_lines(1, 2)\nprint('x')\nremove_lines(0, 0)", "keep_chunk()"],
+                      prox=True)
+    assert lenient.removed == {0} and lenient.parse_errors == [] and lenient.ignored == 2
+    assert execute(lines, [(0, 1), (2, 2)], ["keep_chunk()", "remove_lines(all=True)"]).removed == {2}
+    assert execute(lines, [(0, 1), (2, 2)], ["keep_chunk()", "remove_lines(all=True)"], prox=True).removed == {0, 1, 2}
 
 
 def test_document_decision():
