@@ -27,12 +27,13 @@ the a an of to in and or is are was were be been it that this with for on as by 
 but not have has had will would can could may should its their they he she we you i
 """.split())
 _SEPARATORS = re.compile(r"[|•·»›>«‹/]|\s-\s|::")
+_SPLIT = re.compile(r"\s*(?:[|•·»›>«‹/]|\s-\s|::|\s{2,})\s*")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TERMINAL = (".", "!", "?", ":", ";", '"', "'", ")", "”", "’", "。", "！", "？")
 
 OWN = ("log_words", "log_chars", "terminal", "upper_start", "lower_start", "bullet", "digit_share", "alpha_share",
        "upper_share", "title_share", "separator_share", "chrome_share", "chrome_any", "stop_share", "short",
-       "has_copyright", "mean_word_len")
+       "has_copyright", "mean_word_len", "link_list", "wide_gaps")
 NEIGHBOUR = ("log_words", "terminal", "lower_start", "chrome_share", "stop_share", "separator_share")
 CONTEXT = ("block_log_lines", "block_log_words", "block_terminal_share", "block_chrome_share", "block_stop_share",
            "first_in_block", "last_in_block", "alone_in_block", "doc_position", "doc_head", "doc_tail")
@@ -65,7 +66,15 @@ def line_shape(line: str) -> dict[str, float]:
         "short": float(n_words <= 3),
         "has_copyright": float("©" in text or "(c)" in text.lower() or "copyright" in lower),
         "mean_word_len": min(20.0, sum(map(len, words)) / max(1, n_words)) / 10,
+        "link_list": _link_list(text),
+        "wide_gaps": float(len(re.findall(r"\S\s{2,}\S", text)) >= 2),
     }
+
+
+def _link_list(text: str) -> float:
+    """1 when the line is a list of at least three short items (a menu or a breadcrumb): ``A | B | C``."""
+    items = [item for item in _SPLIT.split(text) if item]
+    return float(len(items) >= 3 and all(len(item.split()) <= 3 for item in items))
 
 
 def blocks(lines: list[str]) -> list[tuple[int, int]]:
