@@ -7,11 +7,10 @@ weights. It scores every non-blank line with P(boilerplate).
 
 The decision is taken on blocks (runs of non-blank lines), not on lines alone:
 
-* only a run at the block's start or end may go (a header glued above a
-  paragraph, a share bar glued below it), or the whole block, never a line
-  inside the block, so a kept paragraph never loses an inner line; the run
-  chosen is the one whose P(boilerplate) minus the threshold sums highest, so
-  one line just under the threshold inside a navigation run does not stop it;
+* a block whose lines all reach the threshold is removed whole;
+* otherwise only a run of such lines at the block's start or end may go (a
+  header glued above a paragraph, a share bar glued below it), never a line
+  inside the block, so a kept paragraph never loses an inner line;
 * a trailing run is shortened while the kept line before it is prose without
   a sentence end (the run may finish that sentence), and a leading run while
   the kept line after it starts in lower case (the run may begin it).
@@ -73,12 +72,12 @@ def block_removals(lines: list[str], probabilities: dict[int, float], threshold:
     """Lines to remove: whole boilerplate blocks and boilerplate runs at block edges (see the module docstring)."""
     removed: set[int] = set()
     for first, last in blocks(lines):
-        margin = [probabilities.get(i, 0.0) - threshold for i in range(first, last + 1)]
-        head = _best_run(margin)  # lines [first, first + head) are a leading run
-        if head == len(margin):
+        hit = [probabilities.get(i, 0.0) >= threshold for i in range(first, last + 1)]
+        if all(hit):
             removed.update(range(first, last + 1))
             continue
-        tail = min(_best_run(margin[::-1]), len(margin) - head - 1)
+        head = hit.index(False)  # lines [first, first + head) are a leading run
+        tail = hit[::-1].index(False)
         while head and lines[first + head].strip()[:1].islower():
             head -= 1
         while tail and _prose_open(lines[last - tail]):
@@ -86,17 +85,3 @@ def block_removals(lines: list[str], probabilities: dict[int, float], threshold:
         removed.update(range(first, first + head))
         removed.update(range(last - tail + 1, last + 1))
     return removed
-
-
-def _best_run(margin: list[float]) -> int:
-    """Length of the leading run with the largest positive sum of margins (0 if none is positive).
-
-    A run may include a line just under the threshold when lines above it follow (a site name above its
-    navigation links), as long as the run as a whole is boilerplate.
-    """
-    best, best_sum, total = 0, 0.0, 0.0
-    for k, m in enumerate(margin, start=1):
-        total += m
-        if total > best_sum:
-            best, best_sum = k, total
-    return best
