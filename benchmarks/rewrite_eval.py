@@ -248,8 +248,8 @@ def main() -> None:
         print(f"  blocks on {source:40s} kept {b['content_kept']:.4f} {b['content_kept_ci']}  removed "
               f"{b['boilerplate_removed']:.4f} {b['boilerplate_removed_ci']}  broken {b['broken_documents']:.3f}")
     lm_lines = None
-    if args.lm_docs or args.smoke:
-        docs = eval_docs[:max(1, args.lm_docs)] if not args.smoke else eval_docs[:1]
+    if args.lm_docs:
+        docs = eval_docs[:args.lm_docs]
         limit = 12 if args.smoke else 10_000
         lm_lines = sum(1 for d in docs for line in d.lines[:limit] if line.strip())
         method = line_lm(limit)
@@ -259,8 +259,8 @@ def main() -> None:
         clipped = [EvalDoc(d.source, d.lines[:limit], d.labels[:limit], d.paragraphs[:limit]) for d in docs]
         results["line_lm"] = {"all": report(clipped, removals, np.random.default_rng(0)),
                               "lines_per_s_one_core": round(lm_speed, 2), "lines": lm_lines}
-        blocks_same = report(clipped, methods["blocks"][0](clipped), np.random.default_rng(0))
-        results["line_lm"]["blocks_on_same_docs"] = blocks_same
+        results["line_lm"]["blocks_on_same_docs"] = report(clipped, methods["blocks"][0](clipped),
+                                                           np.random.default_rng(0))
         print(f"line_lm on {len(docs)} docs ({lm_lines} lines): {json.dumps(results['line_lm'])}", flush=True)
     if args.json:
         with open(args.json, "w") as handle:

@@ -1,30 +1,31 @@
-"""``rewrite``: a small LM edits documents through programs (ProX).
+"""``rewrite``: remove boilerplate through programs, never damaging content.
 
 Two passes per selected document:
 
-1. Document level: ``drop_doc()`` or ``keep_doc()``.
-2. Chunk level: the document's lines, numbered globally (``[000]``, ...), are
-   packed into chunks by the model's own token count; per chunk the model's
-   program (``remove_lines``, ``normalize``, ``keep_chunk``) is parsed with a
-   whitelist and executed (see :mod:`curate.rewriting.program`).
+1. Document level (presets with a model): ``drop_doc()`` or ``keep_doc()``.
+2. Chunk level: the document's lines, numbered globally, are packed into
+   chunks by token count; per chunk a program (``remove_lines``,
+   ``normalize``, ``keep_chunk``) is parsed with a whitelist and executed (see
+   :mod:`curate.rewriting.program`).
 
-How the model produces programs depends on ``preset`` (see
-:mod:`curate.rewriting.prompts`): the default ``small`` preset reads per-line
-keep/remove decisions from the model's log-probabilities (a 135M model cannot
-follow a long program-writing instruction); ``instruct`` and ``prox`` let the
-model write programs, grammar-constrained where the backend allows.
+Who writes the programs is the ``preset``: ``blocks`` (default, no LM) turns
+the decisions of a light line classifier, taken on blocks, into programs
+(:mod:`curate.rewriting.block_head`); ``line_lm`` reads per-line decisions from
+SmolLM2's log-probabilities; ``instruct`` and ``prox`` let a model write them
+(``prox``: ProX's released refining models, prompted as ProX does).
 
-Failure policy: every unparsable or failed call is counted; with
-``max_errors`` or more the original text is kept. A rewrite that leaves at most
+Never crash, never lose: prompts are capped in tokens (the model sees a cut
+line, the document is untouched); any model failure keeps its documents
+unmodified (``fallback``, the error recorded and counted); too many failed
+calls keep the original text; a rewrite that leaves at most
 ``min_kept_fraction`` of the words, or at most ``min_kept_words`` words, drops
-the document (``rewrite_emptied``); ``drop_doc()`` drops it with
-``rewrite_drop_doc``.
+the document (``rewrite_emptied``) with its original text, as ``drop_doc()``
+does (``rewrite_drop_doc``).
 
 ``max_documents`` rewrites a deterministic subset (smallest hashes of
 ``sample_seed`` and the id); the others pass through unchanged. The stage runs
-as a model stage: an actor pool (one model per actor), its own checkpoint,
-resumed part by part after a crash. It reports in the manifest how many documents were rewritten, dropped, emptied, kept as original,
-and the token retention.
+as a model stage: an actor pool (one model per actor, none for ``blocks``), its
+own checkpoint, resumed part by part after a crash.
 """
 
 from __future__ import annotations
