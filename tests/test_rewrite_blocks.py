@@ -37,7 +37,7 @@ def test_features_have_one_value_per_name_and_skip_blank_lines():
     assert all(len(row) == len(NAMES) for row in rows)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from(["", "a few words here", "x"]), max_size=25), st.data())
 def test_removals_are_whole_blocks_or_block_edges(lines, data):
     probabilities = {i: data.draw(st.floats(0, 1)) for i, line in enumerate(lines) if line.strip()}
