@@ -4,7 +4,7 @@ Runs the rewrite stage's batch code (no Ray, so the numbers are the model's)
 on a deterministic subset of ``data/sample`` and prints the stage's summary
 (programs parsed and executed, drops, token retention) with the speed.
 
-    python benchmarks/rewrite.py                          # llamacpp, SmolLM2, small preset and instruct preset
+    python benchmarks/rewrite.py                          # blocks (no LM) and line_lm (SmolLM2, llamacpp)
     python benchmarks/rewrite.py --backend vllm --model /models/prox-refining --preset prox --documents 2000
 
 On a GPU machine with vLLM installed, ``benchmarks/rewrite_vllm_gpu.sh`` runs the second form.
@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import xxhash
 import zstandard
 
+from benchmarks._compare import add_smoke_flag, compare
 from curate.documents import DOCUMENT_SCHEMA
 from curate.lm import LMConfig, load_lm
 from curate.stage import DROP_REASON
@@ -53,15 +54,17 @@ def sample_documents(n: int, max_chars: int) -> pa.Table:
 
 
 def run(preset: str, lm_config: LMConfig, table: pa.Table, threads: int, lm=None) -> tuple[dict, object]:
-    params = RewriteParams(lm=lm_config, preset=preset)
-    lm = lm or load_lm(lm_config, threads=threads)
+    # every line is classified (no short-document guard, no document pass), so lines/s compare like for like
+    params = RewriteParams(lm=lm_config, preset=preset, min_words=0, document_level=preset != "line_lm")
+    if params.needs_lm:
+        lm = lm or load_lm(lm_config, threads=threads)
     started = time.time()
-    out = Rewriter(params, lm).process(table)
+    out = Rewriter(params, lm if params.needs_lm else None).process(table)
     seconds = time.time() - started
-    stats = summarize(out.select(["rewritten", "rewrite_status", "rewrite_parse_errors", "rewrite_exec_errors",
-                                  "rewrite_tokens_in", "rewrite_tokens_out", "rewrite_generated_tokens"]).to_pylist())
+    lines = sum(1 for text in table.column("text").to_pylist() for line in text.split("\n") if line.strip())
+    stats = summarize(out.to_pylist())
     stats.update(preset=preset, backend=lm_config.backend, model=lm_config.model, seconds=round(seconds, 2),
-                 documents_per_s=round(table.num_rows / seconds, 3),
+                 documents_per_s=round(table.num_rows / seconds, 3), lines_per_s=round(lines / seconds, 2),
                  generated_tokens_per_s=round(stats["generated_tokens"] / seconds, 1),
                  input_tokens_per_s=round(stats["tokens_in"] / seconds, 1),
                  drop_reasons={r: out.column(DROP_REASON).to_pylist().count(r)
@@ -74,18 +77,24 @@ def main() -> None:
     parser.add_argument("--backend", default="llamacpp", choices=["llamacpp", "openai", "vllm"])
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
-    parser.add_argument("--preset", action="append", choices=["small", "instruct", "prox"],
-                        help="presets to run (default: small and instruct)")
+    parser.add_argument("--preset", action="append", choices=["blocks", "line_lm", "instruct", "prox"],
+                        help="presets to run (default: blocks and line_lm)")
     parser.add_argument("--documents", type=int, default=12)
     parser.add_argument("--max-chars", type=int, default=4000, help="skip longer sample documents")
     parser.add_argument("--threads", type=int, default=2)
+    add_smoke_flag(parser)
     args = parser.parse_args()
     config = LMConfig(backend=args.backend, model=args.model, base_url=args.base_url)
-    table = sample_documents(args.documents, args.max_chars)
+    table = sample_documents(2 if args.smoke else args.documents, 1500 if args.smoke else args.max_chars)
     lm = None
-    for preset in args.preset or ["small", "instruct"]:
+    results = {}
+    for preset in args.preset or ["blocks", "line_lm"]:
         stats, lm = run(preset, config, table, args.threads, lm)
+        results[preset] = stats
         print(json.dumps(stats))
+    if "blocks" in results and "line_lm" in results:
+        compare(f"rewrite lines/s on {args.threads} threads, blocks preset vs per-line LM", "line_lm (SmolLM2-135M)",
+                results["line_lm"]["lines_per_s"], results["blocks"]["lines_per_s"], "lines/s")
 
 
 if __name__ == "__main__":

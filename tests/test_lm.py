@@ -19,7 +19,7 @@ pytest.importorskip("llama_cpp", reason="the LM tests need llama-cpp-python (mak
 
 from curate.lm.llamacpp import smollm2_path  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 CHOICES = (" yes", " no")
 
 

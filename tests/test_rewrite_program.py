@@ -44,7 +44,7 @@ def test_leading_zeros_and_brackets_as_shown_in_the_prompt():
 def test_never_evaluates_and_rejects_non_whitelisted_calls():
     parsed = parse_program("__import__('os').system('touch /tmp/x')\nopen('f')\nremove_lines(1+1, 3)\nx = 3")
     assert parsed.calls == []
-    assert len(parsed.errors) == 4
+    assert len(parsed.errors) + len(parsed.unknown) == 4 and len(parsed.errors) == 1  # remove_lines(1+1, 3)
 
 
 def test_one_broken_line_does_not_hide_the_others():
@@ -56,11 +56,22 @@ def test_one_broken_line_does_not_hide_the_others():
 @pytest.mark.parametrize("program", [
     "remove_lines(1, 2, 3)", "remove_lines(line_start=1, line_start=2)", "remove_lines(foo=1)",
     "remove_lines('1', 2)", "remove_lines(True, 2)", "normalize(1, 'x')", "normalize()", "remove_lines(*a)",
-    "remove_lines(**k)", "os.remove_lines(1, 2)",
+    "remove_lines(**k)", "remove_lines(all=False)", "remove_lines(1, all=True)",
 ])
 def test_bad_arguments_are_errors(program):
     parsed = parse_program(program)
     assert parsed.calls == [] and len(parsed.errors) == 1
+
+
+def test_prox_executor_ignores_unknown_calls_and_removes_all():
+    lines = ["a b c", "d e f", "g h i"]
+    strict = execute(lines, [(0, 1), (2, 2)], ["os.remove_lines(1, 2)\nprint('x')\nremove_lines(0, 0)", "keep_chunk()"])
+    assert strict.removed == {0} and len(strict.parse_errors) == 2 and strict.ignored == 0
+    lenient = execute(lines, [(0, 1), (2, 2)], ["os.remove_lines(1, 2)\nprint('x')\nremove_lines(0, 0)", "keep_chunk()"],
+                      prox=True)
+    assert lenient.removed == {0} and lenient.parse_errors == [] and lenient.ignored == 2
+    assert execute(lines, [(0, 1), (2, 2)], ["keep_chunk()", "remove_lines(all=True)"]).removed == {2}
+    assert execute(lines, [(0, 1), (2, 2)], ["keep_chunk()", "remove_lines(all=True)"], prox=True).removed == {0, 1, 2}
 
 
 def test_document_decision():
@@ -99,11 +110,19 @@ def test_normalize_edge_cases():
     assert empty.text == "a-b-c\nxyz" and empty.exec_errors
     spanning = execute(lines, [(0, 1)], ["normalize('c\\nx', '')"])
     assert spanning.text == "a-b-c\nxyz" and spanning.exec_errors
-    every = execute(lines, [(0, 1)], ["normalize('-', '')"])
-    assert every.text == "abc\nxyz"
+    every = execute(lines, [(0, 1)], ["normalize('-b-', '_')"])
+    assert every.text == "a_c\nxyz"
     # normalisations run before removals, and a removed line stays removed
-    both = execute(lines, [(0, 1)], ["remove_lines(0, 0)\nnormalize('y', 'Y')"])
-    assert both.text == "xYz"
+    both = execute(lines, [(0, 1)], ["remove_lines(0, 0)\nnormalize('xyz', 'XY')"])
+    assert both.text == "XY"
+
+
+@pytest.mark.parametrize("call", ["normalize(' ', '')", "normalize('  \t ', '')", "normalize('-', '')",
+                                  "normalize('b-', '')", "normalize('xyz', 'xyz and more')"])
+def test_normalize_rejects_tiny_sources_and_growing_replacements(call):
+    lines = ["a-b-c  d", "xyz"]
+    run = execute(lines, [(0, 1)], [call])
+    assert run.text == "\n".join(lines) and len(run.exec_errors) == 1
 
 
 def test_wrong_level_calls_are_errors():
@@ -167,6 +186,7 @@ def test_no_program_raises_or_loses_the_document(lines, data):
     assert run.removed <= set(range(len(lines)))
     kept = [i for i in range(len(lines)) if i not in run.removed]
     assert run.text == "\n".join(run.lines[i] for i in kept)
+    assert all(len(new) <= len(old) for new, old in zip(run.lines, lines))  # no replacement grows a line
     for i in range(len(lines)):
         if not any(c.name == "normalize" for p in chunk_programs for c in parse_program(p).calls):
             assert run.lines[i] == lines[i]

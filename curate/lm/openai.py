@@ -90,7 +90,14 @@ class OpenAILM(LM):
             request = urllib.request.Request(url, data=data, headers=headers, method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    return json.loads(response.read())
+                    raw = response.read()
+                try:
+                    out = json.loads(raw)
+                except ValueError:
+                    raise LMError(f"{url} answered something that is not JSON: {raw[:200]!r}") from None
+                if not isinstance(out, dict):
+                    raise LMError(f"{url} answered JSON that is not an object: {raw[:200]!r}")
+                return out
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode("utf-8", "replace")[:500]
                 if exc.code in RETRY_STATUS:
@@ -169,7 +176,7 @@ class OpenAILM(LM):
             usage = out.get("usage") or {}
             return Generation(text, int(usage.get("completion_tokens") or 0), choice.get("finish_reason") or "stop")
 
-        return self._map(one, list(prompts))
+        return self._map(_checked(one, self.base_url), list(prompts))
 
     def choice_logprobs(self, prompts: Sequence[Prompt], choices: Sequence[str]) -> list[list[float]]:
         def one(prompt: Prompt) -> list[float]:
@@ -188,7 +195,7 @@ class OpenAILM(LM):
                 raise LMError(f"{self.base_url} returned no log-probabilities; the server must allow logprobs")
             return renormalise([_choice_logprob(choice, top) for choice in choices])
 
-        return self._map(one, list(prompts))
+        return self._map(_checked(one, self.base_url), list(prompts))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._map(self._count, list(texts))
@@ -215,6 +222,16 @@ class OpenAILM(LM):
             self._tokenize_route = name
             return int(out["count"]) if "count" in out else len(tokens)
         raise LMError(f"{self.base_url}: the server offers no tokenize endpoint; token counts need one")
+
+
+def _checked(fn: Any, url: str) -> Any:
+    """``fn`` with a malformed answer (missing fields, wrong types) reported as an :class:`LMError`."""
+    def run(item: Any) -> Any:
+        try:
+            return fn(item)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            raise LMError(f"{url} answered an unexpected response ({type(exc).__name__}: {exc})") from None
+    return run
 
 
 def _choice_logprob(choice: str, top: dict[str, float]) -> float:

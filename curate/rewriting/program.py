@@ -38,6 +38,9 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], dict[str, Any], dict[str, tuple[typ
 CHUNK_CALLS = frozenset({"remove_lines", "normalize", "keep_chunk"})
 DOC_CALLS = frozenset({"drop_doc", "keep_doc"})
 MAX_PROGRAM_CHARS = 20_000
+#: ``normalize`` needs a source of at least this many non-space characters: a model that "normalizes" a space or
+#: a single letter rewrites every occurrence of it in the chunk.
+MIN_NORMALIZE_SOURCE = 3
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Call:
 class Parsed:
     calls: list[Call] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: statements that are not a call of a known name (ProX's executor ignores these)
+    unknown: list[str] = field(default_factory=list)
 
 
 _LEADING_ZEROS = re.compile(r"(?<![\w.])0+(?=\d)")
@@ -106,6 +111,11 @@ def _literal(node: ast.AST) -> Any:
 
 
 def _bind(name: str, node: ast.Call) -> Call:
+    if name == "remove_lines" and any(k.arg == "all" for k in node.keywords):
+        flag = next(k.value for k in node.keywords if k.arg == "all")
+        if node.args or len(node.keywords) != 1 or not (isinstance(flag, ast.Constant) and flag.value is True):
+            raise ValueError("remove_lines(all=True) takes no other argument")
+        return Call(name, {"all": True})
     params, defaults, types = SIGNATURES[name]
     if len(node.args) > len(params):
         raise ValueError(f"{name}() takes {len(params)} arguments, got {len(node.args)}")
@@ -143,10 +153,12 @@ def _statement_calls(tree: ast.Module) -> Parsed:
     for statement in tree.body:
         try:
             if not isinstance(statement, ast.Expr) or not isinstance(statement.value, ast.Call):
-                raise ValueError(f"not a call: {ast.unparse(statement)[:80]!r}")
+                parsed.unknown.append(f"not a call: {ast.unparse(statement)[:80]!r}")
+                continue
             func = statement.value.func
             if not isinstance(func, ast.Name) or func.id not in SIGNATURES:
-                raise ValueError(f"unknown function {ast.unparse(func)[:40]!r}")
+                parsed.unknown.append(f"unknown function {ast.unparse(func)[:40]!r}")
+                continue
             parsed.calls.append(_bind(func.id, statement.value))
         except (ValueError, RecursionError) as exc:
             parsed.errors.append(str(exc))
@@ -177,10 +189,13 @@ def parse_program(text: str | None) -> Parsed:
         try:
             one = _statement_calls(ast.parse(_clean_numbers(line)))
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            parsed.errors.append(f"unparsable: {line[:80]!r} ({type(exc).__name__})")
+            message = f"unparsable: {line[:80]!r} ({type(exc).__name__})"
+            known = any(line.startswith(name) for name in SIGNATURES)
+            (parsed.errors if known else parsed.unknown).append(message)
             continue
         parsed.calls.extend(one.calls)
         parsed.errors.extend(one.errors)
+        parsed.unknown.extend(one.unknown)
     return parsed
 
 
@@ -196,7 +211,7 @@ class DocDecision:
 def decide_document(text: str | None) -> DocDecision:
     """``drop_doc()`` drops; ``keep_doc()`` keeps; anything else keeps and records an error."""
     parsed = parse_program(text)
-    errors = list(parsed.errors)
+    errors = parsed.errors + parsed.unknown
     names = {call.name for call in parsed.calls}
     wrong = [call.name for call in parsed.calls if call.name not in DOC_CALLS]
     if wrong:
@@ -224,6 +239,7 @@ class Execution:
     parse_errors: list[str]
     exec_errors: list[str]
     applied: int
+    ignored: int = 0
 
     @property
     def errors(self) -> list[str]:
@@ -234,7 +250,8 @@ class Execution:
         return "\n".join(line for i, line in enumerate(self.lines) if i not in self.removed)
 
 
-def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str | None]) -> Execution:
+def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str | None],
+            prox: bool = False) -> Execution:
     """Run one program per chunk over a document's lines.
 
     ``chunks`` are inclusive global line ranges ``(first, last)``. A program may
@@ -242,21 +259,32 @@ def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str 
     ``normalize`` replaces text only within the chunk's lines (a source string
     that does not occur there is an error). Source and target strings must stay
     within a line. Normalisations run before removals, as in ProX.
+
+    ``prox=True`` follows ProX's executor where it differs: statements that are
+    not calls of a known name are ignored (counted in ``ignored``, not errors),
+    and ``remove_lines(all=True)`` removes every line of the document (without
+    it, only the chunk's lines).
     """
     lines = list(lines)
     removed: set[int] = set()
     parse_errors: list[str] = []
     errors: list[str] = []
-    applied = 0
+    applied = ignored = 0
     if len(programs) != len(chunks):
         errors.append(f"{len(programs)} programs for {len(chunks)} chunks")
     for index, ((first, last), program) in enumerate(zip(chunks, programs)):
         parsed = parse_program(program)
         parse_errors.extend(f"chunk {index}: {e}" for e in parsed.errors)
+        if prox:
+            ignored += len(parsed.unknown)
+        else:
+            parse_errors.extend(f"chunk {index}: {e}" for e in parsed.unknown)
         removals: list[tuple[int, int]] = []
         for call in parsed.calls:
             problem = None
-            if call.name == "remove_lines":
+            if call.name == "remove_lines" and call.args.get("all"):
+                removals.append((0, len(lines) - 1) if prox else (first, last))
+            elif call.name == "remove_lines":
                 start, end = call.args["line_start"], call.args["line_end"]
                 if start > end:
                     problem = f"{call}: line_start > line_end"
@@ -266,8 +294,10 @@ def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str 
                     removals.append((start, end))
             elif call.name == "normalize":
                 source, target = call.args["source_str"], call.args["target_str"]
-                if not source:
-                    problem = f"{call}: empty source_str"
+                if len(source.strip()) < MIN_NORMALIZE_SOURCE:
+                    problem = f"{call}: source_str shorter than {MIN_NORMALIZE_SOURCE} non-space characters"
+                elif len(target) > len(source):
+                    problem = f"{call}: target_str longer than source_str (a normalization may not grow the text)"
                 elif "\n" in source or "\n" in target:
                     problem = f"{call}: source_str and target_str must not span lines"
                 else:
@@ -286,7 +316,7 @@ def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str 
         for start, end in removals:
             removed.update(range(start, end + 1))
             applied += 1
-    return Execution(lines, removed, parse_errors, errors, applied)
+    return Execution(lines, removed, parse_errors, errors, applied, ignored)
 
 
 def word_count(text: str) -> int:

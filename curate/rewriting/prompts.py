@@ -2,7 +2,7 @@
 
 Three presets:
 
-* ``small`` (default, for a small general instruct model such as
+* ``line_lm`` (formerly ``small``; for a small general instruct model such as
   SmolLM2-135M): no free-form program writing. Each non-empty line is shown
   with its page title and position, and the model's log-probabilities of
   `` boilerplate`` / `` content`` decide; lines whose boilerplate probability
@@ -12,8 +12,11 @@ Three presets:
 * ``instruct``: a larger general instruct model writes ProX programs from a
   chat prompt with examples; with a grammar-capable backend decoding is
   constrained to valid calls with line numbers inside the chunk.
-* ``prox``: the plain ``[doc]...[/doc]`` input of ProX's released refining
-  models, which write programs themselves.
+* ``prox``: ProX's released refining models, prompted exactly as ProX's own
+  code does (system prompt, Llama-2 chat format, ``[000]text`` numbering).
+
+The default preset, ``blocks``, uses no prompt at all (see
+:mod:`curate.rewriting.block_head`).
 """
 
 from __future__ import annotations
@@ -113,10 +116,29 @@ INSTRUCT_DOC_SYSTEM = """You judge documents for a training corpus. Answer drop_
 
 # ------------------------------------------------------------------ prox: released refining models
 
-PROX_DOC_TEMPLATE = "{text}"
-PROX_CHUNK_TEMPLATE = "[doc]\n{text}\n[/doc]\n"
+#: ProX's system prompt for both refining models (data_gen/tasks/apply_{doc,chunk}_refining.py).
+PROX_SYSTEM = "You are a helpful, respectful and honest assistant."
+#: The Llama-2 chat format the released refining models were trained on, as Hugging Face's Llama-2 chat
+#: template renders a system and a user message; the tokenizer adds the BOS token.
+PROX_CHAT_TEMPLATE = "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST]"
 
-PRESETS = ("small", "instruct", "prox")
+PRESETS = ("blocks", "line_lm", "instruct", "prox")
+
+
+def prox_prompt(user: str, system: str = PROX_SYSTEM, template: str = PROX_CHAT_TEMPLATE) -> str:
+    """One ProX prompt: the chat template around the system prompt and the user message (right-stripped)."""
+    return template.format(system=system, user=user.rstrip())
+
+
+def prox_numbered(line: str, index: int) -> str:
+    """A line as ProX numbers it: ``[007]text``, three digits at least, no space."""
+    return f"[{index:03d}]{line}"
+
+
+def prox_chunk(lines: list[str], first: int) -> str:
+    """A chunk of lines as ProX's chunk model reads it."""
+    body = "\n".join(prox_numbered(line, i) for i, line in enumerate(lines, start=first))
+    return f"[doc]\n{body}\n[/doc]"
 
 
 def number_lines(lines: list[str], first: int, width: int) -> str:

@@ -1,30 +1,31 @@
-"""``rewrite``: a small LM edits documents through programs (ProX).
+"""``rewrite``: remove boilerplate through programs, never damaging content.
 
 Two passes per selected document:
 
-1. Document level: ``drop_doc()`` or ``keep_doc()``.
-2. Chunk level: the document's lines, numbered globally (``[000]``, ...), are
-   packed into chunks by the model's own token count; per chunk the model's
-   program (``remove_lines``, ``normalize``, ``keep_chunk``) is parsed with a
-   whitelist and executed (see :mod:`curate.rewriting.program`).
+1. Document level (presets with a model): ``drop_doc()`` or ``keep_doc()``.
+2. Chunk level: the document's lines, numbered globally, are packed into
+   chunks by token count; per chunk a program (``remove_lines``,
+   ``normalize``, ``keep_chunk``) is parsed with a whitelist and executed (see
+   :mod:`curate.rewriting.program`).
 
-How the model produces programs depends on ``preset`` (see
-:mod:`curate.rewriting.prompts`): the default ``small`` preset reads per-line
-keep/remove decisions from the model's log-probabilities (a 135M model cannot
-follow a long program-writing instruction); ``instruct`` and ``prox`` let the
-model write programs, grammar-constrained where the backend allows.
+Who writes the programs is the ``preset``: ``blocks`` (default, no LM) turns
+the decisions of a light line classifier, taken on blocks, into programs
+(:mod:`curate.rewriting.block_head`); ``line_lm`` reads per-line decisions from
+SmolLM2's log-probabilities; ``instruct`` and ``prox`` let a model write them
+(``prox``: ProX's released refining models, prompted as ProX does).
 
-Failure policy: every unparsable or failed call is counted; with
-``max_errors`` or more the original text is kept. A rewrite that leaves at most
+Never crash, never lose: prompts are capped in tokens (the model sees a cut
+line, the document is untouched); any model failure keeps its documents
+unmodified (``fallback``, the error recorded and counted); too many failed
+calls keep the original text; a rewrite that leaves at most
 ``min_kept_fraction`` of the words, or at most ``min_kept_words`` words, drops
-the document (``rewrite_emptied``); ``drop_doc()`` drops it with
-``rewrite_drop_doc``.
+the document (``rewrite_emptied``) with its original text, as ``drop_doc()``
+does (``rewrite_drop_doc``).
 
 ``max_documents`` rewrites a deterministic subset (smallest hashes of
 ``sample_seed`` and the id); the others pass through unchanged. The stage runs
-as a model stage: an actor pool (one model per actor), its own checkpoint,
-resumed part by part after a crash. It reports in the manifest how many documents were rewritten, dropped, emptied, kept as original,
-and the token retention.
+as a model stage: an actor pool (one model per actor, none for ``blocks``), its
+own checkpoint, resumed part by part after a crash.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import xxhash
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from curate.engine.cluster import assigned_cpus, node_cpus
-from curate.lm import LM, Constraint, LMConfig, SamplingParams, load_lm
+from curate.lm import LM, Constraint, LMConfig, LMUnavailableError, SamplingParams, load_lm
 from curate.rewriting import prompts
+from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.program import decide_document, execute, word_count
 from curate.stage import ModelStage, Resources, StageParams, mark_drops
 
@@ -49,24 +51,37 @@ STATUS_UNSELECTED = "unselected"
 
 class RewriteParams(StageParams):
     lm: LMConfig = Field(default_factory=LMConfig, description="The model and backend (see curate.lm.LMConfig).")
-    preset: Literal["small", "instruct", "prox"] = Field(
-        "small", description="small: per-line decisions from log-probabilities (default, for small models); "
-                             "instruct: a general instruct model writes programs; prox: ProX refining models.")
+    preset: Literal["blocks", "line_lm", "small", "instruct", "prox"] = Field(
+        "blocks", description="blocks (default, no LM): a light classifier over line features removes boilerplate "
+                              "blocks and block edges, never a line inside a paragraph; line_lm: SmolLM2 scores "
+                              "each line alone (small is its former name); instruct: a general instruct model "
+                              "writes programs; prox: ProX's released refining models, prompted as ProX does.")
+    doc_lm: LMConfig | None = Field(None, description="Model of the document pass (default: lm); prox: "
+                                                      "web-doc-refining-lm.")
+    block_threshold: float | None = Field(
+        None, ge=0, le=1, description="blocks preset: P(boilerplate) from which a run is removed; default: the "
+                                      "value fitted with the shipped classifier (benchmarks/rewrite_eval.py).")
+    prox_chat_template: str = Field(
+        prompts.PROX_CHAT_TEMPLATE, description="prox: the prompt around {system} and {user} (Llama-2 chat, as the "
+                                                "released models were trained; the tokenizer adds BOS).")
+    prox_system: str = Field(prompts.PROX_SYSTEM, description="prox: the system prompt.")
     document_level: bool = Field(True, description="Run the drop_doc()/keep_doc() pass.")
     chunk_level: bool = Field(True, description="Run the line-editing pass.")
     max_documents: int | None = Field(None, ge=0, description="Rewrite at most this many documents (a deterministic "
                                                               "subset); the others pass through unchanged.")
     sample_seed: int = Field(0, description="Seed of the deterministic subset.")
-    chunk_tokens: int = Field(1500, gt=0, description="Most model tokens of numbered lines per chunk.")
-    doc_tokens: int = Field(1024, gt=0, description="Document-level pass: the document is cut to this many tokens.")
+    chunk_tokens: int = Field(1500, gt=0, description="Most model tokens of numbered lines per chunk (ProX: 1500).")
+    doc_tokens: int | None = Field(None, gt=0, description="Document-level pass: the document is cut to this many "
+                                                           "tokens (default 1024; prox 1900, in a 2048 context).")
     max_line_chars: int = Field(300, gt=0, description="small preset: a line is shown cut to this many characters.")
     line_threshold: float = Field(
         0.67, ge=0, le=1, description="small preset: remove a line when P(boilerplate) reaches this; fitted with "
                                       "benchmarks/rewrite_quality.py --fit (content kept >= 95%).")
     drop_threshold: float = Field(
         0.95, ge=0, le=1, description="small preset: drop the document when P(drop) reaches this.")
-    constrained: bool = Field(True, description="instruct/prox: constrain decoding with a grammar where the "
-                                                "backend supports one, so every output parses.")
+    constrained: bool | None = Field(None, description="instruct/prox: constrain decoding with a grammar where "
+                                                       "the backend supports one (default: on for instruct, off "
+                                                       "for prox, whose models were not trained under one).")
     doc_max_new_tokens: int = Field(16, gt=0, description="instruct/prox: new tokens for the document decision.")
     chunk_max_new_tokens: int = Field(256, gt=0, description="instruct/prox: new tokens per chunk program.")
     temperature: float = Field(0.0, ge=0, description="instruct/prox: sampling temperature (0 = greedy, as ProX).")
@@ -86,6 +101,36 @@ class RewriteParams(StageParams):
                                                            "CPUs and GPUs hold (e.g. one per GPU).")
     batch_size: int = Field(16, gt=0, description="Documents per batch handed to an actor.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("preset") == "small":
+            data["preset"] = "line_lm"
+        if data.get("preset") == "prox":
+            # the released refining models have a 2,048-token context
+            for name in ("lm", "doc_lm"):
+                config = data.get(name, {} if name == "lm" else None)
+                if isinstance(config, dict) and "max_model_len" not in config:
+                    data[name] = {**config, "max_model_len": 2048}
+                elif isinstance(config, LMConfig) and "max_model_len" not in config.model_fields_set:
+                    data[name] = config.model_copy(update={"max_model_len": 2048})
+        return data
+
+    @property
+    def doc_budget(self) -> int:
+        return self.doc_tokens or (1900 if self.preset == "prox" else 1024)
+
+    @property
+    def grammar(self) -> bool:
+        return self.constrained if self.constrained is not None else self.preset != "prox"
+
+    @property
+    def needs_lm(self) -> bool:
+        return self.preset != "blocks"
+
 
 OUTPUT_FIELDS = [
     pa.field("rewritten", pa.bool_()),
@@ -98,6 +143,8 @@ OUTPUT_FIELDS = [
     pa.field("rewrite_tokens_in", pa.int64()),
     pa.field("rewrite_tokens_out", pa.int64()),
     pa.field("rewrite_generated_tokens", pa.int64()),
+    pa.field("rewrite_backend_error", pa.string()),
+    pa.field("rewrite_ignored_calls", pa.int32()),
 ]
 
 
@@ -112,6 +159,15 @@ class DocResult:
     tokens_in: int = 0
     tokens_out: int = 0
     generated: int = 0
+    backend_error: str | None = None
+    words_left: int | None = None
+    ignored: int = 0
+
+
+def backend_fallback(text: str, exc: BaseException) -> DocResult:
+    """The result for a document whose model calls failed: the original text, the error recorded."""
+    message = f"{type(exc).__name__}: {exc}"[:500]
+    return DocResult("fallback", text, backend_error=message, exec_errors=[f"backend: {message}"])
 
 
 def pack_chunks(token_counts: list[int], budget: int) -> list[tuple[int, int]]:
@@ -135,9 +191,12 @@ def selection_key(doc_id: str, seed: int) -> int:
 class Rewriter:
     """Runs the rewrite over batches with a loaded model; no Ray needed."""
 
-    def __init__(self, params: RewriteParams, lm: LM) -> None:
+    def __init__(self, params: RewriteParams, lm: LM | None, doc_lm: LM | None = None) -> None:
+        if lm is None and params.needs_lm:
+            raise ValueError(f"the {params.preset} preset needs a model")
         self.p = params
-        self.lm = lm
+        self.lm = lm  # the chunk pass's model (and tokenizer)
+        self.doc_lm = doc_lm or lm
 
     # ------------------------------------------------------------ batch
     def process(self, batch: pa.Table, selected: set[str] | None = None) -> pa.Table:
@@ -172,6 +231,8 @@ class Rewriter:
             columns["rewrite_tokens_in"].append(result.tokens_in)
             columns["rewrite_tokens_out"].append(result.tokens_out)
             columns["rewrite_generated_tokens"].append(result.generated)
+            columns["rewrite_backend_error"].append(result.backend_error)
+            columns["rewrite_ignored_calls"].append(result.ignored)
         out = batch
         if p.keep_original:
             out = _set(out, "original_text", pa.array(texts, pa.string()))
@@ -189,6 +250,19 @@ class Rewriter:
 
     # ------------------------------------------------------------ documents
     def rewrite(self, texts: list[str]) -> list[DocResult]:
+        """Rewrite documents; a model failure costs only the documents it touches, which keep their text.
+
+        A batch whose model calls fail is retried one document at a time, so one document the backend
+        rejects (too long, a 400, garbage) falls back alone; an unreachable server fails the batch at once.
+        """
+        try:
+            return self._rewrite(texts)
+        except Exception as exc:  # any backend failure: the documents are kept, the error recorded
+            if len(texts) == 1 or isinstance(exc, LMUnavailableError):
+                return [backend_fallback(text, exc) for text in texts]
+            return [self.rewrite([text])[0] for text in texts]
+
+    def _rewrite(self, texts: list[str]) -> list[DocResult]:
         p = self.p
         docs = [text.split("\n") for text in texts]
         counts = self._line_tokens(docs)
@@ -196,7 +270,7 @@ class Rewriter:
         live = [i for i, text in enumerate(texts) if text.strip()]
         for i in set(range(len(texts))) - set(live):
             results[i].status = "empty_input"
-        if p.document_level and live:
+        if p.document_level and live and p.needs_lm:
             decisions = self._document_pass([docs[i] for i in live], [counts[i] for i in live])
             for i, (program, drop, errors, generated) in zip(live, decisions):
                 r = results[i]
@@ -207,12 +281,13 @@ class Rewriter:
         live = [i for i in live if word_count(texts[i]) >= p.min_words]
         if p.chunk_level and live:
             chunks = {i: pack_chunks(counts[i], p.chunk_tokens) for i in live}
-            programs = self._chunk_pass({i: docs[i] for i in live}, chunks)
+            programs = self._chunk_pass({i: docs[i] for i in live}, chunks, {i: counts[i] for i in live})
             for i in live:
                 r = results[i]
                 chunk_programs, generated = programs[i]
                 r.programs, r.generated = chunk_programs, r.generated + generated
-                run = execute(docs[i], chunks[i], chunk_programs)
+                run = execute(docs[i], chunks[i], chunk_programs, prox=p.preset == "prox")
+                r.ignored = run.ignored
                 r.parse_errors = r.parse_errors + run.parse_errors
                 r.exec_errors = run.exec_errors
                 if len(r.parse_errors) + len(r.exec_errors) >= p.max_errors:
@@ -223,16 +298,28 @@ class Rewriter:
                 new_text = run.text
                 before, after = word_count(texts[i]), word_count(new_text)
                 if after <= p.min_kept_words or after <= p.min_kept_fraction * before:
-                    r.status, r.text, r.tokens_out = "emptied", new_text, 0
+                    # dropped: the row (and so _dropped/) keeps the original text
+                    r.status, r.tokens_out, r.words_left = "emptied", 0, after
                     continue
                 r.status, r.text = "edited", new_text
-                r.tokens_out = sum(self.lm.count_tokens([new_text])) if run.lines != docs[i] else \
+                r.tokens_out = self._count([new_text])[0] if run.lines != docs[i] else \
                     sum(c for j, c in enumerate(counts[i]) if j not in run.removed)
         return results
 
+    def _count(self, texts: list[str]) -> list[int]:
+        """Tokens in the chunk model's tokenizer; whitespace words for the blocks preset (no model)."""
+        if self.lm is None:
+            return [len(t.split()) for t in texts]
+        return self.lm.count_tokens(texts) if texts else []
+
     def _line_tokens(self, docs: list[list[str]]) -> list[list[int]]:
-        flat = [line for lines in docs for line in lines]
-        counts = self.lm.count_tokens(flat) if flat else []
+        """Tokens per line plus one, for the newline (prox: of the numbered line ``[007]text``, plus BOS, as
+        ProX counts them when packing chunks)."""
+        if self.p.preset == "prox":
+            flat = [prompts.prox_numbered(line, j) for lines in docs for j, line in enumerate(lines)]
+        else:
+            flat = [line for lines in docs for line in lines]
+        counts = self._count(flat)
         out, k = [], 0
         for lines in docs:
             # +1 for the newline that joins lines.
@@ -242,18 +329,33 @@ class Rewriter:
 
     # ------------------------------------------------------------ document pass
     def _doc_text(self, lines: list[str], counts: list[int]) -> str:
+        """The document as the document pass shows it: whole lines up to ``doc_tokens``, a longer first line cut."""
         used, keep = 0, 0
         for count in counts:
-            if used + count > self.p.doc_tokens and keep:
+            if used + count > self.p.doc_budget:
                 break
             used += count
             keep += 1
-        return "\n".join(lines[:keep])
+        if keep:
+            return "\n".join(lines[:keep])
+        return self.cap(lines[0], counts[0], self.p.doc_budget, self.doc_lm) if lines else ""
+
+    def cap(self, text: str, tokens: int, budget: int, lm: LM | None = None) -> str:
+        """``text`` cut (for the model's eyes only) to at most ``budget`` tokens of the model's tokenizer."""
+        lm = lm or self.lm
+        while tokens > budget and text:
+            text = text[:max(0, int(len(text) * budget / tokens * 0.9) - 1)]
+            tokens = lm.count_tokens([text])[0] if text and lm is not None else len(text.split())
+        return text
+
+    def shown_lines(self, lines: list[str], counts: list[int], budget: int) -> list[str]:
+        """Lines as a chunk prompt shows them: a line longer than the whole budget is cut to fit."""
+        return [self.cap(line, count, budget) if count > budget else line for line, count in zip(lines, counts)]
 
     def _document_pass(self, docs: list[list[str]], counts: list[list[int]]) -> list[tuple[str, bool, list[str], int]]:
         p = self.p
         bodies = [self._doc_text(lines, c) for lines, c in zip(docs, counts)]
-        if p.preset == "small":
+        if p.preset == "line_lm":
             out = []
             for p_drop in self.doc_drop_probabilities(bodies):
                 drop = p_drop >= p.drop_threshold
@@ -263,36 +365,45 @@ class Rewriter:
             prompts_ = [[{"role": "system", "content": prompts.INSTRUCT_DOC_SYSTEM}, {"role": "user", "content": b}]
                         for b in bodies]
         else:
-            prompts_ = [prompts.PROX_DOC_TEMPLATE.format(text=b) for b in bodies]
+            prompts_ = [prompts.prox_prompt(b, p.prox_system, p.prox_chat_template) for b in bodies]
         constraint = Constraint("grammar", prompts.doc_grammar())
-        generations = self.lm.generate(prompts_, self._sampling(p.doc_max_new_tokens), self._constraint(constraint))
+        generations = self.doc_lm.generate(prompts_, self._sampling(p.doc_max_new_tokens),
+                                           self._constraint(constraint, self.doc_lm))
         out = []
         for generation in generations:
-            decision = decide_document(generation.text)
-            out.append((generation.text, decision.drop, [f"document: {e}" for e in decision.errors],
-                        generation.tokens))
+            text = generation.text.strip(" ")
+            decision = decide_document(text)
+            errors = [f"document: {e}" for e in decision.errors]
+            drop = decision.drop
+            if p.preset == "prox":  # ProX's executor: any output mentioning "drop" drops; nothing else is an error
+                drop, errors = "drop" in text, []
+            out.append((text, drop, errors, generation.tokens))
         return out
 
     # ------------------------------------------------------------ chunk pass
-    def _chunk_pass(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]]
-                    ) -> dict[int, tuple[list[str], int]]:
-        if self.p.preset == "small":
+    def _chunk_pass(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]],
+                    counts: dict[int, list[int]]) -> dict[int, tuple[list[str], int]]:
+        if self.p.preset == "line_lm":
             return self._line_decisions(docs, chunks)
+        if self.p.preset == "blocks":
+            return self._block_decisions(docs, chunks)
         requests: list[tuple[int, int, int]] = []
         prompt_list = []
         for i, lines in docs.items():
             width = max(3, len(str(len(lines) - 1)))
             for first, last in chunks[i]:
-                body = prompts.number_lines(lines[first:last + 1], first, width)
-                if self.p.preset == "instruct":
-                    prompt: Any = [
+                shown = self.shown_lines(lines[first:last + 1], counts[i][first:last + 1], self.p.chunk_tokens)
+                body = prompts.number_lines(shown, first, width)
+                if self.p.preset == "prox":
+                    prompt: Any = prompts.prox_prompt(prompts.prox_chunk(shown, first), self.p.prox_system,
+                                                      self.p.prox_chat_template)
+                elif self.p.preset == "instruct":
+                    prompt = [
                         {"role": "system", "content": prompts.INSTRUCT_SYSTEM},
                         {"role": "user", "content": prompts.INSTRUCT_EXAMPLE_INPUT},
                         {"role": "assistant", "content": prompts.INSTRUCT_EXAMPLE_OUTPUT},
                         {"role": "user", "content": f"[doc]\n{body}\n[/doc]"},
                     ]
-                else:
-                    prompt = prompts.PROX_CHUNK_TEMPLATE.format(text=body)
                 prompt_list.append(prompt)
                 requests.append((i, first, last))
         grammar = Constraint("grammar", prompts.chunk_grammar(0, 0).replace('num ::= "0"', "num ::= [0-9]{1,6}"))
@@ -301,7 +412,7 @@ class Rewriter:
         out: dict[int, tuple[list[str], int]] = {i: ([], 0) for i in docs}
         for (i, _first, _last), generation in zip(requests, generations):
             programs, generated = out[i]
-            out[i] = ([*programs, generation.text], generated + generation.tokens)
+            out[i] = ([*programs, generation.text.strip(" ")], generated + generation.tokens)
         return out
 
     def line_probabilities(self, docs: dict[int, list[str]]) -> dict[int, dict[int, float]]:
@@ -342,8 +453,20 @@ class Rewriter:
         return SamplingParams(max_tokens=max_tokens, temperature=self.p.temperature,
                               repeat_penalty=self.p.repeat_penalty, seed=self.p.lm.seed)
 
-    def _constraint(self, constraint: Constraint) -> Constraint | None:
-        return constraint if self.p.constrained and self.lm.supports(constraint) else None
+    def _constraint(self, constraint: Constraint, lm: LM | None = None) -> Constraint | None:
+        lm = lm or self.lm
+        return constraint if self.p.grammar and lm is not None and lm.supports(constraint) else None
+
+    def _block_decisions(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]]
+                         ) -> dict[int, tuple[list[str], int]]:
+        """blocks preset: the classifier's removals (blocks and block edges), written as programs."""
+        head = default_head()
+        threshold = self.p.block_threshold if self.p.block_threshold is not None else head.threshold
+        out = {}
+        for i, lines in docs.items():
+            remove = block_removals(lines, head.probabilities(lines), threshold)
+            out[i] = ([removal_program(lines, remove, first, last) for first, last in chunks[i]], 0)
+        return out
 
 
 def removal_program(lines: list[str], removed: set[int], first: int, last: int) -> str:
@@ -365,7 +488,7 @@ def _detail(result: DocResult | None) -> str | None:
         return None
     if result.status == "dropped":
         return f"program: {result.doc_program}"
-    return f"tokens {result.tokens_in} -> {len(result.text.split())} words left"
+    return f"{result.words_left} of {word_count(result.text)} words would be left"
 
 
 def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
@@ -400,6 +523,8 @@ class Rewrite(ModelStage):
     @property
     def resources(self) -> Resources:
         p: RewriteParams = self.params  # type: ignore[assignment]
+        if not p.needs_lm:
+            return Resources(num_cpus=p.num_cpus or 1.0, num_gpus=p.num_gpus or 0.0, concurrency=p.concurrency)
         gpus = p.num_gpus if p.num_gpus is not None else (float(p.lm.tensor_parallel_size)
                                                           if p.lm.backend == "vllm" else 0.0)
         cpus = p.num_cpus if p.num_cpus is not None else (node_cpus() if p.lm.backend == "llamacpp" else 1.0)
@@ -422,8 +547,13 @@ class Rewrite(ModelStage):
 
     def setup(self) -> None:
         p: RewriteParams = self.params  # type: ignore[assignment]
+        if not p.needs_lm:
+            self.rewriter = Rewriter(p, None)
+            return
         threads = p.lm.n_threads or assigned_cpus()
-        self.rewriter = Rewriter(p, load_lm(p.lm, threads=threads))
+        lm = load_lm(p.lm, threads=threads)
+        doc_lm = load_lm(p.doc_lm, threads=threads) if p.doc_lm is not None and p.doc_lm != p.lm else None
+        self.rewriter = Rewriter(p, lm, doc_lm)
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
         if self.rewriter is None:
@@ -454,6 +584,8 @@ def batch_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "tokens_in": sum(r["rewrite_tokens_in"] or 0 for r in done),
         "tokens_out": sum(r["rewrite_tokens_out"] or 0 for r in done),
         "generated_tokens": sum(r["rewrite_generated_tokens"] or 0 for r in done),
+        "backend_errors": sum(1 for r in done if r["rewrite_backend_error"]),
+        "ignored_calls": sum(r["rewrite_ignored_calls"] or 0 for r in done),
     }
 
 

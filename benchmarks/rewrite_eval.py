@@ -1,0 +1,281 @@
+"""Cross-source evaluation of boilerplate removal: fit on some sources, report on others.
+
+Builds the evaluation set of :mod:`benchmarks.rewrite_evalset` (real text from
+many sources, boilerplate injected around and between paragraphs, plus the
+labelled ``boilerplate_pairs`` pages), fits the ``blocks`` preset's classifier
+and every baseline's threshold on the ``fit`` sources, and reports on the
+``eval`` sources, in one run:
+
+* ``keep_all``: removes nothing;
+* ``repeated_lines``: removes lines that occur on many pages of the evaluated
+  set (site chrome repeats from page to page);
+* ``short_lines``: removes short lines without a sentence end and lines with
+  many link separators or site-chrome words (jusText-like rules);
+* ``blocks`` (the default preset): the fitted classifier, decisions on blocks;
+* ``blocks_lines``: the same classifier deciding line by line (shows what the
+  block rules are worth);
+* ``line_lm`` (with ``--lm-docs N``): the earlier per-line SmolLM2 classifier
+  on the first N evaluation documents, for quality and lines/s.
+
+Per method: token-weighted content kept and boilerplate removed with 95%
+bootstrap intervals (over documents), the share of documents with a broken
+paragraph (a kept paragraph missing an inner line), per source and over all;
+and lines/s on one core.
+
+    python benchmarks/rewrite_eval.py                 # report
+    python benchmarks/rewrite_eval.py --save          # also write curate/rewriting/block_head.json
+    python benchmarks/rewrite_eval.py --lm-docs 6     # add the per-line LM (slow: a model call per line)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from benchmarks._compare import add_smoke_flag, compare
+from benchmarks.rewrite_evalset import EvalDoc, build
+from curate.rewriting.block_head import WEIGHTS, BlockHead, block_removals
+from curate.rewriting.features import NAMES, document_features, line_shape
+
+Method = Callable[[list[EvalDoc]], list[set[int]]]
+CONTENT_TARGET = 0.985  # thresholds are fitted to keep this share of content tokens on the fit sources
+
+
+# ------------------------------------------------------------------ metrics
+
+
+def doc_counts(doc: EvalDoc, removed: set[int]) -> tuple[int, int, int, int, bool]:
+    """Content tokens, content kept, boilerplate tokens, boilerplate removed, whether a paragraph broke."""
+    content = kept = boiler = gone = 0
+    for i, label in enumerate(doc.labels):
+        if label is None:
+            continue
+        n = len(doc.lines[i].split())
+        if label:
+            content += n
+            kept += n * (i not in removed)
+        else:
+            boiler += n
+            gone += n * (i in removed)
+    by_paragraph: dict[int, list[bool]] = {}
+    for i, pid in enumerate(doc.paragraphs):
+        if pid is not None:
+            by_paragraph.setdefault(pid, []).append(i in removed)
+    broken = False
+    for flags in by_paragraph.values():
+        kept_at = [k for k, r in enumerate(flags) if not r]
+        if kept_at and any(flags[k] for k in range(kept_at[0], kept_at[-1] + 1)):
+            broken = True
+    return content, kept, boiler, gone, broken
+
+
+def report(docs: list[EvalDoc], removals: list[set[int]], rng: np.random.Generator, resamples: int = 300) -> dict:
+    rows = np.array([doc_counts(d, r) for d, r in zip(docs, removals)], dtype=np.float64)
+    def shares(sample: np.ndarray) -> tuple[float, float]:
+        return sample[:, 1].sum() / max(1, sample[:, 0].sum()), sample[:, 3].sum() / max(1, sample[:, 2].sum())
+    kept, removed = shares(rows)
+    boots = np.array([shares(rows[rng.integers(0, len(rows), len(rows))]) for _ in range(resamples)])
+    low, high = np.percentile(boots, [2.5, 97.5], axis=0).tolist()
+    return {"documents": len(docs), "content_tokens": int(rows[:, 0].sum()), "boilerplate_tokens": int(rows[:, 2].sum()),
+            "content_kept": round(kept, 4), "content_kept_ci": [round(low[0], 4), round(high[0], 4)],
+            "boilerplate_removed": round(removed, 4), "boilerplate_removed_ci": [round(low[1], 4), round(high[1], 4)],
+            "broken_documents": round(rows[:, 4].mean(), 4)}
+
+
+# ------------------------------------------------------------------ methods
+
+
+def normal(line: str) -> str:
+    return " ".join(line.lower().split())
+
+
+def repeated_lines(min_pages: int) -> Method:
+    def run(docs: list[EvalDoc]) -> list[set[int]]:
+        pages = Counter(key for d in docs for key in {normal(line) for line in d.lines if line.strip()})
+        return [{i for i, line in enumerate(d.lines) if line.strip() and pages[normal(line)] >= min_pages}
+                for d in docs]
+    return run
+
+
+_SENTENCE_END = re.compile(r"[.!?:;\"')]$")
+
+
+def short_line_rule(max_words: int) -> Callable[[str], bool]:
+    def boilerplate(line: str) -> bool:
+        shape = line_shape(line)
+        words = len(line.split())
+        return ((words <= max_words and not _SENTENCE_END.search(line.strip()))
+                or shape["separator_share"] >= 0.3 or (shape["chrome_share"] >= 0.3 and words <= 12))
+    return boilerplate
+
+
+def short_lines(max_words: int) -> Method:
+    rule = short_line_rule(max_words)
+    return lambda docs: [{i for i, line in enumerate(d.lines) if line.strip() and rule(line)} for d in docs]
+
+
+def head_method(head: BlockHead, threshold: float, on_blocks: bool, cache: dict | None = None) -> Method:
+    """The classifier, on blocks or line by line; ``cache`` (document id -> probabilities) saves rescoring
+    when only the threshold changes (fitting)."""
+    def run(docs: list[EvalDoc]) -> list[set[int]]:
+        out = []
+        for d in docs:
+            if cache is None:
+                probabilities = head.probabilities(d.lines)
+            else:
+                probabilities = cache.get(id(d)) or cache.setdefault(id(d), head.probabilities(d.lines))
+            if on_blocks:
+                out.append(block_removals(d.lines, probabilities, threshold))
+            else:
+                out.append({i for i, p in probabilities.items() if p >= threshold})
+        return out
+    return run
+
+
+def line_lm(limit_lines: int) -> Method:
+    """The earlier default: SmolLM2 scores every line alone (one model call per line)."""
+    from curate.lm import LMConfig, load_lm
+    from curate.stages.rewrite import RewriteParams, Rewriter
+
+    rewriter = Rewriter(RewriteParams(preset="line_lm"), load_lm(LMConfig(n_ctx=2048), threads=1))
+
+    def run(docs: list[EvalDoc]) -> list[set[int]]:
+        probabilities = rewriter.line_probabilities({k: d.lines[:limit_lines] for k, d in enumerate(docs)})
+        return [{i for i, p in probabilities[k].items() if p >= rewriter.p.line_threshold} for k in range(len(docs))]
+    return run
+
+
+# ------------------------------------------------------------------ fitting
+
+
+def fit_head(docs: list[EvalDoc]) -> BlockHead:
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys, ws = [], [], []
+    for d in docs:
+        index, rows = document_features(d.lines)
+        for i, row in zip(index, rows):
+            xs.append(row)
+            ys.append(0 if d.labels[i] else 1)
+            ws.append(1 + len(d.lines[i].split()))  # token-weighted, as the measure
+    x, y = np.asarray(xs), np.asarray(ys)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y, sample_weight=np.asarray(ws))
+    return BlockHead(tuple(NAMES), mean, scale, model.coef_[0], float(model.intercept_[0]), 0.5)
+
+
+def fit_threshold(make: Callable[[float], Method], docs: list[EvalDoc], grid: list[float]) -> float:
+    """The grid value that removes the most boilerplate while keeping CONTENT_TARGET of content on ``docs``."""
+    best, best_removed = grid[0], -1.0
+    for value in grid:
+        rows = np.array([doc_counts(d, r)[:4] for d, r in zip(docs, make(value)(docs))], dtype=np.float64)
+        kept, removed = rows[:, 1].sum() / rows[:, 0].sum(), rows[:, 3].sum() / max(1, rows[:, 2].sum())
+        if kept >= CONTENT_TARGET and removed > best_removed:
+            best, best_removed = value, removed
+    return best
+
+
+def lines_per_second(method: Method, docs: list[EvalDoc], lines: int | None = None) -> float:
+    started = time.perf_counter()
+    method(docs)
+    total = lines if lines is not None else sum(1 for d in docs for line in d.lines if line.strip())
+    return total / (time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-source", type=int, default=60, help="documents per source")
+    parser.add_argument("--save", action="store_true", help=f"write the fitted classifier to {WEIGHTS}")
+    parser.add_argument("--lm-docs", type=int, default=0, help="also run the per-line LM on this many eval docs")
+    parser.add_argument("--json", help="write the full report here")
+    add_smoke_flag(parser)
+    args = parser.parse_args()
+    per_source = 6 if args.smoke else args.per_source
+    fit_docs, eval_docs = build("fit", per_source), build("eval", per_source)
+    print(f"fit: {len(fit_docs)} documents, eval: {len(eval_docs)} documents", flush=True)
+
+    head = fit_head(fit_docs)
+    grid = [round(x, 3) for x in np.arange(0.02, 0.96, 0.02)]
+    scores: dict = {}
+    threshold = fit_threshold(lambda t: head_method(head, t, True, scores), fit_docs, grid)
+    head = BlockHead(head.names, head.mean, head.scale, head.coef, head.intercept, threshold)
+    if args.save:
+        WEIGHTS.write_text(json.dumps({
+            "names": list(head.names), "mean": head.mean.round(6).tolist(), "scale": head.scale.round(6).tolist(),
+            "coef": head.coef.round(6).tolist(), "intercept": round(head.intercept, 6), "threshold": threshold,
+            "fitted_on": "benchmarks/rewrite_eval.py --save (fit sources and boilerplate pool A)",
+        }, indent=1) + "\n")
+    repeat_pages = fit_threshold(repeated_lines, fit_docs, [2, 3, 4, 5, 8])
+    short_words = fit_threshold(short_lines, fit_docs, [1, 2, 3, 4, 5, 6])
+    line_threshold = fit_threshold(lambda t: head_method(head, t, False, scores), fit_docs, grid)
+    methods: dict[str, tuple[Method, str]] = {
+        "keep_all": (lambda docs: [set() for _ in docs], ""),
+        "repeated_lines": (repeated_lines(repeat_pages), f"on >= {repeat_pages} pages"),
+        "short_lines": (short_lines(short_words), f"<= {short_words} words"),
+        "blocks_lines": (head_method(head, line_threshold, False), f"threshold {line_threshold}"),
+        "blocks": (head_method(head, threshold, True), f"threshold {threshold}"),
+    }
+    results: dict[str, dict] = {}
+    sources = sorted({d.source for d in eval_docs})
+    for name, (method, setting) in methods.items():
+        removals = method(eval_docs)
+        rng = np.random.default_rng(0)
+        entry = {"setting": setting, "all": report(eval_docs, removals, rng)}
+        for source in sources:
+            picked = [k for k, d in enumerate(eval_docs) if d.source == source]
+            entry[source] = report([eval_docs[k] for k in picked], [removals[k] for k in picked], rng)
+        entry["worst_content_kept"] = min(entry[s]["content_kept"] for s in sources)
+        entry["worst_boilerplate_removed"] = min(entry[s]["boilerplate_removed"] for s in sources)
+        entry["lines_per_s_one_core"] = round(lines_per_second(method, eval_docs), 1)
+        results[name] = entry
+        a = entry["all"]
+        print(f"{name:15s} {setting:18s} content kept {a['content_kept']:.4f} {a['content_kept_ci']}  "
+              f"boilerplate removed {a['boilerplate_removed']:.4f} {a['boilerplate_removed_ci']}  "
+              f"broken docs {a['broken_documents']:.3f}  worst source kept {entry['worst_content_kept']:.4f} "
+              f"removed {entry['worst_boilerplate_removed']:.4f}  {entry['lines_per_s_one_core']:,.0f} lines/s",
+              flush=True)
+    for source in sources:
+        b = results["blocks"][source]
+        print(f"  blocks on {source:40s} kept {b['content_kept']:.4f} {b['content_kept_ci']}  removed "
+              f"{b['boilerplate_removed']:.4f} {b['boilerplate_removed_ci']}  broken {b['broken_documents']:.3f}")
+    lm_lines = None
+    if args.lm_docs:
+        docs = eval_docs[:args.lm_docs]
+        limit = 12 if args.smoke else 10_000
+        lm_lines = sum(1 for d in docs for line in d.lines[:limit] if line.strip())
+        method = line_lm(limit)
+        started = time.perf_counter()
+        removals = method(docs)
+        lm_speed = lm_lines / (time.perf_counter() - started)
+        clipped = [EvalDoc(d.source, d.lines[:limit], d.labels[:limit], d.paragraphs[:limit]) for d in docs]
+        results["line_lm"] = {"all": report(clipped, removals, np.random.default_rng(0)),
+                              "lines_per_s_one_core": round(lm_speed, 2), "lines": lm_lines}
+        results["line_lm"]["blocks_on_same_docs"] = report(clipped, methods["blocks"][0](clipped),
+                                                           np.random.default_rng(0))
+        print(f"line_lm on {len(docs)} docs ({lm_lines} lines): {json.dumps(results['line_lm'])}", flush=True)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=1)
+    best = results["blocks"]["all"]
+    for baseline in ("repeated_lines", "short_lines", "keep_all"):
+        ref = results[baseline]["all"]
+        compare(f"rewrite content kept (token-weighted, held-out sources) vs {baseline}", baseline,
+                ref["content_kept"], best["content_kept"], "share")
+        compare(f"rewrite boilerplate removed (token-weighted, held-out sources) vs {baseline}", baseline,
+                ref["boilerplate_removed"], best["boilerplate_removed"], "share")
+    if "line_lm" in results:
+        compare("rewrite lines/s on one core, blocks preset vs the per-line LM", "line_lm (SmolLM2-135M)",
+                results["line_lm"]["lines_per_s_one_core"], results["blocks"]["lines_per_s_one_core"], "lines/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Per-line features for boilerplate detection, with the line's block and neighbours as context.
+
+A *block* is a run of non-blank lines. Each non-blank line gets a fixed-length
+vector: its own shape (length, punctuation, capitals, separators such as ``|``
+or ``»``, words typical of site chrome such as "cookies" or "share"), the same
+shape for its previous and next non-blank line, its block's size and prose
+share, and where it sits in the block and in the document. Everything is plain
+Python over the line's text: no model call, tens of thousands of lines per
+second on one core.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+#: Words typical of navigation, banners, share bars and footers of web pages (lowercase, whole words).
+CHROME_WORDS = frozenset("""
+home menu navigation nav next prev previous up back top skip index contents search login log sign register
+account cart subscribe newsletter cookie cookies consent accept privacy policy terms conditions copyright
+rights reserved share tweet facebook twitter linkedin reddit pinterest whatsapp email print follow like
+related recommended popular trending advertisement advertising sponsored sitemap contact about help faq
+powered comments comment reply permalink tags categories archive archives rss feed download app
+""".split())
+_STOPWORDS = frozenset("""
+the a an of to in and or is are was were be been it that this with for on as by at from which who
+but not have has had will would can could may should its their they he she we you i
+""".split())
+_SEPARATORS = re.compile(r"[|•·»›>«‹/]|\s-\s|::")
+_SPLIT = re.compile(r"\s*(?:[|•·»›>«‹/]|\s-\s|::|\s{2,})\s*")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_TERMINAL = (".", "!", "?", ":", ";", '"', "'", ")", "”", "’", "。", "！", "？")
+
+OWN = ("log_words", "log_chars", "terminal", "upper_start", "lower_start", "bullet", "digit_share", "alpha_share",
+       "upper_share", "title_share", "separator_share", "chrome_share", "chrome_any", "stop_share", "short",
+       "has_copyright", "mean_word_len", "link_list", "wide_gaps")
+NEIGHBOUR = ("log_words", "terminal", "lower_start", "chrome_share", "stop_share", "separator_share")
+CONTEXT = ("block_log_lines", "block_log_words", "block_terminal_share", "block_chrome_share", "block_stop_share",
+           "first_in_block", "last_in_block", "alone_in_block", "doc_position", "doc_head", "doc_tail")
+NAMES = (list(OWN) + [f"prev_{n}" for n in NEIGHBOUR] + [f"next_{n}" for n in NEIGHBOUR] + list(CONTEXT))
+
+
+def line_shape(line: str) -> dict[str, float]:
+    text = line.strip()
+    words = _WORD.findall(text)
+    lower = [w.lower() for w in words]
+    n_words = len(words)
+    n_chars = len(text)
+    letters = sum(ch.isalpha() for ch in text)
+    chrome = sum(w in CHROME_WORDS for w in lower)
+    return {
+        "log_words": math.log1p(n_words),
+        "log_chars": math.log1p(n_chars),
+        "terminal": float(text.endswith(_TERMINAL)),
+        "upper_start": float(text[:1].isupper()),
+        "lower_start": float(text[:1].islower()),
+        "bullet": float(text[:1] in "-*•–—+·"),
+        "digit_share": sum(ch.isdigit() for ch in text) / max(1, n_chars),
+        "alpha_share": letters / max(1, n_chars),
+        "upper_share": sum(ch.isupper() for ch in text) / max(1, letters),
+        "title_share": sum(w[:1].isupper() for w in words) / max(1, n_words),
+        "separator_share": len(_SEPARATORS.findall(text)) / max(1, n_words),
+        "chrome_share": chrome / max(1, n_words),
+        "chrome_any": float(chrome > 0),
+        "stop_share": sum(w in _STOPWORDS for w in lower) / max(1, n_words),
+        "short": float(n_words <= 3),
+        "has_copyright": float("©" in text or "(c)" in text.lower() or "copyright" in lower),
+        "mean_word_len": min(20.0, sum(map(len, words)) / max(1, n_words)) / 10,
+        "link_list": _link_list(text),
+        "wide_gaps": float(len(re.findall(r"\S\s{2,}\S", text)) >= 2),
+    }
+
+
+def _link_list(text: str) -> float:
+    """1 when the line is a list of at least three short items (a menu or a breadcrumb): ``A | B | C``."""
+    items = [item for item in _SPLIT.split(text) if item]
+    return float(len(items) >= 3 and all(len(item.split()) <= 3 for item in items))
+
+
+def blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """Inclusive ranges of the runs of non-blank lines."""
+    out: list[tuple[int, int]] = []
+    start = None
+    for i, line in enumerate(lines):
+        if line.strip():
+            if start is None:
+                start = i
+        elif start is not None:
+            out.append((start, i - 1))
+            start = None
+    if start is not None:
+        out.append((start, len(lines) - 1))
+    return out
+
+
+def document_features(lines: list[str]) -> tuple[list[int], list[list[float]]]:
+    """The indices of the non-blank lines and one feature vector (in :data:`NAMES` order) for each."""
+    spans = blocks(lines)
+    index = [i for first, last in spans for i in range(first, last + 1)]
+    if not index:
+        return [], []
+    shapes = {i: line_shape(lines[i]) for i in index}
+    total = len(lines)
+    rows: list[list[float]] = []
+    empty = dict.fromkeys(NEIGHBOUR, 0.0)
+    for b, (first, last) in enumerate(spans):
+        members = [shapes[i] for i in range(first, last + 1)]
+        block_words = sum(math.expm1(s["log_words"]) for s in members)
+        size = len(members)
+        block = {
+            "block_log_lines": math.log1p(size),
+            "block_log_words": math.log1p(block_words),
+            "block_terminal_share": sum(s["terminal"] for s in members) / size,
+            "block_chrome_share": sum(s["chrome_share"] for s in members) / size,
+            "block_stop_share": sum(s["stop_share"] for s in members) / size,
+        }
+        for i in range(first, last + 1):
+            own = shapes[i]
+            prev = shapes.get(i - 1) or (shapes[spans[b - 1][1]] if b else None)
+            nxt = shapes.get(i + 1) or (shapes[spans[b + 1][0]] if b + 1 < len(spans) else None)
+            position = i / max(1, total - 1)
+            context = dict(block)
+            context.update({
+                "first_in_block": float(i == first), "last_in_block": float(i == last),
+                "alone_in_block": float(first == last), "doc_position": position,
+                "doc_head": float(position < 0.1), "doc_tail": float(position > 0.9),
+            })
+            row = [own[n] for n in OWN]
+            row += [(prev or empty)[n] for n in NEIGHBOUR]
+            row += [(nxt or empty)[n] for n in NEIGHBOUR]
+            row += [context[n] for n in CONTEXT]
+            rows.append(row)
+    return index, rows
