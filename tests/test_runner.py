@@ -245,3 +245,39 @@ def test_code_fingerprint_follows_the_module_source(tmp_path, monkeypatch):
         prints.append(code_fingerprint(module.Mine))
     sys.modules.pop("my_stage_module", None)
     assert prints[0] and prints[0] != prints[1]
+
+
+def test_code_fingerprint_follows_helper_modules_and_shipped_data(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from curate.engine.code import code_fingerprint, stage_files
+
+    package = tmp_path / "myplugin"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "stage.py").write_text(
+        "from curate.stage import MapStage\nfrom myplugin.helper import keep\n\n"
+        "class Mine(MapStage):\n    name = 'mine'\n\n    def process_batch(self, batch):\n        return keep(batch)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def fingerprint() -> str:
+        for name in [n for n in sys.modules if n.split(".")[0] == "myplugin"]:
+            sys.modules.pop(name)
+        importlib.invalidate_caches()
+        cls = importlib.import_module("myplugin.stage").Mine
+        code_fingerprint.cache_clear()
+        return code_fingerprint(cls)
+
+    (package / "helper.py").write_text("def keep(batch):\n    return batch\n")
+    (package / "weights.json").write_text('{"w": 1}')
+    first = fingerprint()
+    assert [name for name, _ in stage_files(importlib.import_module("myplugin.stage").Mine)] == [
+        "myplugin.helper", "myplugin.stage"]
+    (package / "helper.py").write_text("def keep(batch):\n    return batch  # edited\n")
+    second = fingerprint()
+    (package / "weights.json").write_text('{"w": 2}')
+    third = fingerprint()
+    for name in [n for n in sys.modules if n.split(".")[0] == "myplugin"]:
+        sys.modules.pop(name)
+    assert len({first, second, third}) == 3
