@@ -22,7 +22,7 @@ shards of ``curate run`` (documents) or ``curate pack`` (token sequences):
 * **Items.** Documents come as dicts of the requested ``columns`` (default
   ``id`` and ``text``); with ``tokenizer`` they also carry ``input_ids`` (the text's
   token ids and the end-of-document token). Packed rows come as dicts of tensors
-  (``input_ids``, ``loss_mask``, ``doc_starts``) plus ``doc_ids`` and ``tokens``.
+  (``input_ids``, ``loss_mask``, ``doc_starts``, ``doc_offsets``) plus ``doc_ids`` and ``tokens``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ except ImportError as exc:  # pragma: no cover - torch is an optional extra
 from curate.feed.shards import PACK_MANIFEST, document_shards
 from curate.manifest import MANIFEST
 
-TENSOR_COLUMNS = ("input_ids", "loss_mask", "doc_starts")
+TENSOR_COLUMNS = ("input_ids", "loss_mask", "doc_starts", "doc_offsets")
 
 
 @dataclass(frozen=True)

@@ -263,10 +263,10 @@ class _PackState:
         offset = 0
         for length in pieces:
             piece = Packer(length, self.tokenizer.eos_id, self._emit, metadata=metadata)
-            piece.add(doc_id, document[offset:offset + length], prefix - offset)
+            piece.add(doc_id, document[offset:offset + length], prefix - offset, offset)
             offset += length
         if tail:
-            self._packer(config.min_bucket, metadata).add(doc_id, document[offset:], prefix - offset)
+            self._packer(config.min_bucket, metadata).add(doc_id, document[offset:], prefix - offset, offset)
 
     def finish(self) -> None:
         for packer in self.packers.values():

