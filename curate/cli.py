@@ -230,7 +230,7 @@ def inspect(output: str, samples: int) -> None:
 
 @main.command()
 @click.argument("output", type=click.Path(file_okay=False))
-@click.option("-o", "--into", "into", help="Folder for the packed shards (default: OUTPUT/packed).")
+@click.option("-o", "--into", "into", help="Folder for the packed shards (default: OUTPUT/_packed).")
 @click.option("--tokenizer", default="default", show_default=True,
               help="'default' (the default LM's, read from its GGUF), a tokenizer.json, a local Hugging Face tokenizer "
                    "folder or a .gguf file.")
@@ -249,7 +249,7 @@ def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token:
     """Tokenise a run's OUTPUT and pack it into fixed-length token rows (Parquet list columns)."""
     from pydantic import ValidationError
 
-    from curate.feed.pack import PackConfig, pack_output
+    from curate.feed.pack import PACKED, PackConfig, pack_output
     from curate.feed.tokenizer import TokenizerError
 
     try:
@@ -262,7 +262,7 @@ def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token:
         _fail("; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors()))
     except (TokenizerError, FileNotFoundError) as exc:
         _fail(str(exc))
-    folder = config.output or os.path.join(output, "packed")
+    folder = config.output or os.path.join(output, PACKED)
     lengths = ", ".join(f"{n:,} x {length}" for length, n in manifest.sequences_by_length.items())
     out.print(f"{manifest.documents:,} documents, {manifest.document_tokens:,} tokens "
               f"({manifest.tokenizer['name']}) -> {manifest.sequences:,} sequences ({lengths}), "
@@ -270,6 +270,23 @@ def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token:
               f"{manifest.seconds:.1f}s", soft_wrap=True)
     out.print(f"packed: {folder}  (pl.scan_parquet('{folder}/**/*.parquet'); curate.loader.CurateDataset('{folder}'))",
               soft_wrap=True)
+
+
+@main.command()
+@click.argument("output", type=click.Path(file_okay=False))
+@click.option("--html", "path", type=click.Path(dir_okay=False), help="Where to write the page (default: OUTPUT/report.html).")
+@click.option("--tokenizer", default="default", show_default=True,
+              help="Tokenizer for the token counts: 'default' (the default LM's), a local path, or 'estimate' "
+                   "(characters / 4).")
+def report(output: str, path: str | None, tokenizer: str) -> None:
+    """Write one self-contained HTML page about a run's OUTPUT: funnel, drops, scores, mix, dedup, order, rewrites."""
+    from curate.report import write_report
+
+    try:
+        written = write_report(output, path, tokenizer)
+    except FileNotFoundError as exc:
+        _fail(f"{exc}; is {output} the output folder of 'curate run'?")
+    out.print(f"report: {os.path.abspath(written)}  (open it in a browser; it needs no network)", soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

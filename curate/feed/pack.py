@@ -4,10 +4,10 @@ Documents are read in output order (so in-context-pretraining contexts stay in
 ``context_id`` order and together), tokenised, each followed by the
 end-of-document token, and either
 
-* concatenated into rows of exactly ``seq_len`` tokens (``OUT/packed/part-*.parquet``), or
+* concatenated into rows of exactly ``seq_len`` tokens (``OUT/_packed/part-*.parquet``), or
 * with ``buckets``, split dataset-decomposition style into pieces whose lengths
   are powers of two, one piece a row, a folder per length
-  (``OUT/packed/len-00256/`` ... ``len-<seq_len>/``); tails shorter than
+  (``OUT/_packed/len-00256/`` ... ``len-<seq_len>/``); tails shorter than
   ``min_bucket`` are concatenated into ``min_bucket`` rows.
 
 With ``metadata`` set, the first ``metadata_share`` of the documents (by
@@ -34,7 +34,7 @@ from curate.feed.packing import Packer, Row, decompose, is_power_of_two
 from curate.feed.shards import PACK_MANIFEST, ShardWriter, document_shards
 from curate.feed.tokenizer import Tokenizer, load_tokenizer
 
-PACKED = "packed"
+PACKED = "_packed"  # inside OUT, beside _dropped: readers of OUT/*.parquet and pyarrow.dataset(OUT) skip it
 
 
 class PackConfig(BaseModel):
@@ -47,7 +47,7 @@ class PackConfig(BaseModel):
     eos_token: str | None = Field(None, description="Token after each document (default: <|endoftext|> or the "
                                                     "tokenizer's end-of-sequence token).")
     seq_len: int = Field(2048, ge=8, description="Tokens per packed row (the largest bucket with buckets).")
-    output: str | None = Field(None, description="Folder for the packed shards (default: OUT/packed).")
+    output: str | None = Field(None, description="Folder for the packed shards (default: OUT/_packed).")
     metadata: str | None = Field(None, description="Metadata to prepend (MeCo): 'domain', 'source', or an output "
                                                    "column or meta key. Off when unset.")
     metadata_template: str | None = Field(None, description="Prefix text with {value} (default: 'URL: {value}' for "
@@ -84,7 +84,7 @@ class PackedShard(BaseModel):
 
 
 class PackManifest(BaseModel):
-    """``OUT/packed/_pack.json``: what was packed, with which tokenizer, and the token accounting."""
+    """``OUT/_packed/_pack.json``: what was packed, with which tokenizer, and the token accounting."""
 
     created: str = ""
     source: str = Field("", description="The run output folder that was packed.")
