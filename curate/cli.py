@@ -119,6 +119,9 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
     except KeyboardInterrupt:
         _fail("interrupted; re-run the same command to resume after the last finished stage", 130)
     _print_summary(manifest, os.path.abspath(config.output))
+    if config.pack is not None:
+        out.print(f"packed tokens: {config.pack.output or os.path.join(os.path.abspath(config.output), '_packed')}",
+                  soft_wrap=True)
 
 
 @contextlib.contextmanager
