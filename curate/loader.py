@@ -61,14 +61,19 @@ class Unit:
     stop: int
 
 
-def _files(source: str | list[str], metadata: bool | None) -> tuple[list[str], bool]:
+def _files(source: str | list[str], metadata: bool | None, length: int | None) -> tuple[list[str], bool]:
     """The shard files in order, and whether they hold packed token rows."""
     if isinstance(source, (list, tuple)):
         files = [str(f) for f in source]
     elif os.path.isfile(os.path.join(source, PACK_MANIFEST)):
         from curate.feed.pack import read_pack_manifest
 
-        files = read_pack_manifest(source).files(source, metadata)
+        pack = read_pack_manifest(source)
+        lengths = sorted({shard.length for shard in pack.shards})
+        if length is None and len(lengths) > 1:
+            raise ValueError(f"{source} holds length buckets {lengths}: read one bucket at a time, "
+                             f"e.g. CurateDataset({source!r}, length={lengths[0]})")
+        files = pack.files(source, metadata, length)
     elif os.path.isfile(os.path.join(source, MANIFEST)) or glob.glob(os.path.join(source, "*.parquet")):
         files = document_shards(source)
     elif os.path.isfile(source):
@@ -105,13 +110,15 @@ class CurateDataset(IterableDataset):
         world_size: int | None = None,
         group_column: str | None = "auto",
         metadata: bool | None = None,
+        length: int | None = None,
     ) -> None:
         """``tokenizer``: None, ``"default"``, a tokenizer path, or a ``curate.feed.tokenizer.Tokenizer``.
 
         ``group_column``: ``"auto"`` uses ``context_id`` when the rows have one, None never groups.
         ``metadata`` (packed folders): True reads only the metadata-conditioned share, False the cool-down.
+        ``length`` (packed folders with length buckets): the bucket to read.
         """
-        self.files, self.packed = _files(source, metadata)
+        self.files, self.packed = _files(source, metadata, length)
         names = pq.read_schema(self.files[0]).names
         if group_column == "auto":
             group_column = "context_id" if "context_id" in names and not self.packed else None

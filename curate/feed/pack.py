@@ -100,9 +100,11 @@ class PackManifest(BaseModel):
     shards: list[PackedShard] = Field(default_factory=list)
     seconds: float = 0.0
 
-    def files(self, folder: str, metadata: bool | None = None) -> list[str]:
-        """Shard paths in order; ``metadata`` True/False selects the conditioned share or the cool-down."""
-        return [os.path.join(folder, s.path) for s in self.shards if metadata is None or s.metadata == metadata]
+    def files(self, folder: str, metadata: bool | None = None, length: int | None = None) -> list[str]:
+        """Shard paths in order; ``metadata`` True/False selects the conditioned share or the cool-down,
+        ``length`` one bucket."""
+        return [os.path.join(folder, s.path) for s in self.shards
+                if (metadata is None or s.metadata == metadata) and (length is None or s.length == length)]
 
 
 def read_pack_manifest(folder: str) -> PackManifest:
