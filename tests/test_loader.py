@@ -138,3 +138,30 @@ def test_resume_refuses_another_layout(run_output):
     other.load_state_dict(state)
     with pytest.raises(ValueError, match="same world size"):
         next(iter(other))
+
+
+def test_packed_rows_as_tensors_by_share_and_bucket(run_output, tmp_path):
+    from curate.feed.pack import PackConfig, pack_output
+    from curate.feed.tokenizer import load_tokenizer
+
+    folder, _ = run_output
+    tokenizer = load_tokenizer(train_tokenizer(str(tmp_path / "tok")))
+    fixed = pack_output(folder, PackConfig(seq_len=32, metadata="source", metadata_share=0.5,
+                                           output=str(tmp_path / "p")), tokenizer=tokenizer)
+    rows = list(CurateDataset(str(tmp_path / "p")))
+    assert len(rows) == fixed.sequences
+    assert all(row["input_ids"].shape == (32,) and row["input_ids"].dtype == torch.long for row in rows)
+    assert {"loss_mask", "doc_starts", "doc_offsets", "doc_ids", "tokens"} <= set(rows[0])
+    conditioned = CurateDataset(str(tmp_path / "p"), metadata=True)
+    cooldown = CurateDataset(str(tmp_path / "p"), metadata=False)
+    assert len(conditioned) + len(cooldown) == len(rows) and len(conditioned) and len(cooldown)
+    assert any(int(row["loss_mask"].sum()) < row["tokens"] for row in conditioned)  # prefixes carry no loss
+    assert all(int(row["loss_mask"].sum()) == row["tokens"] for row in cooldown)  # plain text: all of it
+
+    bucketed = pack_output(folder, PackConfig(seq_len=64, min_bucket=16, buckets=True, output=str(tmp_path / "b")),
+                           tokenizer=tokenizer)
+    with pytest.raises(ValueError, match="length=16"):
+        CurateDataset(str(tmp_path / "b"))
+    for length, count in bucketed.sequences_by_length.items():
+        assert [row["input_ids"].shape[0] for row in CurateDataset(str(tmp_path / "b"), length=length)] == \
+            [length] * count
