@@ -148,3 +148,21 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert dom.charts == _parse(html).charts and len(dom.charts) >= 11
     assert dom.tags.count("svg") == len(dom.charts)
     assert re.search(r'<section id="icp">.*<svg', result.stdout, re.S)
+
+
+def test_packed_section_and_a_stale_pack(report, tmp_path):
+    from curate.feed.pack import PackConfig, pack_output
+    from tests.feed_output import train_tokenizer
+
+    folder, _, _ = report
+    copy = str(tmp_path / "out")
+    shutil.copytree(folder, copy)
+    pack_output(copy, PackConfig(tokenizer=train_tokenizer(str(tmp_path / "tok")), seq_len=64))
+    with open(write_report(copy, tokenizer="estimate"), encoding="utf-8") as handle:
+        html = handle.read()
+    assert "packed-lengths" in _parse(html).charts and "run curate pack again" not in html
+    manifest = read_manifest(copy)
+    manifest.created = "2030-01-01T00:00:00Z"  # a later run over the same folder
+    write_manifest(copy, manifest)
+    with open(write_report(copy, tokenizer="estimate"), encoding="utf-8") as handle:
+        assert "run curate pack again" in handle.read()

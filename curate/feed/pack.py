@@ -88,6 +88,7 @@ class PackManifest(BaseModel):
 
     created: str = ""
     source: str = Field("", description="The run output folder that was packed.")
+    run_created: str = Field("", description="When that run wrote its manifest (to tell a stale pack).")
     config: PackConfig = Field(default_factory=PackConfig)
     tokenizer: dict[str, Any] = Field(default_factory=dict)
     documents: int = 0
@@ -150,6 +151,12 @@ def _metadata_cut(files: list[str], config: PackConfig) -> float:
     return config.metadata_share * float(total or 0)
 
 
+def _run_created(output: str) -> str:
+    from curate.manifest import MANIFEST, read_manifest
+
+    return read_manifest(output).created if os.path.isfile(os.path.join(output, MANIFEST)) else ""
+
+
 def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokenizer | None = None) -> PackManifest:
     """Pack the documents of ``output`` (a run's output folder) into token shards; returns the manifest."""
     config = config or PackConfig()
@@ -168,7 +175,7 @@ def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokeni
     state.finish()
     manifest = PackManifest(
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        source=os.path.abspath(output), config=config,
+        source=os.path.abspath(output), run_created=_run_created(output), config=config,
         tokenizer={"name": tokenizer.name, "source": tokenizer.source, "eos_token": tokenizer.eos_token,
                    "eos_id": tokenizer.eos_id, "vocab_size": tokenizer.backend.get_vocab_size()},
         documents=state.documents, document_tokens=state.document_tokens,

@@ -200,7 +200,11 @@ def _packed(data: collect.RunData) -> str:
             ["document tokens", pack.document_tokens], ["metadata prefix tokens", pack.metadata_tokens],
             ["documents with metadata", pack.metadata_documents], ["padding tokens", pack.padding_tokens],
             ["padding share", f"{100 * pack.padding_tokens / max(total, 1):.2f}%"], ["rows", pack.sequences]]
-    return chart + _table(["", ""], rows)
+    stale = ""
+    if pack.run_created and pack.run_created != data.manifest.created:
+        stale = (f'<p class="bad">Packed from the run of {escape(pack.run_created)}, not this one '
+                 f"({escape(data.manifest.created)}): run curate pack again.</p>")
+    return stale + chart + _table(["", ""], rows)
 
 
 SECTIONS = (
