@@ -201,16 +201,16 @@ class CurateDataset(IterableDataset):
         if self.shuffle_buffer:
             groups = self._shuffled(groups, random.Random(f"{self.seed}:{self.epoch}:{reader}"))
         for group in groups:
-            if self._yielded + group.num_rows <= skip:  # replaying up to the saved position: nothing to convert
-                self._yielded += group.num_rows
+            if self._yielded + len(group) <= skip:  # replaying up to the saved position
+                self._yielded += len(group)
                 continue
-            for item in group.select(self.columns).to_pylist():
+            for item in group:
                 self._yielded += 1
                 if self._yielded > skip:
                     yield self._item(item)
 
-    def _shuffled(self, groups: Iterator[pa.Table], rng: random.Random) -> Iterator[pa.Table]:
-        buffer: list[pa.Table] = []
+    def _shuffled(self, groups: Iterator[list[dict]], rng: random.Random) -> Iterator[list[dict]]:
+        buffer: list[list[dict]] = []
         for group in groups:
             if len(buffer) < self.shuffle_buffer:
                 buffer.append(group)
@@ -221,27 +221,43 @@ class CurateDataset(IterableDataset):
         rng.shuffle(buffer)
         yield from buffer
 
-    def _groups(self, units: list[Unit]) -> Iterator[pa.Table]:
-        """Each unit's rows as whole groups: contexts that start in the unit, or single rows."""
-        cache: dict[tuple[int, int], pa.Table] = {}
+    def _rows(self, table: pa.Table) -> list[dict[str, Any]]:
+        """A row group's rows as dicts; packed id lists become tensors without a detour through Python lists."""
+        if not self.packed:
+            return table.select(self.columns).to_pylist()
+        columns: dict[str, list] = {}
+        for name in self.columns:
+            column = table[name].combine_chunks()
+            if name in TENSOR_COLUMNS:
+                offsets = column.offsets.to_numpy()
+                values = torch.from_numpy(column.values.to_numpy(zero_copy_only=False).astype(np.int64))
+                columns[name] = [values[offsets[i]:offsets[i + 1]] for i in range(len(column))]
+            else:
+                columns[name] = column.to_pylist()
+        return [dict(zip(columns, row)) for row in zip(*columns.values())]
 
-        def group(file: int, row_group: int) -> pa.Table:
+    def _groups(self, units: list[Unit]) -> Iterator[list[dict]]:
+        """Each unit's rows as whole groups: contexts that start in the unit, or single rows."""
+        cache: dict[tuple[int, int], tuple[pa.Table, list[dict]]] = {}
+
+        def group(file: int, row_group: int) -> tuple[pa.Table, list[dict]]:
             key = (file, row_group)
             if key not in cache:
                 cache.clear()
                 columns = list(dict.fromkeys(self.columns + ([self.group_column] if self.group_column else [])))
-                cache[key] = pq.ParquetFile(self.files[file]).read_row_group(row_group, columns=columns)
+                table = pq.ParquetFile(self.files[file]).read_row_group(row_group, columns=columns)
+                cache[key] = (table, self._rows(table))
             return cache[key]
 
         for unit in units:
-            table = group(unit.file, unit.row_group)
+            table, rows = group(unit.file, unit.row_group)
             if self.group_column is None:
                 for row in range(unit.start, unit.stop):
-                    yield table.slice(row, 1)
+                    yield [rows[row]]
                 continue
-            yield from self._contexts(unit, table, group)
+            yield from self._contexts(unit, table, rows, group)
 
-    def _contexts(self, unit: Unit, table: pa.Table, group: Any) -> Iterator[pa.Table]:
+    def _contexts(self, unit: Unit, table: pa.Table, rows: list[dict], group: Any) -> Iterator[list[dict]]:
         keys = table[self.group_column].to_numpy(zero_copy_only=False)
         start = unit.start
         previous = keys[start - 1] if start > 0 else self._last_key(unit)
@@ -251,10 +267,10 @@ class CurateDataset(IterableDataset):
             stop = start + 1
             while stop < len(keys) and keys[stop] == keys[start]:
                 stop += 1
-            pieces = [table.slice(start, stop - start)]
+            context = rows[start:stop]
             if stop == len(keys):
-                pieces += self._continuation(unit, keys[start], group)
-            yield pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+                context += self._continuation(unit, keys[start], group)
+            yield context
             start = stop
 
     def _last_key(self, unit: Unit) -> Any:
@@ -264,25 +280,20 @@ class CurateDataset(IterableDataset):
                                                                          columns=[self.group_column])
         return previous[self.group_column][-1].as_py() if previous.num_rows else None
 
-    def _continuation(self, unit: Unit, key: Any, group: Any) -> list[pa.Table]:
+    def _continuation(self, unit: Unit, key: Any, group: Any) -> list[dict]:
         """Rows of the context ``key`` in the row groups after ``unit``'s (the same file: shards end with contexts)."""
-        pieces = []
+        found: list[dict] = []
         for row_group in range(unit.row_group + 1, len(self._row_groups[unit.file])):
-            table = group(unit.file, row_group)
-            keys = table[self.group_column].to_numpy(zero_copy_only=False)
-            same = int(np.argmin(keys == key)) if not (keys == key).all() else len(keys)
-            if same:
-                pieces.append(table.slice(0, same))
-            if same < len(keys):
+            table, rows = group(unit.file, row_group)
+            same = table[self.group_column].to_numpy(zero_copy_only=False) == key
+            count = len(same) if same.all() else int(np.argmin(same))
+            found += rows[:count]
+            if count < len(same):
                 break
-        return pieces
+        return found
 
     def _item(self, item: dict[str, Any]) -> dict[str, Any]:
-        if self.packed:
-            for name in TENSOR_COLUMNS:
-                if name in item:
-                    item[name] = torch.tensor(item[name], dtype=torch.long)
-        elif self.tokenizer_spec is not None:
+        if not self.packed and self.tokenizer_spec is not None:
             item["input_ids"] = torch.from_numpy(self._encode(item["text"]).astype(np.int64))
         return item
 
