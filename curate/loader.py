@@ -87,6 +87,11 @@ def _files(source: str | list[str], metadata: bool | None, length: int | None) -
     return files, packed
 
 
+def _row_group_sizes(path: str) -> list[int]:
+    metadata = pq.ParquetFile(path).metadata
+    return [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+
+
 def _distributed(rank: int | None, world_size: int | None) -> tuple[int, int]:
     if rank is not None and world_size is not None:
         return rank, world_size
@@ -138,11 +143,11 @@ class CurateDataset(IterableDataset):
         self.rank, self.world_size = _distributed(rank, world_size)
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank {self.rank} is outside world size {self.world_size}")
-        self._row_groups = [[pq.ParquetFile(f).metadata.row_group(g).num_rows
-                             for g in range(pq.ParquetFile(f).metadata.num_row_groups)] for f in self.files]
+        self._row_groups = [_row_group_sizes(f) for f in self.files]  # every reader plans the same units from these
         self._yielded = 0
         self._skip = 0
         self._reader: tuple[int, int] = (0, 1)
+        self._expected_reader: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         """Rows in all shards (all readers together)."""
@@ -192,7 +197,7 @@ class CurateDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         reader, readers = self._reader = self._reader_slot()
-        expected = getattr(self, "_expected_reader", None)
+        expected = self._expected_reader
         if expected is not None and self._skip and expected != (reader, readers):
             raise ValueError(f"the state was saved by reader {expected[0]} of {expected[1]}, this is reader {reader} "
                              f"of {readers}: resume with the same world size and number of workers")

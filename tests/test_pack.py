@@ -174,3 +174,15 @@ def test_default_tokenizer_matches_the_default_lm_runtime(tmp_path, monkeypatch)
     for text, ids in zip(texts, tokenizer.encode(texts)):
         assert ids.tolist() == runtime.tokenize(text.encode(), add_bos=False, special=False), text
         assert tokenizer.decode(ids.tolist()) == text
+
+
+def test_an_output_without_documents_packs_to_nothing(tmp_path):
+    from curate.manifest import Manifest, write_manifest
+
+    folder = str(tmp_path / "empty")
+    os.makedirs(folder)
+    write_manifest(folder, Manifest())
+    tokenizer = load_tokenizer(train_tokenizer(str(tmp_path / "tok")))
+    manifest = pack_output(folder, PackConfig(metadata="domain"), tokenizer=tokenizer)
+    assert manifest.documents == manifest.sequences == 0 and manifest.shards == []
+    assert read_pack_manifest(os.path.join(folder, "_packed")).documents == 0

@@ -166,3 +166,14 @@ def test_packed_section_and_a_stale_pack(report, tmp_path):
     write_manifest(copy, manifest)
     with open(write_report(copy, tokenizer="estimate"), encoding="utf-8") as handle:
         assert "run curate pack again" in handle.read()
+
+
+def test_a_run_that_kept_nothing_still_gets_a_report(tmp_path):
+    from curate.manifest import Manifest
+
+    folder = str(tmp_path / "empty")
+    os.makedirs(folder)
+    write_manifest(folder, Manifest())
+    with open(write_report(folder, tokenizer="estimate"), encoding="utf-8") as handle:
+        html = handle.read()
+    assert "0 out" in html and "No document was dropped" in html and "funnel" in _parse(html).charts

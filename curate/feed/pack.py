@@ -145,7 +145,7 @@ def _columns(path: str, config: PackConfig) -> list[str]:
 
 def _metadata_cut(files: list[str], config: PackConfig) -> float:
     """Characters of text (in output order) that get the metadata prefix."""
-    if not config.metadata or config.metadata_share <= 0:
+    if not config.metadata or config.metadata_share <= 0 or not files:
         return 0.0
     total = pl.scan_parquet(files).select(pl.col("text").str.len_chars().sum()).collect().item()
     return config.metadata_share * float(total or 0)
@@ -166,6 +166,7 @@ def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokeni
     folder = config.output or os.path.join(output, PACKED)
     staging = folder.rstrip("/") + ".tmp"
     shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
     sink = _Sink(staging, config)
     state = _PackState(config, tokenizer, sink, _metadata_cut(files, config))
     for path in files:
