@@ -135,7 +135,7 @@ def rewrites(data: RunData, limit: int = 5) -> list[dict]:
 
 
 def _texts_before_rewrite(data: RunData, ids: list[str]) -> dict[str, str]:
-    record = next((r for r in data.manifest.stages if "rewrite_status" in r.name or r.name == "rewrite"), None)
+    record = next((r for r in data.manifest.stages if r.name == "rewrite" or "rewritten" in r.stats), None)
     stages_dir = os.path.join(data.output, "_stages")
     if record is None or not record.checkpoint or not os.path.isdir(stages_dir):
         return {}
