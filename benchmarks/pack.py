@@ -1,4 +1,4 @@
-"""Packing throughput: ``curate pack`` against a bare tokenizer loop.
+"""Packing and loading throughput: ``curate pack`` against a bare tokenizer loop, the loader against pyarrow.
 
 The reference is the least work that turns texts into fixed-length rows: the
 same Hugging Face fast tokenizer (``encode_batch_fast``, batches of 512),
@@ -9,12 +9,17 @@ offsets and loss masks, and writes zstd Parquet. Both use the default LM's
 tokenizer (SmolLM2, read from its GGUF) on real text from the shared corpora.
 Prints tokens/s for both and the ratio.
 
+Then the packed rows are read back: ``curate.loader.CurateDataset`` (one
+reader, every row as a dict of tensors) against the fastest plain read,
+``pyarrow.parquet.read_table`` of ``input_ids`` viewed as one int64 tensor.
+
     python benchmarks/pack.py [--docs 4000] [--seq-len 2048] [--repeats 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import tempfile
 import time
@@ -43,6 +48,23 @@ def bare_loop(tokenizer: Tokenizer, texts: list[str], seq_len: int) -> int:
     rows = stream[: len(stream) // seq_len * seq_len].reshape(-1, seq_len)
     assert rows.shape[1] == seq_len
     return len(stream)
+
+
+def bare_read(folder: str, seq_len: int) -> int:
+    """All packed token ids as one (rows, seq_len) tensor; returns the number of tokens."""
+    import torch
+
+    total = 0
+    for path in sorted(glob.glob(os.path.join(folder, "*.parquet"))):
+        ids = pq.read_table(path, columns=["input_ids"])["input_ids"].combine_chunks()
+        total += torch.from_numpy(ids.values.to_numpy().astype(np.int64)).view(-1, seq_len).numel()
+    return total
+
+
+def loader_read(folder: str) -> int:
+    from curate.loader import CurateDataset
+
+    return sum(item["input_ids"].numel() for item in CurateDataset(folder))
 
 
 def main() -> None:
@@ -78,10 +100,22 @@ def main() -> None:
                     ours.append(time.perf_counter() - started)
                     ours_cpu.append(time.process_time() - cpu)
         assert manifest.document_tokens == tokens
+        packed = os.path.join(out, "_packed")
+        plain, loader = [], []
+        for repeat in range(args.repeats):
+            for side in (("plain", "loader") if repeat % 2 == 0 else ("loader", "plain")):
+                started = time.perf_counter()
+                read = bare_read(packed, args.seq_len) if side == "plain" else loader_read(packed)
+                (plain if side == "plain" else loader).append(time.perf_counter() - started)
+                assert read == manifest.sequences * args.seq_len
     print(f"{len(texts):,} documents, {tokens:,} tokens, seq_len {args.seq_len}: bare loop best {min(bare):.2f}s, "
           f"curate pack best {min(ours):.2f}s; CPU seconds (all threads) best {min(bare_cpu):.2f} vs {min(ours_cpu):.2f}")
+    read = manifest.sequences * args.seq_len
+    print(f"reading {manifest.sequences:,} packed rows: pyarrow best {min(plain):.3f}s, loader best {min(loader):.3f}s")
     compare("pack throughput", "bare tokenizer loop (encode_batch_fast + numpy reshape)", tokens / min(bare),
             tokens / min(ours), "tokens/s")
+    compare("packed rows read", "pyarrow read_table + one tensor view", read / min(plain), read / min(loader),
+            "tokens/s")
 
 
 if __name__ == "__main__":
