@@ -204,7 +204,7 @@ def _packed(data: collect.RunData) -> str:
     if pack.run_created and pack.run_created != data.manifest.created:
         stale = (f'<p class="bad">Packed from the run of {escape(pack.run_created)}, not this one '
                  f"({escape(data.manifest.created)}): run curate pack again.</p>")
-    return stale + chart + _table(["", ""], rows)
+    return stale + chart + _table(["packed", ""], rows)
 
 
 SECTIONS = (
