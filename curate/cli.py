@@ -120,6 +120,9 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
     except KeyboardInterrupt:
         _fail("interrupted; re-run the same command to resume after the last finished stage", 130)
     _print_summary(manifest, os.path.abspath(config.output))
+    if config.pack is not None:
+        out.print(f"packed tokens: {config.pack.output or os.path.join(os.path.abspath(config.output), '_packed')}",
+                  soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -186,6 +189,8 @@ def validate(pipeline: str, overrides: tuple[str, ...]) -> None:
     for position, stage in enumerate(config.build_stages(), start=1):
         params = ", ".join(f"{k}={v!r}" for k, v in stage.params.model_dump().items())
         out.print(f"{position}. {stage.name} ({stage.kind}): {params}")
+    if config.pack is not None:
+        out.print(f"then pack: {escape(str(config.pack.model_dump(exclude_defaults=True)))}")
     out.print(f"[green]ok[/]: {pipeline} is valid ({len(config.stages)} stage(s), config hash {config.config_hash()})")
 
 
@@ -227,6 +232,67 @@ def inspect(output: str, samples: int) -> None:
         inspect_output(output, samples, out)
     except FileNotFoundError as exc:
         _fail(str(exc))
+
+
+@main.command()
+@click.argument("output", type=click.Path(file_okay=False))
+@click.option("-o", "--into", "into", help="Folder for the packed shards (default: OUTPUT/_packed).")
+@click.option("--tokenizer", default="default", show_default=True,
+              help="'default' (the default LM's, read from its GGUF), a tokenizer.json, a local Hugging Face tokenizer "
+                   "folder or a .gguf file.")
+@click.option("--seq-len", type=int, default=2048, show_default=True, help="Tokens per row (the largest bucket).")
+@click.option("--eos-token", help="Token after each document (default: <|endoftext|> or the tokenizer's EOS).")
+@click.option("--metadata", help="Prepend metadata (MeCo): 'domain', 'source', or an output column or meta key.")
+@click.option("--metadata-share", type=float, default=0.9, show_default=True,
+              help="Share of the text (in output order) that gets the prefix; the rest is the plain cool-down.")
+@click.option("--metadata-template", help="Prefix with {value}, e.g. 'URL: {value}\\n\\n' (\\n is a newline).")
+@click.option("--buckets", is_flag=True, help="Dataset decomposition: power-of-two length buckets.")
+@click.option("--min-bucket", type=int, default=256, show_default=True, help="Smallest bucket (a power of two).")
+@click.option("--align-contexts", is_flag=True, help="Start a new row at every context_id.")
+def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token: str | None, metadata: str | None,
+         metadata_share: float, metadata_template: str | None, buckets: bool, min_bucket: int,
+         align_contexts: bool) -> None:
+    """Tokenise a run's OUTPUT and pack it into fixed-length token rows (Parquet list columns)."""
+    from pydantic import ValidationError
+
+    from curate.feed.pack import PACKED, PackConfig, pack_output
+    from curate.feed.tokenizer import TokenizerError
+
+    try:
+        config = PackConfig(tokenizer=tokenizer, seq_len=seq_len, eos_token=eos_token, output=into, metadata=metadata,
+                            metadata_share=metadata_share, buckets=buckets, min_bucket=min_bucket,
+                            align_contexts=align_contexts,
+                            metadata_template=metadata_template.replace("\\n", "\n") if metadata_template else None)
+        manifest = pack_output(output, config)
+    except ValidationError as exc:
+        _fail("; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors()))
+    except (TokenizerError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    folder = config.output or os.path.join(output, PACKED)
+    lengths = ", ".join(f"{n:,} x {length}" for length, n in manifest.sequences_by_length.items())
+    out.print(f"{manifest.documents:,} documents, {manifest.document_tokens:,} tokens "
+              f"({manifest.tokenizer['name']}) -> {manifest.sequences:,} sequences ({lengths}), "
+              f"{manifest.padding_tokens:,} padding tokens, {manifest.metadata_documents:,} with metadata; "
+              f"{manifest.seconds:.1f}s", soft_wrap=True)
+    out.print(f"packed: {folder}  (pl.scan_parquet('{folder}/**/*.parquet'); curate.loader.CurateDataset('{folder}'))",
+              soft_wrap=True)
+
+
+@main.command()
+@click.argument("output", type=click.Path(file_okay=False))
+@click.option("--html", "path", type=click.Path(dir_okay=False), help="Where to write the page (default: OUTPUT/report.html).")
+@click.option("--tokenizer", default="default", show_default=True,
+              help="Tokenizer for the token counts: 'default' (the default LM's), a local path, or 'estimate' "
+                   "(characters / 4).")
+def report(output: str, path: str | None, tokenizer: str) -> None:
+    """Write one self-contained HTML page about a run's OUTPUT: funnel, drops, scores, mix, dedup, order, rewrites."""
+    from curate.report import write_report
+
+    try:
+        written = write_report(output, path, tokenizer)
+    except FileNotFoundError as exc:
+        _fail(f"{exc}; is {output} the output folder of 'curate run'?")
+    out.print(f"report: {os.path.abspath(written)}  (open it in a browser; it needs no network)", soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

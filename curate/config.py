@@ -7,6 +7,7 @@ A pipeline file looks like::
     reader: {text_field: text}    # optional, see ReaderConfig
     writer: {rows_per_shard: 100000}
     keep_checkpoints: true        # false: remove OUT/_stages/ after a successful run
+    pack: {seq_len: 2048}         # optional last step: token shards in OUT/_packed (see curate.feed.pack)
     stages:
       - normalize: {}
       - length_filter: {min_words: 5}
@@ -31,7 +32,7 @@ from curate.io.writer import WriterConfig
 from curate.stage import Stage
 from curate.stages import get_stage_class, stage_names
 
-TOP_LEVEL_KEYS = ("input", "output", "reader", "writer", "keep_checkpoints", "stages")
+TOP_LEVEL_KEYS = ("input", "output", "reader", "writer", "keep_checkpoints", "stages", "pack")
 
 
 class ConfigError(Exception):
@@ -52,6 +53,7 @@ class PipelineConfig:
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     writer: WriterConfig = field(default_factory=WriterConfig)
     keep_checkpoints: bool = True
+    pack: Any = None  # a curate.feed.pack.PackConfig: pack the output into token shards after the run
 
     def build_stages(self) -> list[Stage]:
         """Instantiate every stage with validated parameters."""
@@ -70,7 +72,7 @@ class PipelineConfig:
             "writer": self.writer.model_dump(),
             "keep_checkpoints": self.keep_checkpoints,
             "stages": [{stage.name: stage.params.model_dump(mode="json")} for stage in self.build_stages()],
-        }
+        } | ({"pack": self.pack.model_dump(mode="json")} if self.pack is not None else {})
 
     def config_hash(self) -> str:
         """Hash of what determines the result (the output path excluded)."""
@@ -155,9 +157,20 @@ def parse_pipeline(data: Any, overrides: list[str] | None = None) -> PipelineCon
         reader=_validated(ReaderConfig, reader, "reader"),
         writer=_validated(WriterConfig, writer, "writer"),
         keep_checkpoints=keep,
+        pack=_pack_config(data.get("pack")),
     )
     config.build_stages()  # validates every stage's parameters
     return config
+
+
+def _pack_config(raw: Any) -> Any:
+    if raw is None or raw is False:
+        return None
+    from curate.feed.pack import PackConfig
+
+    if raw is not True and not isinstance(raw, dict):
+        raise ConfigError(f"pack: expected true or a mapping of options (e.g. 'pack: {{seq_len: 2048}}'), got {raw!r}")
+    return _validated(PackConfig, {} if raw is True else raw, "pack")
 
 
 def _apply_override(override: str, stages: list[StageSpec], reader: dict, writer: dict) -> None:

@@ -333,4 +333,13 @@ def run_pipeline(
         config=config.to_dict(), force=force, keep_checkpoints=config.keep_checkpoints, on_event=on_event,
         on_progress=on_progress,
     )
-    return runner.run()
+    manifest = runner.run()
+    if config.pack is not None:  # the optional last step: token shards for a training job
+        from curate.feed.pack import pack_output
+        from curate.feed.tokenizer import TokenizerError
+
+        try:
+            pack_output(config.output, config.pack)
+        except TokenizerError as exc:
+            raise StageError(f"pack: {exc}") from None
+    return manifest
