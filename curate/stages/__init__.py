@@ -19,6 +19,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "minhash_dedup": "curate.stages.minhash_dedup:MinHashDedup",
     "rewrite": "curate.stages.rewrite:Rewrite",
     "icp_reorder": "curate.stages.icp_reorder:IcpReorder",
+    "entigraph": "curate.stages.entigraph:EntiGraph",
 }
 
 
