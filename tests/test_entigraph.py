@@ -73,15 +73,18 @@ def stage(lm, **params):
 
 def test_prompts_carry_the_article_and_the_entities():
     extract = prompts.extraction_prompt(ARTICLE)
-    assert extract[0]["role"] == "system" and "JSON" in extract[0]["content"] and ARTICLE in extract[1]["content"]
+    assert extract[0]["role"] == "system" and "JSON" in extract[0]["content"] and ARTICLE in extract[-1]["content"]
+    assert [m["role"] for m in extract] == ["system", "user", "assistant", "user"]  # one worked example
+    assert json.loads(extract[2]["content"])["entities"]
     pair = prompts.relation_prompt(ARTICLE, ("Ada Lovelace", "London"))[1]["content"]
     assert ARTICLE in pair and "- Ada Lovelace\n- London" in pair and "how Ada Lovelace and London" in pair
     triple = prompts.relation_prompt(ARTICLE, ("A", "B", "C"))[1]["content"]
     assert "- A\n- B\n- C" in triple
     with pytest.raises(ValueError):
         prompts.relation_prompt(ARTICLE, ("A",))
-    schema = prompts.extraction_schema(5)
-    assert schema["required"] == ["summary", "entities"] and schema["properties"]["entities"]["maxItems"] == 10
+    schema = prompts.extraction_schema(5, 3)
+    assert schema["required"] == ["entities", "summary"] and schema["properties"]["entities"]["maxItems"] == 10
+    assert schema["properties"]["entities"]["minItems"] == 3 and "minItems" not in prompts.extraction_schema(5)["properties"]["entities"]
 
 
 @pytest.mark.parametrize("answer,entities,repaired", [

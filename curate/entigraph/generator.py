@@ -83,7 +83,7 @@ class EntiGraphGenerator:
         self.lm = lm
         self.model_name = model_name or params.lm.model
         self.lm_seconds = 0.0
-        schema = prompts.extraction_schema(params.max_entities)
+        schema = prompts.extraction_schema(params.max_entities, params.min_listed)
         constraint = Constraint("json_schema", schema)
         self.constraint = constraint if params.constrained and lm.supports(constraint) else None
 

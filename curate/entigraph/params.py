@@ -39,6 +39,8 @@ class EntiGraphParams(StageParams):
     sample_seed: int = Field(0, description="Seed of the deterministic subset.")
     seed: int = Field(0, description="Seed of the pair and triple sampling.")
     max_entities: int = Field(10, ge=2, le=64, description="Most entities kept per document, in the model's order.")
+    min_listed: int = Field(4, ge=0, description="Constrained extraction lists at least this many names (names not "
+                                                 "in the document are then removed): small models stop too early.")
     max_entity_chars: int = Field(60, gt=0, description="Longer entity strings are discarded (they are sentences).")
     require_in_text: bool = Field(True, description="Keep only entities that occur in the document (case-"
                                                     "insensitively): small models invent names.")

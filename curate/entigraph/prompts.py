@@ -13,9 +13,19 @@ from typing import Any
 from curate.lm import Prompt
 
 EXTRACT_SYSTEM = (
-    "You read an article and answer in JSON with two keys: \"summary\", a short summary of the article, and "
-    "\"entities\", a list of as many of the important names in it as you can find: people, places, "
-    "organisations, objects and concepts, each written as it appears in the article."
+    "You read an article and answer in JSON with two keys: \"entities\", a list of as many of the "
+    "important names in it as you can find: people, places, organisations, objects and concepts, each written "
+    "as it appears in the article; and \"summary\", a short summary of the article in your own words."
+)
+
+# One worked example: small models copy a demonstrated answer far better than they follow a description.
+EXAMPLE_ARTICLE = (
+    "The Rhine Bridge in Basel reopened on Monday after two years of repairs. Mayor Anna Keller said the city "
+    "paid 40 million francs, and Swiss Federal Railways will run trains over it again from June."
+)
+EXAMPLE_ANSWER = (
+    '{"entities": ["Rhine Bridge", "Basel", "Anna Keller", "Swiss Federal Railways", "June"], "summary": "Basel\'s '
+    'Rhine Bridge reopened after two years of repairs paid for by the city; trains return in June."}'
 )
 
 RELATION_SYSTEM = (
@@ -36,20 +46,30 @@ TRIPLE_INSTRUCTION = (
 )
 
 
-def extraction_schema(max_entities: int) -> dict[str, Any]:
-    """The JSON schema of the extraction answer (``max_entities`` is a soft cap: cleaning enforces it)."""
+def extraction_schema(max_entities: int, min_entities: int = 0) -> dict[str, Any]:
+    """The JSON schema of the extraction answer.
+
+    ``entities`` comes first so the model lists names while the article is
+    fresh (a small model's summary tends to copy the first sentence, then it
+    stops). ``min_entities`` makes constrained decoding go on listing; names
+    that are not in the article are removed by cleaning. ``max_entities`` is a
+    soft cap: cleaning enforces it.
+    """
+    entities: dict[str, Any] = {"type": "array", "items": {"type": "string"}, "maxItems": max(1, 2 * max_entities)}
+    if min_entities:
+        entities["minItems"] = min_entities
     return {
         "type": "object",
-        "properties": {
-            "summary": {"type": "string"},
-            "entities": {"type": "array", "items": {"type": "string"}, "maxItems": max(1, 2 * max_entities)},
-        },
-        "required": ["summary", "entities"],
+        "properties": {"entities": entities, "summary": {"type": "string"}},
+        "required": ["entities", "summary"],
     }
 
 
 def extraction_prompt(document: str) -> Prompt:
-    return [{"role": "system", "content": EXTRACT_SYSTEM}, {"role": "user", "content": f"Article:\n{document}"}]
+    return [{"role": "system", "content": EXTRACT_SYSTEM},
+            {"role": "user", "content": f"Article:\n{EXAMPLE_ARTICLE}"},
+            {"role": "assistant", "content": EXAMPLE_ANSWER},
+            {"role": "user", "content": f"Article:\n{document}"}]
 
 
 def relation_prompt(document: str, entities: tuple[str, ...]) -> Prompt:
