@@ -124,13 +124,14 @@ class EntiGraph(ExpandStage):
 
 
 def _keyed_words(batch: pa.Table, seed: int, k: int | None) -> pa.Table:
-    """Per document: subset key and words; only a batch's ``k`` smallest keys when a subset is wanted."""
+    """A batch's ``k`` smallest subset keys with their documents' words; without a subset, only the word total."""
+    words = [word_count(t) for t in batch.column("text").to_pylist()]
+    if k is None:
+        return pa.table({"id": pa.array([""], pa.string()), "key": pa.array([0], pa.uint64()),
+                         "words": pa.array([sum(words)], pa.int64())})
     ids = batch.column("id").to_pylist()
     keys = np.array([selection_key(doc_id, seed) for doc_id in ids], dtype=np.uint64)
-    words = [word_count(t) for t in batch.column("text").to_pylist()]
-    order = np.argsort(keys, kind="stable")
-    if k is not None:
-        order = order[:k]
+    order = np.argsort(keys, kind="stable")[:k]
     return pa.table({"id": pa.array([ids[j] for j in order], pa.string()), "key": pa.array(keys[order], pa.uint64()),
                      "words": pa.array([words[j] for j in order], pa.int64())})
 
