@@ -9,7 +9,7 @@ from curate.entigraph import prompts
 from curate.entigraph.overlap import SourceNgrams, overlap_shares
 from curate.entigraph.params import EntiGraphParams
 from curate.entigraph.parsing import ExtractionError, clean_entities, parse_extraction
-from curate.entigraph.plan import budget_share, row_id, sample_tuples
+from curate.entigraph.plan import budget_share, row_id, sample_tuples, selection_key
 from curate.lm.base import LM, Generation
 from curate.stage import DROP_DETAIL, DROP_REASON
 from curate.stages.entigraph import EntiGraph
@@ -250,3 +250,14 @@ def test_parameters_are_checked():
         EntiGraphParams(max_pairs=4000, max_triples=100)
     with pytest.raises(ValueError):
         EntiGraphParams(emit="sources")
+
+
+def test_prepare_helper_keeps_each_batchs_smallest_keys_or_only_the_word_total():
+    from curate.stages.entigraph import _keyed_words
+
+    table = documents(["one two", "three four five", "six"], ids=["a", "b", "c"])
+    smallest = _keyed_words(table, seed=0, k=2).to_pylist()
+    ranked = sorted((selection_key(i, 0), i) for i in "abc")
+    assert [r["id"] for r in smallest] == [i for _, i in ranked[:2]]
+    assert {r["id"]: r["words"] for r in smallest} == {i: {"a": 2, "b": 3, "c": 1}[i] for _, i in ranked[:2]}
+    assert _keyed_words(table, seed=0, k=None).column("words").to_pylist() == [6]
