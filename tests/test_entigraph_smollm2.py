@@ -36,9 +36,12 @@ PIPELINE = """stages:
 @pytest.mark.slow
 @pytest.mark.ray
 def test_entigraph_with_smollm2_in_a_pipeline_is_reproducible(tmp_path):
-    # the subset of one is "article" (smallest key); "note" passes through
-    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "note", "text": "Remember to buy milk and bread."},
-                                                 {"id": "article", "text": ARTICLE}])
+    # the subset of one is "article" (smallest key); "note" passes through. Two files: parts with and
+    # without created rows
+    source = tmp_path / "in"
+    source.mkdir()
+    write_jsonl(source / "a.jsonl", [{"id": "note", "text": "Remember to buy milk and bread."}])
+    write_jsonl(source / "b.jsonl", [{"id": "article", "text": ARTICLE}])
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(PIPELINE)
     out = tmp_path / "out"
