@@ -261,3 +261,13 @@ def test_prepare_helper_keeps_each_batchs_smallest_keys_or_only_the_word_total()
     assert [r["id"] for r in smallest] == [i for _, i in ranked[:2]]
     assert {r["id"]: r["words"] for r in smallest} == {i: {"a": 2, "b": 3, "c": 1}[i] for _, i in ranked[:2]}
     assert _keyed_words(table, seed=0, k=None).column("words").to_pylist() == [6]
+
+
+def test_answers_cut_by_the_token_limit_end_at_a_full_sentence():
+    from curate.entigraph.generator import finish_text
+
+    cut = Generation("  Ada wrote a program. Babbage built the engine. It ran on", 12, "length")
+    assert finish_text(cut) == "Ada wrote a program. Babbage built the engine."
+    assert finish_text(Generation("One long sentence without an end", 6, "length")) == \
+        "One long sentence without an end"
+    assert finish_text(Generation(" Complete. ", 2, "stop")) == "Complete."
