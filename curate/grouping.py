@@ -31,7 +31,8 @@ def later_duplicates(keys: Any, key: str, keep: str, local_max_rows: int = LOCAL
     keys = keys.materialize()
     if keys.count() <= local_max_rows:
         blocks = ray.get(keys.to_arrow_refs())
-        table = pa.concat_tables(blocks) if blocks else None
+        # parts with and without rows created by an expand stage can differ in nullability
+        table = pa.concat_tables(blocks, promote_options="permissive") if blocks else None
         if table is not None and table.num_rows:
             later, clusters, duplicates = later_duplicates_local(table, key, keep)
             return ray.data.from_arrow(later), clusters, duplicates

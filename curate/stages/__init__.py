@@ -24,6 +24,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "c4_filter": "curate.stages.c4_filter:C4Filter",
     "fineweb_filter": "curate.stages.fineweb_filter:FineWebFilter",
     "language": "curate.stages.language:Language",
+    "entigraph": "curate.stages.entigraph:EntiGraph",
 }
 
 
