@@ -1,4 +1,4 @@
-"""End to end: the real CLI on the bundled sample with a real local Ray."""
+"""End to end: the real CLI with a real local Ray, on a fifth of the bundled sample (dedup.yaml on all of it)."""
 
 import io
 import json
@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -17,19 +18,63 @@ from tests.conftest import REPO, SAMPLE, run_cli, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 PIPELINE = str(REPO / "pipelines" / "default.yaml")
+# The runner and the CLI are under test here: the rewrite stage loads the real model and takes its document
+# decisions, but skips the line-by-line pass (one model call per line), which its own tests cover.
+LIGHT_REWRITE = ("--set", "rewrite.chunk_level=false")
 
 
-def count_input_records() -> int:
-    """Records in the sample, counted without curate."""
+def count_input_records(folder: Path) -> int:
+    """Records in the input folder, counted without curate."""
     total = 0
-    for path in sorted(SAMPLE.iterdir()):
+    for path in sorted(folder.iterdir()):
         if path.suffix == ".parquet":
             total += pq.ParquetFile(path).metadata.num_rows
+        elif path.suffix == ".zst":
+            total += len(_lines(path))
         else:
-            with open(path, "rb") as handle:
-                text = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(handle), encoding="utf-8")
-                total += sum(1 for line in text if line.strip())
+            total += sum(1 for line in path.read_text().splitlines() if line.strip())
     return total
+
+
+def _lines(path: Path) -> list[str]:
+    with open(path, "rb") as handle:
+        text = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(handle), encoding="utf-8")
+        return [line for line in text if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory) -> Path:
+    """The first records of every sample file, in the sample's formats (JSONL.zst and Parquet), plus an exact
+    duplicate and a too-short document: every stage of the default pipeline has work, at a fifth of the
+    sample's cost (the runner and the CLI are under test here; the stages have their own tests). The
+    documents the rewrite stage picks on the whole sample are included, so it picks the same ones here."""
+    from curate.stages.rewrite import selection_key
+
+    folder = tmp_path_factory.mktemp("subset")
+    picked = _rewrite_picks(selection_key, 5)
+    for path in sorted(SAMPLE.iterdir()):
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            keep = [i for i, doc_id in enumerate(table.column("id").to_pylist()) if i < 150 or doc_id in picked]
+            pq.write_table(table.take(keep), folder / path.name)
+        else:
+            lines = [line for i, line in enumerate(_lines(path)) if i < 40 or json.loads(line)["id"] in picked]
+            (folder / path.name).write_bytes(zstandard.ZstdCompressor().compress("".join(lines).encode()))
+    first = json.loads(_lines(SAMPLE / "bbc_news.jsonl.zst")[0])
+    write_jsonl(folder / "extra.jsonl", [dict(first, id="copy-of-the-first-bbc-article"),
+                                         {"id": "short", "text": "too short"}])
+    return folder
+
+
+def _rewrite_picks(selection_key, count: int) -> set[str]:
+    """The ids with the smallest selection keys in the whole sample (a few spare, for documents dropped earlier)."""
+    ids = []
+    for path in sorted(SAMPLE.iterdir()):
+        if path.suffix == ".parquet":
+            ids += pq.read_table(path, columns=["id"]).column("id").to_pylist()
+        else:
+            ids += [json.loads(line)["id"] for line in _lines(path)]
+    return set(sorted(ids, key=lambda doc_id: selection_key(doc_id, 0))[:count])
 
 
 def frames(out) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -37,18 +82,18 @@ def frames(out) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
+def first_run(tmp_path_factory, subset):
     out = tmp_path_factory.mktemp("run") / "out"
-    result = run_cli("run", PIPELINE, "--input", str(SAMPLE), "--output", str(out))
+    result = run_cli("run", PIPELINE, "--input", str(subset), "--output", str(out), *LIGHT_REWRITE)
     assert result.returncode == 0, result.stderr
     return out, result
 
 
-def test_every_document_is_accounted_for(first_run):
+def test_every_document_is_accounted_for(first_run, subset):
     out, result = first_run
     manifest = json.loads((out / "_manifest.json").read_text())
     kept, dropped = frames(out)
-    expected = count_input_records()
+    expected = count_input_records(subset)
     docs = manifest["documents"]
     assert docs["input"] == expected == kept.height + dropped.height
     assert docs["output"] == kept.height and docs["dropped"] == dropped.height
@@ -71,12 +116,13 @@ def test_every_document_is_accounted_for(first_run):
     assert icp["adjacent_similarity"] > icp["random_similarity"]
 
 
-def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run, tmp_path):
+def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run, subset, tmp_path):
     out, _ = first_run
     target = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
     process = subprocess.Popen(
-        [sys.executable, "-m", "curate.cli", "run", PIPELINE, "--input", str(SAMPLE), "--output", str(target)],
+        [sys.executable, "-m", "curate.cli", "run", PIPELINE, "--input", str(subset), "--output", str(target),
+         *LIGHT_REWRITE],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     marker = target / "_stages" / ("00-read+normalize+length_filter+language+gopher_quality+gopher_repetition"
@@ -90,7 +136,7 @@ def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run
     finished_before_the_kill = (target / "_manifest.json").exists()
 
     if not finished_before_the_kill:
-        result = run_cli("run", PIPELINE, "--input", str(SAMPLE), "--output", str(target))
+        result = run_cli("run", PIPELINE, "--input", str(subset), "--output", str(target), *LIGHT_REWRITE)
         assert result.returncode == 0, result.stderr
         manifest = json.loads((target / "_manifest.json").read_text())
         resumed = [s["resumed"] for s in manifest["stages"]]
@@ -131,7 +177,7 @@ def test_dedup_pipeline_accounts_for_near_duplicates(dedup_run):
     out = dedup_run
     manifest = json.loads((out / "_manifest.json").read_text())
     kept, dropped = frames(out)
-    assert manifest["documents"]["input"] == kept.height + dropped.height == count_input_records()
+    assert manifest["documents"]["input"] == kept.height + dropped.height == count_input_records(SAMPLE)
     near = dropped.filter(pl.col("reason") == "near_duplicate")
     stats = manifest["stages"][-1]["stats"]
     assert near.height == stats["documents_removed"] > 0
