@@ -18,9 +18,6 @@ from tests.conftest import REPO, SAMPLE, run_cli, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 PIPELINE = str(REPO / "pipelines" / "default.yaml")
-# The runner and the CLI are under test here: the rewrite stage loads the real model and takes its document
-# decisions, but skips the line-by-line pass (one model call per line), which its own tests cover.
-LIGHT_REWRITE = ("--set", "rewrite.chunk_level=false")
 
 
 def count_input_records(folder: Path) -> int:
@@ -84,7 +81,7 @@ def frames(out) -> tuple[pl.DataFrame, pl.DataFrame]:
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, subset):
     out = tmp_path_factory.mktemp("run") / "out"
-    result = run_cli("run", PIPELINE, "--input", str(subset), "--output", str(out), *LIGHT_REWRITE)
+    result = run_cli("run", PIPELINE, "--input", str(subset), "--output", str(out))
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -95,16 +92,18 @@ def test_every_document_is_accounted_for(first_run, subset):
     kept, dropped = frames(out)
     expected = count_input_records(subset)
     docs = manifest["documents"]
-    assert docs["input"] == expected == kept.height + dropped.height
+    assert docs["input"] == expected
+    assert docs["input"] + docs["created"] == kept.height + dropped.height
+    assert docs["created"] == kept.filter(pl.col("created_by") == "entigraph").height
     assert docs["output"] == kept.height and docs["dropped"] == dropped.height
     assert kept["id"].n_unique() == kept.height
     assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "gopher_quality", "exact_dedup", "rewrite",
-                                     "icp_reorder"}
+                                     "entigraph", "icp_reorder"}
     assert dropped.filter(pl.col("reason") == "exact_duplicate")["duplicate_of"].null_count() == 0
     assert [s["name"] for s in manifest["stages"]] == [
         "read", "normalize", "length_filter", "language", "gopher_quality", "gopher_repetition", "fineweb_filter",
-        "exact_dedup", "rewrite", "icp_reorder"]
-    rewrite = manifest["stages"][-2]
+        "exact_dedup", "rewrite", "entigraph", "icp_reorder"]
+    rewrite = manifest["stages"][-3]
     assert rewrite["stats"]["rewritten"] == rewrite["params"]["max_documents"]
     assert kept["rewritten"].sum() + dropped.filter(pl.col("stage") == "rewrite").height == rewrite["stats"]["rewritten"]
     assert manifest["inputs"] and all(f["bytes"] > 0 for f in manifest["inputs"])
@@ -121,8 +120,7 @@ def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run
     target = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
     process = subprocess.Popen(
-        [sys.executable, "-m", "curate.cli", "run", PIPELINE, "--input", str(subset), "--output", str(target),
-         *LIGHT_REWRITE],
+        [sys.executable, "-m", "curate.cli", "run", PIPELINE, "--input", str(subset), "--output", str(target)],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     marker = target / "_stages" / ("00-read+normalize+length_filter+language+gopher_quality+gopher_repetition"
@@ -136,7 +134,7 @@ def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run
     finished_before_the_kill = (target / "_manifest.json").exists()
 
     if not finished_before_the_kill:
-        result = run_cli("run", PIPELINE, "--input", str(subset), "--output", str(target), *LIGHT_REWRITE)
+        result = run_cli("run", PIPELINE, "--input", str(subset), "--output", str(target))
         assert result.returncode == 0, result.stderr
         manifest = json.loads((target / "_manifest.json").read_text())
         resumed = [s["resumed"] for s in manifest["stages"]]
