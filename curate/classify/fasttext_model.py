@@ -1,0 +1,95 @@
+"""Loading fastText models with clear errors, and scoring texts with them.
+
+Texts are prepared as DCLM does before predicting: newlines become spaces
+(fastText reads one example per line). Empty, whitespace-only, binary-looking
+and non-Latin texts are scored like any other text: fastText returns its
+prior for text without known words.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+LABEL_PREFIX = "__label__"
+# fastText's model files start with this magic number (little-endian int32), then the version.
+_MAGIC = (793712314).to_bytes(4, "little")
+_NEWLINES = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
+
+
+class ModelFileError(ValueError):
+    """A model file is missing or is not a fastText model; the message names the path."""
+
+
+def check_model_file(path: str) -> None:
+    """Raise :class:`ModelFileError` unless ``path`` holds a loadable fastText model."""
+    _load(os.path.realpath(path), *_stamp(path))
+
+
+def load_model(path: str) -> Any:
+    """The fastText model at ``path``, loaded once per process (the cache key includes size and mtime)."""
+    return _load(os.path.realpath(path), *_stamp(path))
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ModelFileError(f"model file not found: {path}. Pass the path of a fastText model (.bin or .ftz), "
+                             "e.g. one written by `curate train-classifier`.") from None
+    if not os.path.isfile(path):
+        raise ModelFileError(f"model path is not a file: {path}")
+    return info.st_size, info.st_mtime_ns
+
+
+@lru_cache(maxsize=16)
+def _load(path: str, size: int, mtime_ns: int) -> Any:
+    import fasttext
+
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head != _MAGIC:
+        raise ModelFileError(f"{path} is not a fastText model (wrong file header): pass a .bin or .ftz file "
+                             "written by fastText or `curate train-classifier`")
+    try:
+        return fasttext.load_model(path)
+    except Exception as exc:  # fastText raises ValueError with C++ messages for damaged files
+        raise ModelFileError(f"{path} could not be loaded as a fastText model ({exc}); the file is damaged or "
+                             "truncated: train or copy it again") from None
+
+
+def model_labels(model: Any) -> list[str]:
+    """The model's labels without the ``__label__`` prefix."""
+    return [label.removeprefix(LABEL_PREFIX) for label in model.labels]
+
+
+def prepare(texts: Sequence[str | None]) -> list[str]:
+    """Texts as fastText expects them: one line each (newlines to spaces, as in DCLM), None as empty."""
+    return [_NEWLINES.sub(" ", text) if text else "" for text in texts]
+
+
+def predict_scores(model: Any, texts: Sequence[str | None]) -> np.ndarray:
+    """Probability of every label (columns in ``model.labels`` order) for each text, float32 (n, labels)."""
+    labels = model.labels
+    n = len(texts)
+    out = np.zeros((n, len(labels)), dtype=np.float32)
+    if not n:
+        return out
+    predicted, probabilities = model.predict(prepare(texts), k=-1)
+    index = {label: j for j, label in enumerate(labels)}
+    if len(labels) == 2:  # the common case, vectorised: k=-1 returns both labels, best first
+        first = np.fromiter((index[p[0]] for p in predicted), dtype=np.int64, count=n)
+        probs = np.asarray(probabilities, dtype=np.float32)
+        rows = np.arange(n)
+        out[rows, first] = probs[:, 0]
+        out[rows, 1 - first] = probs[:, 1]
+        return out
+    for i, (names, probs) in enumerate(zip(predicted, probabilities)):
+        for name, p in zip(names, probs):
+            out[i, index[name]] = p
+    return out
