@@ -8,6 +8,7 @@ prior for text without known words.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 from collections.abc import Sequence
@@ -51,16 +52,59 @@ def _stamp(path: str) -> tuple[int, int]:
 def _load(path: str, size: int, mtime_ns: int) -> Any:
     import fasttext
 
+    _check(path, size, mtime_ns)
+    try:
+        return fasttext.load_model(path)
+    except Exception as exc:  # fastText raises ValueError with C++ messages for damaged files
+        raise ModelFileError(_damaged(path, str(exc))) from None
+
+
+@lru_cache(maxsize=64)
+def _check(path: str, size: int, mtime_ns: int) -> None:
+    """Load the model once in a child process first: fastText reads a damaged file's sizes blindly and can
+    allocate without bound or crash, which must not take the caller down with it."""
     with open(path, "rb") as handle:
         head = handle.read(4)
     if head != _MAGIC:
         raise ModelFileError(f"{path} is not a fastText model (wrong file header): pass a .bin or .ftz file "
                              "written by fastText or `curate train-classifier`")
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return
+    child = multiprocessing.get_context("fork").Process(target=_try_load, args=(path, size), daemon=True)
+    child.start()
+    child.join(_CHECK_SECONDS)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        raise ModelFileError(_damaged(path, f"loading took over {_CHECK_SECONDS} s"))
+    if child.exitcode != 0:
+        raise ModelFileError(_damaged(path, f"exit code {child.exitcode}"))
+
+
+_CHECK_SECONDS = 120
+
+
+def _try_load(path: str, size: int) -> None:
+    """In a child process: load the model with memory capped near what a sound file of this size needs."""
+    import resource
+
+    import fasttext
+
+    page = os.sysconf("SC_PAGE_SIZE")
+    with open("/proc/self/statm") as statm:
+        used = int(statm.read().split()[0]) * page
+    cap = used + 4 * size + (256 << 20)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     try:
-        return fasttext.load_model(path)
-    except Exception as exc:  # fastText raises ValueError with C++ messages for damaged files
-        raise ModelFileError(f"{path} could not be loaded as a fastText model ({exc}); the file is damaged or "
-                             "truncated: train or copy it again") from None
+        fasttext.load_model(path)
+    except BaseException:
+        os._exit(3)
+    os._exit(0)
+
+
+def _damaged(path: str, why: str) -> str:
+    return (f"{path} could not be loaded as a fastText model ({why}); the file is damaged or truncated: "
+            "train or copy it again")
 
 
 def model_labels(model: Any) -> list[str]:

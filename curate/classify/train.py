@@ -11,9 +11,12 @@ import json
 import os
 import random
 import re
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,16 +116,10 @@ def train_classifier(train: Sequence[Example], output: str, positive_label: str,
     try:
         if not written:
             raise ValueError("no non-empty training texts")
-        model = fasttext.train_supervised(
-            input=handle.name, epoch=params.epoch, lr=params.lr, dim=params.dim, wordNgrams=params.word_ngrams,
-            minCount=params.min_count, bucket=params.bucket, thread=params.threads, seed=params.seed, verbose=0)
-        if params.quantize:
-            model.quantize(input=handle.name, qnorm=True, retrain=params.cutoff > 0, cutoff=params.cutoff,
-                           dsub=params.dsub,
-                           thread=params.threads, verbose=0)
-        model.save_model(output)
+        _train_in_child(handle.name, output, params)
     finally:
         os.unlink(handle.name)
+    model = fasttext.load_model(output)
     metrics = evaluate(model, validation, positive_label)
     metrics_path = metrics_path_of(output)
     report = TrainReport(model_path=output, metrics_path=metrics_path, labels=labels, positive_label=positive_label,
@@ -132,6 +129,42 @@ def train_classifier(train: Sequence[Example], output: str, positive_label: str,
                    "train_examples": written, "validation": metrics, "params": params.model_dump(),
                    "model_bytes": os.path.getsize(output)}, out, indent=2)
     return report
+
+
+def _train_in_child(path: str, output: str, params: TrainParams) -> None:
+    """Train, quantise and save in a fresh process.
+
+    fastText's training is not reliable inside a long-lived process: on small
+    training sets it intermittently reports "Encountered NaN" or returns an
+    untrained model there, while a fresh process trains the same input
+    reliably. A child process also keeps a crash inside fastText from taking
+    the caller down.
+    """
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    code = ("import json, sys; from curate.classify.train import _train_and_save; "
+            "_train_and_save(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))")
+    done = subprocess.run([sys.executable, "-c", code, path, output, params.model_dump_json()], env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise ValueError(lines[-1].removeprefix("ValueError: ") if lines else f"training exited with {done.returncode}")
+
+
+def _train_and_save(path: str, output: str, values: dict[str, Any]) -> None:
+    import fasttext
+
+    params = TrainParams(**values)
+    try:
+        model = fasttext.train_supervised(
+            input=path, epoch=params.epoch, lr=params.lr, dim=params.dim, wordNgrams=params.word_ngrams,
+            minCount=params.min_count, bucket=params.bucket, thread=params.threads, seed=params.seed, verbose=0)
+    except RuntimeError as exc:
+        raise ValueError(f"training failed ({exc}): lower the learning rate (lr) or give more varied examples") from None
+    if params.quantize:
+        model.quantize(input=path, qnorm=True, retrain=params.cutoff > 0, cutoff=params.cutoff, dsub=params.dsub,
+                       thread=params.threads, verbose=0)
+    model.save_model(output)
 
 
 def evaluate(model: Any, examples: Sequence[Example], positive_label: str) -> dict[str, Any]:

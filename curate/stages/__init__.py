@@ -19,6 +19,9 @@ BUILTIN_STAGES: dict[str, str] = {
     "minhash_dedup": "curate.stages.minhash_dedup:MinHashDedup",
     "rewrite": "curate.stages.rewrite:Rewrite",
     "icp_reorder": "curate.stages.icp_reorder:IcpReorder",
+    "classify": "curate.stages.classify:Classify",
+    "quality": "curate.stages.quality:Quality",
+    "toxicity": "curate.stages.toxicity:Toxicity",
 }
 
 
