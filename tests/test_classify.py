@@ -147,3 +147,31 @@ def test_training_rejects_bad_requests(tmp_path):
     with pytest.raises(ValueError, match="two labels"):
         train_classifier([(t, "hq") for t, _ in examples(20)], str(tmp_path / "m.bin"), "hq",
                          params=TrainParams(quantize=False))
+
+
+@pytest.mark.ray
+def test_percentile_cut_is_taken_over_the_whole_data_set(ray_session, tmp_path, model):
+    """Each input file is one unit; a per-unit percentile would drop half of each file instead of all of one."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.manifest import read_manifest
+    from curate.runner import Runner
+    from tests.classify_models import sentence
+
+    rng = random.Random(7)
+    good = write_jsonl(tmp_path / "good.jsonl", [{"id": f"g{i}", "text": sentence(rng, GOOD)} for i in range(30)])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": f"b{i}", "text": sentence(rng, BAD)} for i in range(30)])
+    out = tmp_path / "out"
+    stage = Classify(model=model, label="hq", column="good", percentile=50)
+    Runner([str(good), str(bad)], str(out), [stage]).run()
+    kept = pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("*.parquet")))
+    dropped = pa.concat_tables(pq.read_table(p) for p in sorted((out / "_dropped").glob("*.parquet")))
+    assert sorted(kept.column("id").to_pylist()) == sorted(f"g{i}" for i in range(30))
+    assert set(dropped.column("id").to_pylist()) == {f"b{i}" for i in range(30)}
+    assert set(dropped.column("reason").to_pylist()) == {"classifier_score"}
+    assert kept.column("good").null_count == 0
+    record = next(s for s in read_manifest(str(out)).stages if s.name == "classify")
+    assert record.stats["scored"] == 60 and record.stats["failed"] == 30
