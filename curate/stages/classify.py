@@ -123,9 +123,10 @@ class Scorer:
 def summarize_scores(stats: Stats) -> Stats:
     """Adds the mean score and the share failing to summed batch statistics."""
     scored = stats.get("scored", 0)
-    if scored:
-        stats = {**stats, "mean_score": round(stats.get("score_sum", 0.0) / scored, 6),
-                 "failed_share": round(stats.get("failed", 0) / scored, 6)}
+    if scored and "score_sum" in stats:
+        stats = {**stats, "mean_score": round(stats["score_sum"] / scored, 6)}
+    if scored and "failed" in stats:
+        stats = {**stats, "failed_share": round(stats["failed"] / scored, 6)}
     return stats
 
 
