@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from benchmarks._compare import add_smoke_flag, compare
 from curate.classify.fasttext_model import load_model
 from curate.classify.sentences import sentence_spans
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs
-from curate.stage import ORDER
+from curate.stage import ORDER, drop_mask
 from curate.stages.quality import Quality
 from curate.stages.toxicity import Toxicity
 
@@ -56,13 +57,18 @@ def bare_loop(model, texts: list[str]) -> None:
         model.predict(text.replace("\n", " "), k=-1)
 
 
-def through_stage(stage, table: pa.Table, batch_size: int) -> None:
+def through_stage(stage, table: pa.Table, batch_size: int) -> tuple[int, Counter]:
+    """Run the stage over ``table`` batch by batch; returns how many documents it dropped and its stats."""
+    dropped, stats = 0, Counter()
     for start in range(0, table.num_rows, batch_size):
         batch = table.slice(start, batch_size)
         if hasattr(stage, "process_batch"):
-            stage.process_batch(batch)
-        else:  # the global (percentile) form scores in the pass before it, then decides on the scores
+            out, batch_stats = stage.process_batch(batch)
+            dropped += int(drop_mask(out).sum())
+            stats.update(batch_stats)
+        else:  # the global (percentile) form scores in the pass before it, then decides on all the scores
             stage.features(batch)
+    return dropped, stats
 
 
 def main() -> None:
@@ -90,6 +96,13 @@ def main() -> None:
         else:
             reference = best_of(repeats, lambda: bare_loop(model, texts))  # noqa: B023
         ours = best_of(repeats, lambda: through_stage(stage, table, stage.batch_size))  # noqa: B023
+        if hasattr(stage, "process_batch"):
+            dropped, stats = through_stage(stage, table, stage.batch_size)
+            removed = (f"; removes {stats['sentences_removed']} of {stats['sentences']} sentences "
+                       f"({stats['sentences_removed'] / max(stats['sentences'], 1):.2%}) from "
+                       f"{stats['documents_changed']} documents") if "sentences" in stats else ""
+            print(f"{label}: drops {dropped} of {table.num_rows} documents ({dropped / table.num_rows:.1%}) "
+                  f"at its default settings{removed}")
         results.append((label, table.num_rows / reference, table.num_rows / ours))
     for label, reference_rate, curate_rate in results:
         compare(f"{label} stage, documents/s on one core", "fasttext predict in a bare loop", reference_rate,

@@ -76,37 +76,42 @@ class Toxicity(Classify):
     def _by_sentence(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
         p = self.params
         texts = batch.column("text").to_pylist()
-        spans = [sentence_spans(text or "") for text in texts]
-        flat = [span for doc in spans for span in doc]
-        scores = self.score(flat)[self.score_column] if flat else np.zeros(0, np.float32)  # type: ignore[index]
-        bounds = np.cumsum([0] + [len(doc) for doc in spans])
-        toxic = scores >= p.threshold  # type: ignore[operator]
+        spans = [sentence_spans(text) if text else [] for text in texts]
+        counts = np.fromiter((len(doc) for doc in spans), dtype=np.int64, count=len(spans))
+        blank = counts == 0
+        # a document without sentences (empty) is scored whole: the model's prior
+        flat = [span for doc in spans for span in doc] + ["" for _ in range(int(blank.sum()))]
+        scores = self.score(flat)[self.score_column]  # type: ignore[index]
+        sentence_scores, blank_scores = scores[: len(flat) - int(blank.sum())], scores[len(flat) - int(blank.sum()):]
+        toxic = sentence_scores >= p.threshold  # type: ignore[operator]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        has = ~blank
         doc_scores = np.zeros(len(texts), np.float32)
         removed = np.zeros(len(texts), np.int64)
+        if has.any():
+            doc_scores[has] = np.maximum.reduceat(sentence_scores, starts[has])
+            removed[has] = np.add.reduceat(toxic.astype(np.int64), starts[has])
+        doc_scores[blank] = blank_scores
+        emptied = (removed > 0) & (removed == counts)
         new_texts: list[Any] = list(texts)
-        emptied = np.zeros(len(texts), bool)
-        for i, doc in enumerate(spans):
-            lo, hi = bounds[i], bounds[i + 1]
-            if hi == lo:
-                doc_scores[i] = self.score([texts[i] or ""])[self.score_column][0]  # empty: the model's prior
-                continue
-            doc_scores[i] = scores[lo:hi].max()
-            removed[i] = int(toxic[lo:hi].sum())
-            if removed[i] and p.mode == "drop":
-                kept = "".join(span for span, bad in zip(doc, toxic[lo:hi]) if not bad).strip()
-                emptied[i] = not kept
+        if p.mode == "drop":
+            for i in np.flatnonzero((removed > 0) & ~emptied):
+                lo = starts[i]
+                kept = "".join(span for span, bad in zip(spans[i], toxic[lo:lo + counts[i]]) if not bad).strip()
                 if kept:
                     new_texts[i] = kept
+                else:  # only whitespace was left
+                    emptied[i] = True
+            batch = batch.set_column(batch.schema.get_field_index("text"), "text", pa.array(new_texts, pa.string()))
         batch = self.with_scores(batch, {self.score_column: doc_scores})
         batch = batch.append_column(REMOVED, pa.array(removed, pa.int64()))
-        batch = batch.set_column(batch.schema.get_field_index("text"), "text", pa.array(new_texts, pa.string()))
-        # at annotate level nothing is removed; a document that would be emptied is named in the reason column
-        would_empty = emptied if p.mode == "drop" else np.array([r > 0 and r == len(s) for r, s in zip(removed, spans)])
-        batch = decide(self.name, batch, p.mode, would_empty, EMPTIED,
-                       detail=[f"all {r} sentences scored >= {p.threshold}" for r in removed])
+        # emptied documents keep their original text; in annotate mode nothing is removed, the reason names them
+        why = np.full(len(texts), None, dtype=object)
+        why[emptied] = [f"all {r} sentences scored >= {p.threshold}" for r in removed[emptied]]
+        batch = decide(self.name, batch, p.mode, emptied, EMPTIED, detail=pa.array(why, pa.string()))
         stats: Stats = {"scored": len(texts), "score_sum": float(doc_scores.astype(np.float64).sum()),
-                        "sentences": len(flat), "sentences_removed": int(removed.sum()),
-                        "documents_changed": int((removed > 0).sum()), "documents_emptied": int(would_empty.sum())}
+                        "sentences": int(counts.sum()), "sentences_removed": int(removed.sum()),
+                        "documents_changed": int((removed > 0).sum()), "documents_emptied": int(emptied.sum())}
         return batch, stats
 
     @classmethod
