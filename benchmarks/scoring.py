@@ -36,7 +36,7 @@ def sample_documents(limit: int) -> pa.Table:
     tables, count = [], 0
     for index, file in enumerate(resolve_inputs(str(SAMPLE))):
         for batch in read_file(index, file, ReaderConfig()):
-            tables.append(batch.select(["id", "text", ORDER]))
+            tables.append(batch.select(["id", "text", "source", ORDER]))
             count += batch.num_rows
     table = pa.concat_tables(tables)
     step = max(1, table.num_rows // limit)  # every source represented
@@ -57,14 +57,14 @@ def bare_loop(model, texts: list[str]) -> None:
         model.predict(text.replace("\n", " "), k=-1)
 
 
-def through_stage(stage, table: pa.Table, batch_size: int) -> tuple[int, Counter]:
-    """Run the stage over ``table`` batch by batch; returns how many documents it dropped and its stats."""
-    dropped, stats = 0, Counter()
+def through_stage(stage, table: pa.Table, batch_size: int) -> tuple[Counter, Counter]:
+    """Run the stage over ``table`` batch by batch; returns the documents it dropped per source and its stats."""
+    dropped, stats = Counter(), Counter()
     for start in range(0, table.num_rows, batch_size):
         batch = table.slice(start, batch_size)
         if hasattr(stage, "process_batch"):
             out, batch_stats = stage.process_batch(batch)
-            dropped += int(drop_mask(out).sum())
+            dropped.update(out.column("source").filter(pa.array(drop_mask(out))).to_pylist())
             stats.update(batch_stats)
         else:  # the global (percentile) form scores in the pass before it, then decides on all the scores
             stage.features(batch)
@@ -101,8 +101,11 @@ def main() -> None:
             removed = (f"; removes {stats['sentences_removed']} of {stats['sentences']} sentences "
                        f"({stats['sentences_removed'] / max(stats['sentences'], 1):.2%}) from "
                        f"{stats['documents_changed']} documents") if "sentences" in stats else ""
-            print(f"{label}: drops {dropped} of {table.num_rows} documents ({dropped / table.num_rows:.1%}) "
+            total = sum(dropped.values())
+            print(f"{label}: drops {total} of {table.num_rows} documents ({total / table.num_rows:.1%}) "
                   f"at its default settings{removed}")
+            sizes = Counter(table.column("source").to_pylist())
+            print("  by source: " + ", ".join(f"{name} {dropped[name] / n:.1%}" for name, n in sorted(sizes.items())))
         results.append((label, table.num_rows / reference, table.num_rows / ours))
     for label, reference_rate, curate_rate in results:
         compare(f"{label} stage, documents/s on one core", "fasttext predict in a bare loop", reference_rate,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import tempfile
+from functools import cache
 
 from curate.classify.train import TrainParams, train_classifier
 
@@ -32,3 +34,9 @@ def tiny_model(path: str, labels: tuple[str, str] = ("hq", "lq")) -> str:
     rename = {"hq": labels[0], "lq": labels[1]}
     train_classifier([(t, rename[lab]) for t, lab in examples()], path, labels[0], params=TINY)
     return path
+
+
+@cache
+def shared_model() -> str:
+    """One tiny hq/lq model per test process, shared by the classifier test files."""
+    return tiny_model(f"{tempfile.mkdtemp(prefix='curate-tiny-')}/tiny.bin")

@@ -15,13 +15,13 @@ from curate.classify.train import TrainParams, split_examples, train_classifier
 from curate.config import ConfigError, parse_pipeline
 from curate.stage import DROP_DETAIL, DROP_REASON, GlobalStage, MapStage, drop_mask
 from curate.stages.classify import Classify, ClassifyPercentile
-from tests.classify_models import BAD, GOOD, examples, tiny_model
+from tests.classify_models import BAD, GOOD, examples, shared_model
 from tests.conftest import documents, write_jsonl
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> str:
-    return tiny_model(str(tmp_path_factory.mktemp("model") / "tiny.bin"))
+def model() -> str:
+    return shared_model()
 
 
 def test_training_writes_model_and_metrics(model):

@@ -11,14 +11,14 @@ from curate.classify.sentences import sentence_spans
 from curate.stage import DROP_REASON, drop_mask
 from curate.stages.quality import Quality
 from curate.stages.toxicity import REMOVED, Toxicity, ToxicityPercentile
-from tests.classify_models import BAD, GOOD, sentence, tiny_model
+from tests.classify_models import BAD, GOOD, sentence, shared_model
 from tests.conftest import documents
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> str:
-    """``clean`` for GOOD-word texts, ``toxic`` for BAD-word texts."""
-    return tiny_model(str(tmp_path_factory.mktemp("tox") / "tox.bin"), labels=("clean", "toxic"))
+def model() -> str:
+    """The tiny hq/lq model: BAD-word texts are ``lq``, the label scored as toxic here."""
+    return shared_model()
 
 
 def _sentences(words, count, seed):
@@ -37,7 +37,7 @@ def test_toxic_sentences_are_removed_and_counted(model):
     mixed = " ".join([good[0], bad[0], good[1], bad[1], good[2]])
     all_bad = " ".join(_sentences(BAD, 3, 3))
     table = documents([mixed, " ".join(good), all_bad, "", "   "])
-    out, stats = Toxicity(model=model).process_batch(table)
+    out, stats = Toxicity(model=model, label="lq").process_batch(table)
     texts = out.column("text").to_pylist()
     assert texts[0] == " ".join([good[0], good[1], good[2]])
     assert texts[1] == " ".join(good)
@@ -54,7 +54,7 @@ def test_toxic_sentences_are_removed_and_counted(model):
 def test_annotate_keeps_texts_and_counts(model):
     mixed = " ".join(_sentences(GOOD, 2, 4) + _sentences(BAD, 1, 5))
     table = documents([mixed, " ".join(_sentences(BAD, 2, 6))])
-    out, _ = Toxicity(model=model, mode="annotate").process_batch(table)
+    out, _ = Toxicity(model=model, label="lq", mode="annotate").process_batch(table)
     assert out.column("text").to_pylist() == table.column("text").to_pylist()
     assert out.column(REMOVED).to_pylist() == [1, 2]
     assert not drop_mask(out).any()
@@ -63,14 +63,14 @@ def test_annotate_keeps_texts_and_counts(model):
 
 def test_document_level_and_inverse_filter(model):
     table = documents([" ".join(_sentences(GOOD, 2, 7)), " ".join(_sentences(BAD, 2, 8))])
-    out, _ = Toxicity(model=model, level="document").process_batch(table)
+    out, _ = Toxicity(model=model, label="lq", level="document").process_batch(table)
     assert drop_mask(out).tolist() == [False, True] and out.column(DROP_REASON)[1].as_py() == "toxic"
     assert REMOVED not in out.column_names
-    inverse, _ = Toxicity(model=model, level="document", keep="above").process_batch(table)
+    inverse, _ = Toxicity(model=model, label="lq", level="document", keep="above").process_batch(table)
     assert drop_mask(inverse).tolist() == [True, False]
-    assert isinstance(Toxicity(model=model, level="document", percentile=90), ToxicityPercentile)
+    assert isinstance(Toxicity(model=model, label="lq", level="document", percentile=90), ToxicityPercentile)
     with pytest.raises(ValueError, match="keep: below"):
-        Toxicity(model=model, keep="above")
+        Toxicity(model=model, label="lq", keep="above")
 
 
 def test_shipped_models_score_bad_input():

@@ -45,6 +45,8 @@ class ToxicityParams(ClassifyParams):
     @model_validator(mode="after")
     def _sentence_level(self) -> ToxicityParams:
         if self.level == "sentence":
+            if self.percentile is not None:
+                raise ValueError("a percentile needs level: document (sentences are cut at an absolute threshold)")
             if self.threshold is None:
                 raise ValueError("level: sentence needs a threshold (tau)")
             if self.keep != "below":
