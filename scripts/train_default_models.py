@@ -22,14 +22,15 @@ import json
 import random
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pyarrow.csv as pcsv
 
-from curate.classify.fasttext_model import load_model
+from curate.classify.fasttext_model import load_model, predict_scores
+from curate.classify.metrics import binary_metrics
 from curate.classify.sentences import sentence_spans
 from curate.classify.train import Example, TrainParams, evaluate, train_classifier
 
@@ -152,33 +153,78 @@ def train_quality(params: TrainParams, seed: int) -> None:
     _print("quality", report.metrics, folds)
 
 
-def train_toxicity(params: TrainParams, seed: int) -> None:
+def toxicity_data(seed: int) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[str], random.Random]:
+    """Training tweets, validation tweets (10%, seeded), clean training sentences, and the generator after them."""
     rng = random.Random(seed)
     data = tweets()
     rng.shuffle(data)
     n_valid = len(data) // 10
-    valid_tweets, train_tweets = data[:n_valid], data[n_valid:]
     clean = [s for name in TOXICITY_CLEAN_TRAIN for s in sentences(name, rng, 2000)]
+    return data[n_valid:], data[:n_valid], clean, rng
 
-    def as_examples(rows: list[tuple[str, int]]) -> list[Example]:
-        return [(t, "toxic" if c in (0, 1) else "clean") for t, c in rows]
 
+def as_examples(rows: list[tuple[str, int]]) -> list[Example]:
+    """Davidson classes 0 (hate speech) and 1 (offensive language) are toxic, 2 (neither) clean."""
+    return [(t, "toxic" if c in (0, 1) else "clean") for t, c in rows]
+
+
+def train_toxicity(params: TrainParams, seed: int) -> None:
+    train_tweets, valid_tweets, clean, rng = toxicity_data(seed)
     out = MODELS / "toxicity.ftz"
     report = train_classifier(as_examples(train_tweets) + [(s, "clean") for s in clean], str(out), "toxic",
                               validation=as_examples(valid_tweets), params=params)
     model = load_model(str(out))
-    held_out = {}
-    for name in TOXICITY_CLEAN_HELD_OUT:
-        texts = sentences(name, rng, 1000)
-        scores = model.predict([t.replace("\n", " ") for t in texts], k=-1)
-        p = np.array([dict(zip(labels, probs))["__label__toxic"] for labels, probs in zip(*scores)])
-        held_out[name] = {"sentences": len(texts), "flagged_at_0.4": round(float((p >= 0.4).mean()), 4)}
-    hate = [(t, "toxic" if c == 0 else "clean") for t, c in valid_tweets if c in (0, 2)]
-    cross = {"clean_sources_not_trained_on": held_out,
-             "hate_speech_vs_neither_tweets": evaluate(model, hate, "toxic"),
-             "validation_tweets": "10% of the Davidson tweets, seeded; toxic = hate speech or offensive language"}
+
+    def toxic_scores(texts: list[str]) -> np.ndarray:
+        return predict_scores(model, texts)[:, model.labels.index("__label__toxic")]
+
+    cross = toxicity_cross_source(toxic_scores, valid_tweets, rng, per_source=1000)
     _add_cross_source(report.metrics_path, cross)
     _print("toxicity", report.metrics, cross)
+
+
+def toxicity_cross_source(score: Callable[[list[str]], np.ndarray], valid_tweets: list[tuple[str, int]],
+                          rng: random.Random, per_source: int) -> dict:
+    """Share of clean sentences of untrained sources flagged at 0.4, and hate speech vs neither tweets."""
+    held_out = {}
+    for name in TOXICITY_CLEAN_HELD_OUT:
+        texts = sentences(name, rng, per_source)
+        held_out[name] = {"sentences": len(texts), "flagged_at_0.4": round(float((score(texts) >= 0.4).mean()), 4)}
+    hate = [(t, c == 0) for t, c in valid_tweets if c in (0, 2)]
+    return {"clean_sources_not_trained_on": held_out,
+            "hate_speech_vs_neither_tweets": binary_metrics(np.array([h for _, h in hate]),
+                                                            score([t for t, _ in hate])),
+            "validation_tweets": "10% of the Davidson tweets, seeded; toxic = hate speech or offensive language"}
+
+
+def train_toxicity_head(seed: int, max_tweets: int = 8000, max_clean: int = 4000) -> None:
+    """The second kind: a logistic-regression head on all-MiniLM-L6-v2 embeddings, same data and checks."""
+    from curate.classify.linear_head import LinearHead, train_head
+    from curate.icp.embed import MiniLMEmbedder
+
+    train_tweets, valid_tweets, clean, rng = toxicity_data(seed)
+    sub = random.Random(seed + 1)
+    chosen = sub.sample(train_tweets, min(max_tweets, len(train_tweets)))
+    texts = [t for t, _ in chosen] + sub.sample(clean, min(max_clean, len(clean)))
+    labels = [c in (0, 1) for _, c in chosen] + [False] * (len(texts) - len(chosen))
+    embedder = MiniLMEmbedder(max_tokens=128, threads=2)
+    weights, bias = train_head(embedder.embed(texts), np.array(labels))
+    head = LinearHead(weights=weights, bias=bias, labels=("clean", "toxic"), embedder=embedder.model_name,
+                      max_tokens=128)
+    out = MODELS / "toxicity_minilm.npz"
+    head.save(str(out))
+
+    def toxic_scores(batch: list[str]) -> np.ndarray:
+        return head.score(embedder.embed(batch))
+
+    validation = binary_metrics(np.array([c in (0, 1) for _, c in valid_tweets]),
+                                toxic_scores([t for t, _ in valid_tweets]))
+    cross = toxicity_cross_source(toxic_scores, valid_tweets, rng, per_source=500)
+    metrics = {"model": out.name, "kind": "logistic regression on all-MiniLM-L6-v2 embeddings (first 128 tokens)",
+               "labels": ["clean", "toxic"], "positive_label": "toxic", "train_examples": len(texts),
+               "validation": validation, "cross_source": cross, "model_bytes": out.stat().st_size}
+    (MODELS / "toxicity_minilm.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _print("toxicity_minilm", validation, cross)
 
 
 def _add_cross_source(path: str, value: object) -> None:
@@ -194,7 +240,7 @@ def _print(name: str, metrics: dict, cross: object) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["quality", "toxicity"], help="train one model")
+    parser.add_argument("--only", choices=["quality", "toxicity", "toxicity_minilm"], help="train one model")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     params = TrainParams(dim=64, bucket=200_000, cutoff=50_000, dsub=4, seed=args.seed)
@@ -202,6 +248,8 @@ def main() -> None:
         train_quality(params, args.seed)
     if args.only in (None, "toxicity"):
         train_toxicity(params, args.seed)
+    if args.only in (None, "toxicity_minilm"):
+        train_toxicity_head(args.seed)
 
 
 if __name__ == "__main__":

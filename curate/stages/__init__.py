@@ -22,6 +22,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "classify": "curate.stages.classify:Classify",
     "quality": "curate.stages.quality:Quality",
     "toxicity": "curate.stages.toxicity:Toxicity",
+    "classify_embedding": "curate.stages.classify_embedding:ClassifyEmbedding",
 }
 
 
