@@ -53,8 +53,9 @@ def best_of(repeats: int, run: Callable[[], object]) -> float:
 
 
 def bare_loop(model, texts: list[str]) -> None:
+    """The reference: fastText's own predict, one text at a time (the best label and its probability)."""
     for text in texts:
-        model.predict(text.replace("\n", " "), k=-1)
+        model.predict(text.replace("\n", " "), k=1)
 
 
 def through_stage(stage, table: pa.Table, batch_size: int) -> tuple[Counter, Counter]:

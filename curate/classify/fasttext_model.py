@@ -129,15 +129,16 @@ def predict_scores(model: Any, texts: Sequence[str | None]) -> np.ndarray:
     out = np.zeros((n, len(labels)), dtype=np.float32)
     if not n:
         return out
-    predicted, probabilities = model.predict(prepare(texts), k=-1)
     index = {label: j for j, label in enumerate(labels)}
-    if len(labels) == 2:  # the common case, vectorised: k=-1 returns both labels, best first
-        first = np.fromiter((index[p[0]] for p in predicted), dtype=np.int64, count=n)
-        probs = np.asarray(probabilities, dtype=np.float32)
+    if len(labels) == 2:  # the common case: the best label and its probability; the other has the rest
+        predicted, probabilities = model.predict(prepare(texts), k=1)
+        best = np.fromiter((index[p[0]] for p in predicted), dtype=np.int64, count=n)
+        probs = np.asarray(probabilities, dtype=np.float32).reshape(n)
         rows = np.arange(n)
-        out[rows, first] = probs[:, 0]
-        out[rows, 1 - first] = probs[:, 1]
+        out[rows, best] = probs
+        out[rows, 1 - best] = 1.0 - probs
         return np.clip(out, 0.0, 1.0, out=out)
+    predicted, probabilities = model.predict(prepare(texts), k=-1)
     for i, (names, probs) in enumerate(zip(predicted, probabilities)):
         for name, p in zip(names, probs):
             out[i, index[name]] = p
