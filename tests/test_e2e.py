@@ -53,10 +53,11 @@ def test_every_document_is_accounted_for(first_run):
     assert docs["input"] == expected == kept.height + dropped.height
     assert docs["output"] == kept.height and docs["dropped"] == dropped.height
     assert kept["id"].n_unique() == kept.height
-    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "exact_dedup", "rewrite", "icp_reorder"}
+    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "exact_dedup", "quality", "toxicity",
+                                     "rewrite", "icp_reorder"}
     assert dropped.filter(pl.col("reason") == "exact_duplicate")["duplicate_of"].null_count() == 0
     assert [s["name"] for s in manifest["stages"]] == [
-        "read", "normalize", "length_filter", "exact_dedup", "rewrite", "icp_reorder"]
+        "read", "normalize", "length_filter", "exact_dedup", "quality", "toxicity", "rewrite", "icp_reorder"]
     rewrite = manifest["stages"][-2]
     assert rewrite["stats"]["rewritten"] == rewrite["params"]["max_documents"]
     assert kept["rewritten"].sum() + dropped.filter(pl.col("stage") == "rewrite").height == rewrite["stats"]["rewritten"]
