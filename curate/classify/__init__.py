@@ -1,0 +1,1 @@
+"""fastText text classifiers: training (``curate train-classifier``), loading and scoring."""

@@ -1,0 +1,226 @@
+"""``classify``: score documents with any fastText model; drop or annotate by an absolute or percentile threshold.
+
+Score, then decide. Each document gets the probability of the chosen label
+(``column``) or of every label (``<prefix><label>`` columns). With an absolute
+``threshold`` the stage decides document by document (a map stage). A
+``percentile`` needs every score first, so such a stage runs as a global
+stage: the scores are computed in the pass before it where possible (its
+``features``), the cut is the percentile of all of them, and only scores and
+drop marks are written, never the texts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, model_validator
+
+from curate.classify.fasttext_model import check_model_file, load_model, model_labels, predict_scores
+from curate.classify.threshold import Keep, detail, failing, percentile_cut
+from curate.stage import (
+    ORDER,
+    FilterParams,
+    GlobalResult,
+    GlobalStage,
+    MapStage,
+    Stats,
+    decide,
+)
+
+
+class ClassifyParams(FilterParams):
+    model: str | None = Field(None, description="Path of a fastText model (.bin or .ftz), e.g. your own DCLM or "
+                                                "Dolma classifier or one from `curate train-classifier`.")
+    label: str | None = Field(None, description="The label scored and decided on (without __label__). Required "
+                                                "with column, threshold or percentile.")
+    column: str | None = Field(None, description="Write only P(label) to this column; without it, one column "
+                                                 "per label, named <prefix><label>.")
+    prefix: str = Field("score_", description="Prefix of the per-label score columns.")
+    threshold: float | None = Field(None, description="Absolute cut on P(label).")
+    percentile: float | None = Field(None, ge=0, le=100, description="Cut at this percentile (0-100) of P(label) "
+                                                                     "over the whole data set (runs as a global stage).")
+    keep: Keep = Field("above", description="above: keep score >= cut; below: keep score < cut (inverse filter).")
+    reason: str = Field("classifier_score", description="Drop reason of failing documents.")
+    max_chars: int | None = Field(None, ge=1, description="Score only the first max_chars characters (faster on "
+                                                          "very long documents).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _percentile_replaces_default_threshold(cls, data: Any) -> Any:
+        """A percentile given without a threshold replaces the stage's default absolute threshold."""
+        if isinstance(data, dict) and data.get("percentile") is not None and "threshold" not in data:
+            data = {**data, "threshold": None}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClassifyParams:
+        if self.threshold is not None and self.percentile is not None:
+            raise ValueError("give threshold (absolute) or percentile, not both")
+        if (self.column or self.deciding) and not self.label:
+            raise ValueError("label is required with column, threshold or percentile (which label's score?)")
+        path = self.model_path()
+        check_model_file(path)  # a missing or damaged model stops the run before any data is read
+        if self.label is not None:
+            labels = model_labels(load_model(path))
+            if self.label not in labels:
+                raise ValueError(f"label {self.label!r} is not a label of {path}; its labels: {', '.join(labels)}")
+        return self
+
+    @property
+    def deciding(self) -> bool:
+        return self.threshold is not None or self.percentile is not None
+
+    def model_path(self) -> str:
+        if self.model is None:
+            raise ValueError("model is required: the path of a fastText model (.bin or .ftz)")
+        return self.model
+
+
+class Scorer:
+    """Scoring shared by the map and the percentile (global) forms of a classifier stage."""
+
+    params: ClassifyParams
+
+    @property
+    def score_column(self) -> str:
+        """The column the decision reads."""
+        p = self.params
+        return p.column or f"{p.prefix}{p.label}"
+
+    def score(self, texts: list[str | None]) -> dict[str, np.ndarray]:
+        """Score columns for ``texts``: P(label) under ``column``, or one column per label."""
+        model = load_model(self.params.model_path())
+        if self.params.max_chars:
+            texts = [t[: self.params.max_chars] if t else t for t in texts]
+        probabilities = predict_scores(model, texts)
+        labels = model_labels(model)
+        if self.params.column:
+            return {self.params.column: probabilities[:, labels.index(self.params.label)]}
+        return {f"{self.params.prefix}{label}": probabilities[:, j] for j, label in enumerate(labels)}
+
+    def with_scores(self, batch: pa.Table, scores: dict[str, np.ndarray]) -> pa.Table:
+        for name, values in scores.items():
+            array = pa.array(values, pa.float32())
+            if name in batch.column_names:
+                batch = batch.set_column(batch.schema.get_field_index(name), name, array)
+            else:
+                batch = batch.append_column(name, array)
+        return batch
+
+    def decide_at(self, batch: pa.Table, cut: float) -> tuple[pa.Table, int]:
+        """Drop or annotate the rows of ``batch`` whose score fails ``cut``; returns the batch and how many."""
+        p = self.params
+        scores = batch.column(self.score_column).to_numpy()
+        mask = failing(scores, cut, p.keep)
+        why = np.full(len(scores), None, dtype=object)
+        why[mask] = detail(self.score_column, scores[mask], cut, p.keep)
+        return decide(self.name, batch, p.mode, mask, p.reason, detail=pa.array(why, pa.string())), int(mask.sum())  # type: ignore[attr-defined]
+
+
+def summarize_scores(stats: Stats) -> Stats:
+    """Adds the mean score and the share failing to summed batch statistics."""
+    scored = stats.get("scored", 0)
+    if scored and "score_sum" in stats:
+        stats = {**stats, "mean_score": round(stats["score_sum"] / scored, 6)}
+    if scored and "failed" in stats:
+        stats = {**stats, "failed_share": round(stats["failed"] / scored, 6)}
+    return stats
+
+
+class Classify(Scorer, MapStage):
+    """Score every document with a fastText model; with ``threshold``, drop (or annotate) those failing it.
+
+    A ``percentile`` threshold makes the stage a global one (see the module's
+    documentation); the parameters and columns are the same.
+    """
+
+    name = "classify"
+    Params = ClassifyParams
+    batch_size: ClassVar[int] = 1024
+    #: The global form of this stage, used when a percentile is set.
+    percentile_form: ClassVar[type[GlobalStage] | None] = None
+
+    def __new__(cls, params: ClassifyParams | None = None, **kwargs: Any) -> Any:
+        if params is None and not kwargs:  # unpickling
+            return super().__new__(cls)
+        resolved = params if params is not None else cls.Params(**kwargs)
+        if resolved.percentile is not None and cls.percentile_form is not None:  # type: ignore[attr-defined]
+            return cls.percentile_form(resolved)
+        return super().__new__(cls)
+
+    def setup(self) -> None:
+        load_model(self.params.model_path())
+
+    def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
+        scores = self.score(batch.column("text").to_pylist())
+        batch = self.with_scores(batch, scores)
+        stats: Stats = {"scored": batch.num_rows}
+        if self.params.label is not None:
+            stats["score_sum"] = float(batch.column(self.score_column).to_numpy().astype(np.float64).sum())
+        if self.params.threshold is not None:
+            batch, stats["failed"] = self.decide_at(batch, self.params.threshold)
+        return batch, stats
+
+    @classmethod
+    def summarize(cls, stats: Stats) -> Stats:
+        return summarize_scores(stats)
+
+
+FEATURE = "_score_"
+
+
+class ClassifyPercentile(Scorer, GlobalStage):
+    """The global form of a classifier stage: the cut is a percentile of every document's score."""
+
+    name = "classify"
+    Params = ClassifyParams
+    columns: ClassVar[tuple[str, ...] | None] = (ORDER,)
+    batch_size: ClassVar[int] = 1024
+
+    def features(self, batch: pa.Table) -> dict[str, pa.Array]:
+        scores = self.score(batch.column("text").to_pylist())
+        return {FEATURE + name: pa.array(values, pa.float32()) for name, values in scores.items()}
+
+    def score_table(self, batch: pa.Table) -> pa.Table:
+        """``_order`` and the score columns of a batch of documents."""
+        return self.with_scores(pa.table({ORDER: batch.column(ORDER)}), self.score(batch.column("text").to_pylist()))
+
+    def run(self, dataset: Any) -> GlobalResult:
+        schema = dataset.schema()
+        stored = [n for n in (schema.names if schema is not None else []) if n.startswith(FEATURE)]
+        if stored:  # scored in the pass before this stage
+            renames = {n: n[len(FEATURE):] for n in stored}
+            scores = dataset.select_columns([ORDER, *stored]).map_batches(
+                lambda b: b.rename_columns([renames.get(c, c) for c in b.column_names]), batch_format="pyarrow")
+        else:
+            scores = dataset.map_batches(self.score_table, batch_format="pyarrow", batch_size=self.batch_size)
+        scores = scores.materialize()
+        values = _collect(scores, self.score_column)
+        cut = percentile_cut(values, self.params.percentile)  # type: ignore[arg-type]
+        marks = scores.map_batches(self._marks, fn_kwargs={"cut": cut}, batch_format="pyarrow")
+        failed = int(failing(values, cut, self.params.keep).sum())
+        stats = {"scored": len(values), "score_sum": float(values.astype(np.float64).sum()), "failed": failed,
+                 "cut": round(cut, 6)}
+        return GlobalResult(marks=marks, stats=stats)
+
+    def _marks(self, batch: pa.Table, cut: float) -> pa.Table:
+        return self.decide_at(batch, cut)[0]
+
+    @classmethod
+    def summarize(cls, stats: Stats) -> Stats:
+        return summarize_scores(stats)
+
+
+def _collect(dataset: Any, column: str) -> np.ndarray:
+    import ray
+
+    blocks = ray.get(dataset.select_columns([column]).to_arrow_refs())
+    if not blocks:
+        return np.zeros(0, dtype=np.float32)
+    return np.asarray(pc.fill_null(pa.concat_tables(blocks).column(column), 0.0).to_numpy(), dtype=np.float32)
+
+
+Classify.percentile_form = ClassifyPercentile

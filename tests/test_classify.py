@@ -1,0 +1,177 @@
+"""fastText classifiers: training, the classify stage, thresholds and bad input (tiny models, no Ray)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from curate.classify.metrics import binary_metrics, roc_auc
+from curate.classify.train import TrainParams, split_examples, train_classifier
+from curate.config import ConfigError, parse_pipeline
+from curate.stage import DROP_DETAIL, DROP_REASON, GlobalStage, MapStage, drop_mask
+from curate.stages.classify import Classify, ClassifyPercentile
+from tests.classify_models import BAD, GOOD, examples, shared_model
+from tests.conftest import documents, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def model() -> str:
+    return shared_model()
+
+
+def test_training_writes_model_and_metrics(model):
+    metrics = json.loads(open(os.path.splitext(model)[0] + ".metrics.json").read())
+    assert metrics["labels"] == ["hq", "lq"] and metrics["positive_label"] == "hq"
+    validation = metrics["validation"]
+    assert validation["examples"] == 60 and validation["roc_auc"] > 0.95 and validation["f1"] > 0.9
+    assert set(validation) >= {"precision", "recall", "f1", "roc_auc"}
+
+
+def test_split_is_seeded_and_never_shares_a_text():
+    data = examples(100) + examples(20)  # the second call repeats 20 texts
+    train, valid = split_examples(data, 0.25, seed=3)
+    assert (train, valid) == split_examples(data, 0.25, seed=3)
+    assert not {t for t, _ in train} & {t for t, _ in valid}
+    assert len(train) + len(valid) == len({t for t, _ in data})
+
+
+def test_metrics_against_hand_computed_values():
+    positive = np.array([1, 1, 0, 0, 1], bool)
+    scores = np.array([0.9, 0.4, 0.6, 0.1, 0.8])
+    assert roc_auc(positive, scores) == pytest.approx(5 / 6)
+    m = binary_metrics(positive, scores)
+    assert (m["precision"], m["recall"]) == (pytest.approx(2 / 3, abs=1e-4), pytest.approx(2 / 3, abs=1e-4))
+    assert roc_auc(np.array([1, 1], bool), np.array([0.1, 0.2])) is None
+
+
+def test_cli_trains_a_quantised_model_and_validates_on_other_files(tmp_path):
+    from curate.cli import main
+
+    rng_good = [{"text": t} for t, lab in examples(300, seed=5) if lab == "hq"]
+    rng_bad = [{"text": t} for t, lab in examples(300, seed=5) if lab == "lq"]
+    write_jsonl(tmp_path / "good.jsonl", rng_good)
+    write_jsonl(tmp_path / "bad.jsonl", rng_bad)
+    held_out = [{"text": t, "label": "positive" if lab == "hq" else "negative"} for t, lab in examples(40, seed=9)]
+    write_jsonl(tmp_path / "other.jsonl", held_out)
+    out = tmp_path / "m.ftz"
+    result = CliRunner().invoke(main, ["train-classifier", "--positive", str(tmp_path / "good.jsonl"), "--negative",
+                                       str(tmp_path / "bad.jsonl"), "--validate-on", str(tmp_path / "other.jsonl"),
+                                       "-o", str(out), "--dim", "16", "--bucket", "5000", "--cutoff", "500"])
+    assert result.exit_code == 0, result.output
+    assert "precision" in result.output and "ROC AUC" in result.output
+    metrics = json.loads((tmp_path / "m.metrics.json").read_text())
+    assert metrics["validation"]["examples"] == 40 and metrics["validation"]["roc_auc"] > 0.9
+    assert out.stat().st_size < 200_000  # quantised
+    bad = CliRunner().invoke(main, ["train-classifier", "--data", str(tmp_path / "good.jsonl"), "-o", str(out)])
+    assert bad.exit_code != 0 and "label" in bad.output
+
+
+def test_classify_scores_every_label_or_one_named_column(model):
+    table = documents([" ".join(GOOD), " ".join(BAD)])
+    per_label, stats = Classify(model=model).process_batch(table)
+    assert {"score_hq", "score_lq"} <= set(per_label.column_names)
+    hq = per_label.column("score_hq").to_numpy()
+    assert hq[0] > 0.8 > 0.2 > hq[1]
+    np.testing.assert_allclose(hq + per_label.column("score_lq").to_numpy(), 1.0, atol=1e-3)
+    one, _ = Classify(model=model, label="hq", column="good").process_batch(table)
+    assert "good" in one.column_names and "score_lq" not in one.column_names
+    assert stats["scored"] == 2
+
+
+def test_absolute_threshold_drops_annotates_and_inverts(model):
+    table = documents([" ".join(GOOD), " ".join(BAD), "methods " * 3])
+    dropped, stats = Classify(model=model, label="hq", threshold=0.5, reason="low").process_batch(table)
+    assert drop_mask(dropped).tolist() == [False, True, False]
+    assert dropped.column(DROP_REASON)[1].as_py() == "low"
+    assert dropped.column(DROP_DETAIL)[1].as_py().startswith("score_hq=")
+    assert stats["failed"] == 1
+    inverse, _ = Classify(model=model, label="hq", threshold=0.5, keep="below").process_batch(table)
+    assert drop_mask(inverse).tolist() == [True, False, True]
+    annotated, _ = Classify(model=model, label="hq", threshold=0.5, mode="annotate").process_batch(table)
+    assert not drop_mask(annotated).any()
+    assert annotated.column("classify_reason").to_pylist() == [None, "classifier_score", None]
+
+
+def test_bad_input_gets_scores(model):
+    texts = ["", "   \n\t ", "\x00\x01\x02\xff\ufffd" * 20, "日本語のテキストです。", "Привет мир", None,
+             "line one\nline two\r\nthree\u2028four"]
+    table = documents([t or "" for t in texts])
+    out, _ = Classify(model=model).process_batch(table)
+    scores = out.column("score_hq").to_numpy()
+    assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+    from curate.classify.fasttext_model import load_model, predict_scores
+    assert predict_scores(load_model(model), [None, ""]).shape == (2, 2)
+
+
+def test_missing_or_damaged_model_is_a_config_error_naming_the_path(tmp_path, model):
+    missing = tmp_path / "nope.bin"
+    with pytest.raises(ConfigError, match=str(missing)):
+        parse_pipeline({"stages": [{"classify": {"model": str(missing)}}]})
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"not a model" * 100)
+    with pytest.raises(ConfigError, match=str(garbage)):
+        parse_pipeline({"stages": [{"classify": {"model": str(garbage)}}]})
+    truncated = tmp_path / "truncated.bin"
+    truncated.write_bytes(open(model, "rb").read()[:2000])
+    with pytest.raises(ConfigError, match="truncated.bin"):
+        parse_pipeline({"stages": [{"classify": {"model": str(truncated)}}]})
+    with pytest.raises(ConfigError, match="label 'nope' is not a label"):
+        parse_pipeline({"stages": [{"classify": {"model": model, "label": "nope"}}]})
+    with pytest.raises(ConfigError, match="not both"):
+        parse_pipeline({"stages": [{"classify": {"model": model, "label": "hq", "threshold": 0.5, "percentile": 5}}]})
+
+
+def test_a_percentile_makes_the_stage_global(model):
+    map_form = Classify(model=model, label="hq", threshold=0.5)
+    global_form = Classify(model=model, label="hq", percentile=50)
+    assert isinstance(map_form, MapStage) and not isinstance(map_form, GlobalStage)
+    assert isinstance(global_form, ClassifyPercentile) and isinstance(global_form, GlobalStage)
+    assert global_form.params.percentile == 50
+    assert isinstance(pickle.loads(pickle.dumps(map_form)), Classify)
+    assert pickle.loads(pickle.dumps(global_form)).params == global_form.params
+    table = documents([" ".join(GOOD), " ".join(BAD)])
+    features = global_form.features(table)
+    assert list(features) == ["_score_score_hq", "_score_score_lq"]
+    marks = global_form._marks(global_form.score_table(table.append_column("unused", table.column("id"))), cut=0.5)
+    assert marks.column(DROP_REASON).to_pylist() == [None, "classifier_score"]
+
+
+def test_training_rejects_bad_requests(tmp_path):
+    with pytest.raises(ValueError, match="positive label"):
+        train_classifier(examples(20), str(tmp_path / "m.bin"), "nope", params=TrainParams(quantize=False))
+    with pytest.raises(ValueError, match="two labels"):
+        train_classifier([(t, "hq") for t, _ in examples(20)], str(tmp_path / "m.bin"), "hq",
+                         params=TrainParams(quantize=False))
+
+
+@pytest.mark.ray
+def test_percentile_cut_is_taken_over_the_whole_data_set(ray_session, tmp_path, model):
+    """Each input file is one unit; a per-unit percentile would drop half of each file instead of all of one."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.manifest import read_manifest
+    from curate.runner import Runner
+    from tests.classify_models import sentence
+
+    rng = random.Random(7)
+    good = write_jsonl(tmp_path / "good.jsonl", [{"id": f"g{i}", "text": sentence(rng, GOOD)} for i in range(30)])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": f"b{i}", "text": sentence(rng, BAD)} for i in range(30)])
+    out = tmp_path / "out"
+    stage = Classify(model=model, label="hq", column="good", percentile=50)
+    Runner([str(good), str(bad)], str(out), [stage]).run()
+    kept = pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("*.parquet")))
+    dropped = pa.concat_tables(pq.read_table(p) for p in sorted((out / "_dropped").glob("*.parquet")))
+    assert sorted(kept.column("id").to_pylist()) == sorted(f"g{i}" for i in range(30))
+    assert set(dropped.column("id").to_pylist()) == {f"b{i}" for i in range(30)}
+    assert set(dropped.column("reason").to_pylist()) == {"classifier_score"}
+    assert kept.column("good").null_count == 0
+    record = next(s for s in read_manifest(str(out)).stages if s.name == "classify")
+    assert record.stats["scored"] == 60 and record.stats["failed"] == 30
