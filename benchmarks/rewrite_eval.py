@@ -1,6 +1,6 @@
 """Cross-source evaluation of boilerplate removal: fit on some sources, report on others.
 
-Builds the evaluation set of :mod:`benchmarks.rewrite_evalset` (real text from
+Builds the evaluation set of :mod:`benchmarks._rewrite_evalset` (real text from
 many sources, boilerplate injected around and between paragraphs, plus the
 labelled ``boilerplate_pairs`` pages), fits the ``blocks`` preset's classifier
 and every baseline's threshold on the ``fit`` sources, and reports on the
@@ -39,7 +39,7 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmarks._compare import add_smoke_flag, compare
-from benchmarks.rewrite_evalset import EvalDoc, build
+from benchmarks._rewrite_evalset import EvalDoc, build
 from curate.rewriting.block_head import WEIGHTS, BlockHead, block_removals
 from curate.rewriting.features import NAMES, document_features, line_shape
 
