@@ -111,7 +111,7 @@ define run_benchmarks
 	  $(BIN)/python $$script $(1) 2>&1 | tee out/bench/$(2)/$$name.log; \
 	  [ $${PIPESTATUS[0]} -eq 0 ] || failed="$$failed $$name"; \
 	done; \
-	echo "== COMPARE lines"; grep -h '^COMPARE' out/bench/$(2)/*.log || true; \
+	echo "== COMPARE lines"; grep -h '^COMPARE\|^SKIP' out/bench/$(2)/*.log || true; \
 	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
 endef
 

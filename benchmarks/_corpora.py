@@ -4,18 +4,60 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPORA = REPO.parent / "shared" / "corpora"
+SHARED_CORPORA = REPO.parent / "shared" / "corpora"
+SAMPLE = REPO / "data" / "sample"
+
+
+def default_corpora() -> Path:
+    """``CURATE_CORPORA`` if set, else ``../shared/corpora`` beside the checkout, else the bundled sample."""
+    if os.environ.get("CURATE_CORPORA"):
+        return Path(os.environ["CURATE_CORPORA"])
+    return SHARED_CORPORA if SHARED_CORPORA.is_dir() else SAMPLE
+
+
+DEFAULT_CORPORA = default_corpora()
+
+
+def corpus_path(corpora: Path, name: str) -> Path | None:
+    """``<name>.jsonl.zst`` (or ``<name>.parquet``, as in the sample) in ``corpora``; None when absent."""
+    for suffix in (".jsonl.zst", ".parquet"):
+        path = Path(corpora) / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def require_corpora(corpora: Path, names: Sequence[str], smoke: bool) -> None:
+    """Stop unless every named source is in ``corpora``: a smoke run skips (exit 0), a full run fails."""
+    lacking = [name for name in names if corpus_path(corpora, name) is None]
+    if not lacking:
+        return
+    message = (f"needs {', '.join(lacking)} in {corpora} (the evaluation corpora: ../shared/corpora beside the "
+               f"checkout, or set CURATE_CORPORA)")
+    if smoke:
+        print(f"SKIP {Path(sys.argv[0]).stem}: {message}")
+        sys.exit(0)
+    raise SystemExit(f"error: {message}")
 
 
 def read_corpus(corpora: Path, name: str, limit: int | None = None) -> Iterator[dict]:
-    """Records of ``<corpora>/<name>.jsonl.zst``, one dict per line."""
+    """Records of ``<corpora>/<name>.jsonl.zst`` (or ``.parquet``), one dict per record."""
     import zstandard
 
-    path = Path(corpora) / f"{name}.jsonl.zst"
+    path = corpus_path(corpora, name)
+    if path is None:
+        raise FileNotFoundError(f"no {name}.jsonl.zst or {name}.parquet in {corpora}")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        yield from pq.read_table(path).to_pylist()[:limit]
+        return
     with open(path, "rb") as raw:
         reader = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(raw), encoding="utf-8")
         for i, line in enumerate(reader):

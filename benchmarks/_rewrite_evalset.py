@@ -26,7 +26,9 @@ from dataclasses import dataclass
 
 import zstandard
 
-CORPORA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpora")
+from benchmarks._corpora import DEFAULT_CORPORA
+
+CORPORA = str(DEFAULT_CORPORA)
 FIT_SOURCES = ("python311_doc_rst", "bbc_news", "manpages_en")
 EVAL_SOURCES = ("git_doc_asciidoc", "perl_doc_pod", "brown_corpus", "moby_dick_chapters", "spamassassin_emails")
 PAIRS_FIT_SITE, PAIRS_EVAL_SITE = "postgresql-doc-15", "debian-handbook"

@@ -34,7 +34,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
-from benchmarks._corpora import DEFAULT_CORPORA, text_chunks  # noqa: E402
+from benchmarks._corpora import DEFAULT_CORPORA, require_corpora, text_chunks  # noqa: E402
 from benchmarks._memory import PeakMemory  # noqa: E402
 from curate.dedup.minhash import Signer  # noqa: E402
 from curate.dedup.shingle import ShingleConfig, normalize, python_shingles  # noqa: E402
@@ -259,6 +259,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs, for every contender")
     add_smoke_flag(ap)
     args = ap.parse_args()
+    require_corpora(args.corpora, SOURCES, args.smoke)
     if args.smoke:
         args.throughput_docs, args.docs, args.repeat, args.object_store_gb = 100, [500], 1, 1.0
     if not args.skip_throughput:

@@ -41,7 +41,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
-from benchmarks._corpora import DEFAULT_CORPORA, read_corpus  # noqa: E402
+from benchmarks._corpora import DEFAULT_CORPORA, read_corpus, require_corpora  # noqa: E402
 from curate.dedup.shingle import ShingleConfig, normalize_regex, python_shingles  # noqa: E402
 
 PLANT_SOURCES = ["bbc_news", "brown_corpus", "python311_doc_rst", "postgresql_doc_html", "django_doc_html",
@@ -291,6 +291,7 @@ def main() -> None:
     ap.add_argument("--skip-families", action="store_true")
     add_smoke_flag(ap)
     args = ap.parse_args()
+    require_corpora(args.corpora, [*PLANT_SOURCES, "boilerplate_pairs"], args.smoke)
     if args.smoke:
         args.planted, args.distractors, args.skip_families = 40, 60, True
     import ray

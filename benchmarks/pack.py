@@ -21,16 +21,20 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
 from benchmarks._compare import add_smoke_flag, compare
-from benchmarks._corpora import DEFAULT_CORPORA, text_chunks
+from benchmarks._corpora import DEFAULT_CORPORA, require_corpora, text_chunks
 from curate.feed.pack import PackConfig, pack_output
 from curate.feed.tokenizer import Tokenizer, load_tokenizer
 from curate.loader import CurateDataset
@@ -74,6 +78,7 @@ def main() -> None:
     parser.add_argument("--corpora", default=str(DEFAULT_CORPORA))
     add_smoke_flag(parser)
     args = parser.parse_args()
+    require_corpora(args.corpora, CORPORA, args.smoke)
     if args.smoke:
         args.docs, args.repeats = 200, 1
     texts = text_chunks(args.corpora, CORPORA, args.chars, args.docs)

@@ -17,12 +17,16 @@ import glob
 import io
 import json
 import os
+import sys
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 import zstandard
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks._compare import add_smoke_flag, compare
 from curate.documents import DOCUMENT_SCHEMA

@@ -32,14 +32,19 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
 from benchmarks._compare import add_smoke_flag, compare
-from benchmarks._rewrite_evalset import EvalDoc, build
+from benchmarks._corpora import DEFAULT_CORPORA, require_corpora
+from benchmarks._rewrite_evalset import EVAL_SOURCES, FIT_SOURCES, EvalDoc, build
 from curate.rewriting.block_head import WEIGHTS, BlockHead, block_removals
 from curate.rewriting.features import NAMES, document_features, line_shape
 
@@ -199,6 +204,7 @@ def main() -> None:
     parser.add_argument("--json", help="write the full report here")
     add_smoke_flag(parser)
     args = parser.parse_args()
+    require_corpora(DEFAULT_CORPORA, [*FIT_SOURCES, *EVAL_SOURCES, "boilerplate_pairs"], args.smoke)
     per_source = 6 if args.smoke else args.per_source
     fit_docs, eval_docs = build("fit", per_source), build("eval", per_source)
     print(f"fit: {len(fit_docs)} documents, eval: {len(eval_docs)} documents", flush=True)

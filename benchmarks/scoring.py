@@ -13,12 +13,15 @@ at most 1.3x.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks._compare import add_smoke_flag, compare
 from curate.classify.fasttext_model import load_model
