@@ -136,7 +136,8 @@ def _per_document(texts: list[str], threshold: float) -> tuple[list[str], list[f
 @pytest.mark.parametrize("threshold", [0.4, 0.05])
 def test_batch_stage_equals_the_per_document_form_on_sample_text(sample_texts, threshold):
     texts = sample_texts + ["", "   ", "You are a fucking idiot. \n\n Fine.", "Shut up, bitch.\t\n",
-                            "Fine.\n  \nYou are a fucking idiot."]
+                            "Fine.\n  \nYou are a fucking idiot.",
+                            "  \nYou are a fucking idiot."]  # only whitespace left: emptied
     out, _ = Toxicity(threshold=threshold).process_batch(documents(texts))
     expected, scores, removed, emptied = _per_document(texts, threshold)
     assert sum(removed) > 0 and any(t != e for t, e in zip(texts, expected))
