@@ -145,3 +145,11 @@ def test_batch_stage_equals_the_per_document_form_on_sample_text(sample_texts, t
     assert out.column("toxicity_score").to_numpy().tolist() == scores
     assert out.column(REMOVED).to_pylist() == removed
     assert drop_mask(out).tolist() == emptied and any(emptied)
+
+
+def test_sentences_are_scored_as_score_scores_texts(sample_texts):
+    """Scoring the sentences of a batch at once (distinct ones once, cut to max_chars) matches ``score``."""
+    sentences, _ = split_batch(pa.array(sample_texts[:40]))
+    for stage in (Toxicity(), Toxicity(max_chars=12)):
+        expected = stage.score(sentences.to_pylist())["toxicity_score"]
+        assert stage._score_sentences(sentences).tolist() == expected.tolist()

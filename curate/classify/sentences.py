@@ -48,7 +48,8 @@ def split_batch(texts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    texts = texts.cast(pa.large_string()) if pa.types.is_large_string(texts.type) else texts.cast(pa.string())
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        texts = texts.cast(pa.string())
     marked = pc.replace_substring_regex(texts, END_PATTERN, "\\0" + _MARK)
     pieces = pc.split_pattern(marked, _MARK)
     flat = pieces.flatten()
