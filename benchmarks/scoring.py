@@ -23,10 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from benchmarks._compare import add_smoke_flag, compare
 from curate.classify.fasttext_model import load_model
-from curate.classify.sentences import END_PATTERN
+from curate.classify.sentences import END_PATTERN, split_batch
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs
 from curate.stage import ORDER, drop_mask
 from curate.stages.quality import Quality
@@ -76,6 +77,16 @@ def split_then_loop(model, texts: list[str]) -> None:
             model.predict(sentence.replace("\n", " "), k=1)
 
 
+def distinct_share(table: pa.Table, batch_size: int) -> float:
+    """Share of the sentences that are distinct within their batch (the sentence stage predicts those only)."""
+    distinct = total = 0
+    for start in range(0, table.num_rows, batch_size):
+        sentences, _ = split_batch(table.column("text").slice(start, batch_size))
+        lines = pc.replace_substring(sentences, "\n", " ")
+        distinct, total = distinct + len(pc.unique(lines)), total + len(lines)
+    return distinct / max(total, 1)
+
+
 def through_stage(stage, table: pa.Table, batch_size: int) -> tuple[Counter, Counter]:
     """Run the stage over ``table`` batch by batch; returns the documents it dropped per source and its stats."""
     dropped, stats = Counter(), Counter()
@@ -116,7 +127,8 @@ def main() -> None:
             dropped, stats = through_stage(stage, table, stage.batch_size)
             removed = (f"; removes {stats['sentences_removed']} of {stats['sentences']} sentences "
                        f"({stats['sentences_removed'] / max(stats['sentences'], 1):.2%}) from "
-                       f"{stats['documents_changed']} documents") if "sentences" in stats else ""
+                       f"{stats['documents_changed']} documents; {distinct_share(table, stage.batch_size):.0%} of "
+                       "the sentences are distinct within their batch") if "sentences" in stats else ""
             total = sum(dropped.values())
             print(f"{label}: drops {total} of {table.num_rows} documents ({total / table.num_rows:.1%}) "
                   f"at its default settings{removed}")
