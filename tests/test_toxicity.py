@@ -5,14 +5,17 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from curate.classify.sentences import sentence_spans
+from curate.classify.fasttext_model import load_model, model_labels, predict_scores
+from curate.classify.sentences import sentence_spans, split_batch
+from curate.io.reader import ReaderConfig, read_file, resolve_inputs
 from curate.stage import DROP_REASON, drop_mask
 from curate.stages.quality import Quality
 from curate.stages.toxicity import REMOVED, Toxicity, ToxicityPercentile
 from tests.classify_models import BAD, GOOD, sentence, shared_model
-from tests.conftest import documents
+from tests.conftest import SAMPLE, documents
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +33,23 @@ def test_sentence_spans_rejoin_to_the_text():
     for text in ["One. Two?  Three!\nFour\n\nFive...", "", "   ", "日本語です。次の文。", "no stop"]:
         assert "".join(sentence_spans(text)) == text
     assert sentence_spans("A b. C d.") == ["A b. ", "C d."]
+
+
+def test_batch_split_is_the_per_document_split():
+    texts = ["One. Two?  Three!\nFour\n\nFive...", "", None, "   ", "日本語です。次の文。", "no stop",
+             "a\u2003b. \u00a0c!\x1cd.\u3000\u3000e\u2026 f", "mark\uffff inside. Yes.", "End.\n"]
+    sentences, rows = split_batch(pa.array(texts))
+    assert list(zip(rows.tolist(), sentences.to_pylist())) == [
+        (i, span) for i, text in enumerate(texts) if text for span in sentence_spans(text)]
+
+
+def test_batch_whitespace_is_python_whitespace():
+    """The RE2 pattern spells out Python's \\s: every character it treats as whitespace, and only those."""
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    others = [chr(c) for c in range(0x3001) if not chr(c).isspace() and chr(c) not in "\uffff"]
+    texts = [f"A.{c}b" for c in spaces + others]
+    sentences, rows = split_batch(pa.array(texts))
+    assert np.bincount(rows).tolist() == [2] * len(spaces) + [1] * len(others)
 
 
 def test_toxic_sentences_are_removed_and_counted(model):
@@ -83,3 +103,53 @@ def test_shipped_models_score_bad_input():
         values = table.column(column).to_numpy()
         assert np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
     assert quality.column("quality_score")[0].as_py() > quality.column("quality_score")[6].as_py()
+
+
+@pytest.fixture(scope="module")
+def sample_texts() -> list[str]:
+    """The first 30 documents of every source of data/sample (prose, docs, e-mail, UDHR, fortunes)."""
+    texts: list[str] = []
+    for index, file in enumerate(resolve_inputs(str(SAMPLE))):
+        batch = next(iter(read_file(index, file, ReaderConfig())))
+        texts += batch.column("text").to_pylist()[:30]
+    return texts
+
+
+def _per_document(texts: list[str], threshold: float) -> tuple[list[str], list[float], list[int], list[bool]]:
+    """The straightforward form of the sentence-level stage: split, score and rejoin each document on its own."""
+    model = load_model(Toxicity().params.model_path())
+    column = model_labels(model).index("toxic")
+    out, scores, removed, emptied = [], [], [], []
+    for text in texts:
+        spans = sentence_spans(text) if text else []
+        probabilities = predict_scores(model, spans or [""])[:, column]
+        bad = probabilities >= threshold if spans else np.zeros(0, bool)
+        kept = "".join(span for span, toxic in zip(spans, bad) if not toxic).strip()
+        gone = bool(spans) and (bad.all() or (bad.any() and not kept))
+        out.append(kept if bad.any() and not gone else text)
+        scores.append(float(probabilities.max()))
+        removed.append(int(bad.sum()))
+        emptied.append(gone)
+    return out, scores, removed, emptied
+
+
+@pytest.mark.parametrize("threshold", [0.4, 0.05])
+def test_batch_stage_equals_the_per_document_form_on_sample_text(sample_texts, threshold):
+    texts = sample_texts + ["", "   ", "You are a fucking idiot. \n\n Fine.", "Shut up, bitch.\t\n",
+                            "Fine.\n  \nYou are a fucking idiot.",
+                            "  \nYou are a fucking idiot."]  # only whitespace left: emptied
+    out, _ = Toxicity(threshold=threshold).process_batch(documents(texts))
+    expected, scores, removed, emptied = _per_document(texts, threshold)
+    assert sum(removed) > 0 and any(t != e for t, e in zip(texts, expected))
+    assert out.column("text").to_pylist() == expected
+    assert out.column("toxicity_score").to_numpy().tolist() == scores
+    assert out.column(REMOVED).to_pylist() == removed
+    assert drop_mask(out).tolist() == emptied and any(emptied)
+
+
+def test_sentences_are_scored_as_score_scores_texts(sample_texts):
+    """Scoring the sentences of a batch at once (distinct ones once, cut to max_chars) matches ``score``."""
+    sentences, _ = split_batch(pa.array(sample_texts[:40]))
+    for stage in (Toxicity(), Toxicity(max_chars=12)):
+        expected = stage.score(sentences.to_pylist())["toxicity_score"]
+        assert stage._score_sentences(sentences).tolist() == expected.tolist()

@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 LABEL_PREFIX = "__label__"
 # fastText's model files start with this magic number (little-endian int32), then the version.
@@ -143,3 +145,16 @@ def predict_scores(model: Any, texts: Sequence[str | None]) -> np.ndarray:
         for name, p in zip(names, probs):
             out[i, index[name]] = p
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def predict_unique(model: Any, texts: pa.Array) -> np.ndarray:
+    """:func:`predict_scores` for an Arrow string array, predicting each distinct prepared text once.
+
+    Preparing (``\n`` to a space) and finding the distinct texts run in Arrow;
+    fastText's prediction is a pure function of the text, so repeated texts
+    (boilerplate sentences, blank lines) are scored once and the rows copied.
+    """
+    lines = pc.replace_substring(texts.fill_null(""), "\n", " ")
+    encoded = pc.dictionary_encode(lines)
+    unique = predict_scores(model, encoded.dictionary.to_pylist())
+    return unique[np.asarray(encoded.indices, dtype=np.int64)]

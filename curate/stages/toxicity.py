@@ -12,13 +12,15 @@ limits: it was trained on tweets.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.classify.sentences import sentence_spans
+from curate.classify.fasttext_model import load_model, model_labels, predict_unique
+from curate.classify.sentences import split_batch
 from curate.classify.threshold import Keep
 from curate.models import shipped
 from curate.stage import Stats, decide
@@ -76,45 +78,70 @@ class Toxicity(Classify):
         return self._by_sentence(batch)
 
     def _by_sentence(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
+        """Split the whole batch in Arrow, predict each distinct sentence once, reassemble with offsets."""
         p = self.params
-        texts = batch.column("text").to_pylist()
-        spans = [sentence_spans(text) if text else [] for text in texts]
-        counts = np.fromiter((len(doc) for doc in spans), dtype=np.int64, count=len(spans))
+        n = batch.num_rows
+        text_column = batch.column("text")
+        sentences, rows = split_batch(text_column)
+        counts = np.bincount(rows, minlength=n)
         blank = counts == 0
-        # a document without sentences (empty) is scored whole: the model's prior
-        flat = [span for doc in spans for span in doc] + ["" for _ in range(int(blank.sum()))]
-        scores = self.score(flat)[self.score_column]  # type: ignore[index]
-        sentence_scores, blank_scores = scores[: len(flat) - int(blank.sum())], scores[len(flat) - int(blank.sum()):]
+        sentence_scores = self._score_sentences(sentences)
         toxic = sentence_scores >= p.threshold  # type: ignore[operator]
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         has = ~blank
-        doc_scores = np.zeros(len(texts), np.float32)
-        removed = np.zeros(len(texts), np.int64)
+        doc_scores = np.zeros(n, np.float32)
+        removed = np.zeros(n, np.int64)
         if has.any():
             doc_scores[has] = np.maximum.reduceat(sentence_scores, starts[has])
             removed[has] = np.add.reduceat(toxic.astype(np.int64), starts[has])
-        doc_scores[blank] = blank_scores
+        if blank.any():  # a document without sentences (empty) is scored whole: the model's prior
+            doc_scores[blank] = self._score_sentences(pa.array([""], pa.string()))[0]
         emptied = (removed > 0) & (removed == counts)
-        new_texts: list[Any] = list(texts)
         if p.mode == "drop":
-            for i in np.flatnonzero((removed > 0) & ~emptied):
-                lo = starts[i]
-                kept = "".join(span for span, bad in zip(spans[i], toxic[lo:lo + counts[i]]) if not bad).strip()
-                if kept:
-                    new_texts[i] = kept
-                else:  # only whitespace was left
-                    emptied[i] = True
-            batch = batch.set_column(batch.schema.get_field_index("text"), "text", pa.array(new_texts, pa.string()))
+            batch = self._without_toxic(batch, sentences, rows, toxic, (removed > 0) & ~emptied, emptied)
         batch = self.with_scores(batch, {self.score_column: doc_scores})
         batch = batch.append_column(REMOVED, pa.array(removed, pa.int64()))
         # emptied documents keep their original text; in annotate mode nothing is removed, the reason names them
-        why = np.full(len(texts), None, dtype=object)
+        why = np.full(n, None, dtype=object)
         why[emptied] = [f"all {r} sentences scored >= {p.threshold}" for r in removed[emptied]]
         batch = decide(self.name, batch, p.mode, emptied, EMPTIED, detail=pa.array(why, pa.string()))
-        stats: Stats = {"scored": len(texts), "score_sum": float(doc_scores.astype(np.float64).sum()),
+        stats: Stats = {"scored": n, "score_sum": float(doc_scores.astype(np.float64).sum()),
                         "sentences": int(counts.sum()), "sentences_removed": int(removed.sum()),
                         "documents_changed": int((removed > 0).sum()), "documents_emptied": int(emptied.sum())}
         return batch, stats
+
+    def _score_sentences(self, sentences: pa.Array) -> np.ndarray:
+        """P(label) of each sentence, as :meth:`score` computes it for a list of texts."""
+        if self.params.max_chars:
+            sentences = pc.utf8_slice_codeunits(sentences, 0, self.params.max_chars)
+        model = load_model(self.params.model_path())
+        return predict_unique(model, sentences)[:, model_labels(model).index(self.params.label)]
+
+    @staticmethod
+    def _without_toxic(batch: pa.Table, sentences: pa.Array, rows: np.ndarray, toxic: np.ndarray,
+                       changed: np.ndarray, emptied: np.ndarray) -> pa.Table:
+        """``batch`` with the toxic sentences cut out of the ``changed`` documents (only those are touched).
+
+        A document left with only whitespace joins ``emptied`` (updated in place) and keeps its text.
+        """
+        kept = np.flatnonzero(changed[rows] & ~toxic)
+        if not len(kept):
+            return batch
+        owners = rows[kept]
+        pieces = sentences.take(pa.array(kept)).to_pylist()
+        docs, first = np.unique(owners, return_index=True)
+        bounds = np.append(first, len(owners)).tolist()
+        texts = ["".join(pieces[a:b]).strip() for a, b in zip(bounds[:-1], bounds[1:])]
+        empty = np.array([not t for t in texts], dtype=bool)
+        emptied[docs[empty]] = True
+        mask = np.zeros(batch.num_rows, dtype=bool)
+        mask[docs[~empty]] = True
+        if not mask.any():
+            return batch
+        index = batch.schema.get_field_index("text")
+        column = batch.column(index).combine_chunks()
+        values = pa.array([t for t in texts if t], column.type)
+        return batch.set_column(index, "text", pc.replace_with_mask(column, pa.array(mask), values))
 
     @classmethod
     def summarize(cls, stats: Stats) -> Stats:
