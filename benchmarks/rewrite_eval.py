@@ -14,6 +14,8 @@ and every baseline's threshold on the ``fit`` sources, and reports on the
 * ``blocks`` (the default preset): the fitted classifier, decisions on blocks;
 * ``blocks_lines``: the same classifier deciding line by line (shows what the
   block rules are worth);
+* ``blocks_batch``: the classifier with line repetition counted within each
+  batch of the stage instead of over the whole input (``corpus_repeats: false``);
 * ``line_lm`` (with ``--lm-docs N``): the earlier per-line SmolLM2 classifier
   on the first N evaluation documents, for quality and lines/s.
 
@@ -43,6 +45,7 @@ from benchmarks._rewrite_evalset import EvalDoc, build
 from curate.rewriting.block_head import WEIGHTS, BlockHead, block_removals
 from curate.rewriting.features import NAMES, document_features, line_shape
 from curate.rewriting.repeats import LineRepeats
+from curate.stages.rewrite import Rewrite
 
 Method = Callable[[list[EvalDoc]], list[set[int]]]
 REPORTED_TARGET = 0.98  # the content share to keep on every held-out source
@@ -124,19 +127,26 @@ def short_lines(max_words: int) -> Method:
     return lambda docs: [{i for i, line in enumerate(d.lines) if line.strip() and rule(line)} for d in docs]
 
 
-def corpus_counts(docs: list[EvalDoc]) -> list[list[int]]:
+def corpus_counts(docs: list[EvalDoc], batch: int | None = None) -> list[list[int]]:
     """Per document and line: in how many documents of ``docs`` the line occurs (the stage's ``prepare`` counts
-    over its whole input the same way)."""
-    repeats = LineRepeats.from_texts("\n".join(d.lines) for d in docs)
-    return [repeats.line_counts(d.lines) for d in docs]
+    over its whole input the same way); with ``batch``, within consecutive batches of that many documents only
+    (``corpus_repeats: false``)."""
+    out: list[list[int]] = []
+    size = batch or max(1, len(docs))
+    for start in range(0, len(docs), size):
+        part = docs[start:start + size]
+        repeats = LineRepeats.from_texts("\n".join(d.lines) for d in part)
+        out.extend(repeats.line_counts(d.lines) for d in part)
+    return out
 
 
-def head_method(head: BlockHead, threshold: float, on_blocks: bool, cache: dict | None = None) -> Method:
-    """The classifier, on blocks or line by line, with line counts over the evaluated documents; ``cache``
-    (document id -> probabilities) saves rescoring when only the threshold changes (fitting)."""
+def head_method(head: BlockHead, threshold: float, on_blocks: bool, cache: dict | None = None,
+                batch: int | None = None) -> Method:
+    """The classifier, on blocks or line by line, with line counts over the evaluated documents (or batches of
+    ``batch``); ``cache`` (document id -> probabilities) saves rescoring when only the threshold changes."""
     def run(docs: list[EvalDoc]) -> list[set[int]]:
         out = []
-        counts = None if cache is not None and all(id(d) in cache for d in docs) else corpus_counts(docs)
+        counts = None if cache is not None and all(id(d) in cache for d in docs) else corpus_counts(docs, batch)
         for k, d in enumerate(docs):
             if cache is None:
                 probabilities = head.probabilities(d.lines, counts[k])
@@ -265,6 +275,8 @@ def main() -> None:
         "repeated_lines": (repeated_lines(repeat_pages), f"on >= {repeat_pages} pages"),
         "short_lines": (short_lines(short_words), f"<= {short_words} words"),
         "blocks_lines": (head_method(head, line_threshold, False), f"threshold {line_threshold}"),
+        "blocks_batch": (head_method(head, threshold, True, batch=Rewrite.batch_size),
+                         f"counts per {Rewrite.batch_size} docs"),
         "blocks": (head_method(head, threshold, True), f"threshold {threshold}"),
     }
     results: dict[str, dict] = {}
