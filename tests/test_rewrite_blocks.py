@@ -1,10 +1,12 @@
 """The default ``blocks`` preset: the shipped classifier, edits only at block edges, no model needed."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.features import NAMES, blocks, document_features
+from curate.rewriting.repeats import LineRepeats
 from curate.stages.rewrite import Rewrite, RewriteParams, Rewriter
 from tests.conftest import documents
 
@@ -61,3 +63,48 @@ def test_the_default_preset_needs_no_model():
     assert stats["rewritten"] == 2 and stats["backend_errors"] == 0
     params = RewriteParams(block_threshold=1.0, min_words=0)
     assert Rewriter(params, None).process(documents([text])).to_pylist()[0]["text"] == text
+
+
+def _site(pages: int) -> list[str]:
+    """Pages of one site: the same header and footer blocks around different paragraphs."""
+    header = ["Start » Documentation » Community » Download", "Wiki › Notes › Example"]
+    footer = ["Join 20,000 readers and receive our monthly digest."]
+    out = []
+    for k in range(pages):
+        body = [f"Page {k} explains how the parser reads its input, one record at a time, and why the",
+                f"buffer grows by {k + 2} kilobytes whenever a record is longer than expected."]
+        out.append("\n".join([*header, "", *body, "", *footer]))
+    return out
+
+
+def test_line_repeats_count_documents_not_occurrences():
+    repeats = LineRepeats.from_texts(["Home\nhome\ntext one", "  HOME \ntext two", "text one"])
+    assert repeats.line_counts(["Home", "text one", "text two", "", "never seen"]) == [2, 2, 1, 0, 1]
+    assert len(repeats) == 2 and LineRepeats.from_texts(["a", "b"]).line_counts(["a", ""]) == [1, 0]
+
+
+def test_chrome_repeated_across_pages_is_removed_and_paragraphs_kept():
+    pages = _site(6)
+    head = default_head()
+    repeats = LineRepeats.from_texts(pages)
+    lines = pages[0].split("\n")
+    alone = block_removals(lines, head.probabilities(lines), head.threshold)
+    with_counts = block_removals(lines, head.probabilities(lines, repeats.line_counts(lines)), head.threshold)
+    chrome = {0, 1, 6}
+    assert with_counts == chrome, [lines[i] for i in with_counts ^ chrome]
+    assert 6 not in alone  # the repetition across pages is what finds the sentence-like footer
+    stage = Rewriter(RewriteParams(min_words=0), None, repeats=repeats)  # corpus counts, as prepare() makes them
+    out = stage.process(documents(pages)).column("text").to_pylist()
+    assert all(text.strip().split("\n") == page.split("\n")[3:5] for text, page in zip(out, pages))
+
+
+@pytest.mark.ray
+def test_prepare_counts_lines_over_the_whole_ray_dataset(ray_session):
+    import ray
+
+    pages = [*_site(5), "unrelated\nStart » Documentation » Community » Download"]
+    stage = Rewrite()
+    stage.prepare(ray.data.from_arrow(documents(pages)).repartition(3))
+    expected = LineRepeats.from_texts(pages)
+    assert stage.repeats.hashes.tolist() == expected.hashes.tolist()
+    assert stage.repeats.counts.tolist() == expected.counts.tolist() and len(expected) == 3

@@ -47,9 +47,9 @@ class BlockHead:
         return cls(tuple(data["names"]), np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]),
                    float(data["intercept"]), float(data["threshold"]))
 
-    def probabilities(self, lines: list[str]) -> dict[int, float]:
-        """P(boilerplate) of every non-blank line, by line index."""
-        index, rows = document_features(lines)
+    def probabilities(self, lines: list[str], counts: list[int] | None = None) -> dict[int, float]:
+        """P(boilerplate) of every non-blank line, by line index; ``counts``: documents each line occurs in."""
+        index, rows = document_features(lines, counts)
         if not index:
             return {}
         x = (np.asarray(rows, dtype=np.float64) - self.mean) / self.scale

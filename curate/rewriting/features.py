@@ -4,7 +4,9 @@ A *block* is a run of non-blank lines. Each non-blank line gets a fixed-length
 vector: its own shape (length, punctuation, capitals, separators such as ``|``
 or ``»``, words typical of site chrome such as "cookies" or "share"), the same
 shape for its previous and next non-blank line, its block's size and prose
-share, and where it sits in the block and in the document. Everything is plain
+share, and where it sits in the block and in the document; and, when counts
+over the corpus are given (:mod:`curate.rewriting.repeats`), in how many
+documents the line, its neighbours and its block's lines occur. Everything is plain
 Python over the line's text: no model call, tens of thousands of lines per
 second on one core.
 """
@@ -34,9 +36,12 @@ _TERMINAL = (".", "!", "?", ":", ";", '"', "'", ")", "”", "’", "。", "！",
 OWN = ("log_words", "log_chars", "terminal", "upper_start", "lower_start", "bullet", "digit_share", "alpha_share",
        "upper_share", "title_share", "separator_share", "chrome_share", "chrome_any", "stop_share", "short",
        "has_copyright", "mean_word_len", "link_list", "wide_gaps")
-NEIGHBOUR = ("log_words", "terminal", "lower_start", "chrome_share", "stop_share", "separator_share")
+NEIGHBOUR = ("log_words", "terminal", "lower_start", "chrome_share", "stop_share", "separator_share", "repeated")
 CONTEXT = ("block_log_lines", "block_log_words", "block_terminal_share", "block_chrome_share", "block_stop_share",
-           "first_in_block", "last_in_block", "alone_in_block", "doc_position", "doc_head", "doc_tail")
+           "first_in_block", "last_in_block", "alone_in_block", "doc_position", "doc_head", "doc_tail",
+           "repeat_docs", "repeat_long", "block_repeat_share", "block_repeat_words", "block_all_repeated")
+#: Document counts are capped here: what matters is "seen on a few pages", not the corpus size.
+REPEAT_CAP = 8
 NAMES = (list(OWN) + [f"prev_{n}" for n in NEIGHBOUR] + [f"next_{n}" for n in NEIGHBOUR] + list(CONTEXT))
 
 
@@ -93,13 +98,23 @@ def blocks(lines: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-def document_features(lines: list[str]) -> tuple[list[int], list[list[float]]]:
-    """The indices of the non-blank lines and one feature vector (in :data:`NAMES` order) for each."""
+def document_features(lines: list[str], counts: list[int] | None = None) -> tuple[list[int], list[list[float]]]:
+    """The indices of the non-blank lines and one feature vector (in :data:`NAMES` order) for each.
+
+    ``counts``: per line, the number of documents of the corpus it occurs in
+    (:meth:`curate.rewriting.repeats.LineRepeats.line_counts`); without it every line counts as seen once.
+    """
     spans = blocks(lines)
     index = [i for first, last in spans for i in range(first, last + 1)]
     if not index:
         return [], []
     shapes = {i: line_shape(lines[i]) for i in index}
+    for i in index:
+        seen = min(REPEAT_CAP, counts[i]) if counts is not None else 1
+        shapes[i]["repeated"] = float(seen >= 2)
+        shapes[i]["repeat_docs"] = math.log(max(1, seen)) / math.log(REPEAT_CAP)
+        # a long line repeated verbatim across documents is chrome; a short one may be a common heading
+        shapes[i]["repeat_long"] = shapes[i]["repeat_docs"] * min(1.0, shapes[i]["log_words"] / math.log1p(12))
     total = len(lines)
     rows: list[list[float]] = []
     empty = dict.fromkeys(NEIGHBOUR, 0.0)
@@ -113,6 +128,9 @@ def document_features(lines: list[str]) -> tuple[list[int], list[list[float]]]:
             "block_terminal_share": sum(s["terminal"] for s in members) / size,
             "block_chrome_share": sum(s["chrome_share"] for s in members) / size,
             "block_stop_share": sum(s["stop_share"] for s in members) / size,
+            "block_repeat_share": sum(s["repeated"] for s in members) / size,
+            "block_repeat_words": sum(math.expm1(s["log_words"]) * s["repeated"] for s in members) / max(1.0, block_words),
+            "block_all_repeated": float(all(s["repeated"] for s in members)),
         }
         for i in range(first, last + 1):
             own = shapes[i]
@@ -124,6 +142,7 @@ def document_features(lines: list[str]) -> tuple[list[int], list[list[float]]]:
                 "first_in_block": float(i == first), "last_in_block": float(i == last),
                 "alone_in_block": float(first == last), "doc_position": position,
                 "doc_head": float(position < 0.1), "doc_tail": float(position > 0.9),
+                "repeat_docs": own["repeat_docs"], "repeat_long": own["repeat_long"],
             })
             row = [own[n] for n in OWN]
             row += [(prev or empty)[n] for n in NEIGHBOUR]

@@ -44,6 +44,7 @@ from curate.lm import LM, Constraint, LMConfig, LMUnavailableError, SamplingPara
 from curate.rewriting import prompts
 from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.program import decide_document, execute, word_count
+from curate.rewriting.repeats import LineRepeats
 from curate.stage import ModelStage, Resources, StageParams, mark_drops
 
 STATUS_UNSELECTED = "unselected"
@@ -61,6 +62,10 @@ class RewriteParams(StageParams):
     block_threshold: float | None = Field(
         None, ge=0, le=1, description="blocks preset: P(boilerplate) from which a run is removed; default: the "
                                       "value fitted with the shipped classifier (benchmarks/rewrite_eval.py).")
+    corpus_repeats: bool = Field(
+        True, description="blocks preset: count, in a pass over the whole input before rewriting, in how many "
+                          "documents each line occurs (site chrome repeats from page to page); off: count within "
+                          "each batch only (cheaper, removes less).")
     prox_chat_template: str = Field(
         prompts.PROX_CHAT_TEMPLATE, description="prox: the prompt around {system} and {user} (Llama-2 chat, as the "
                                                 "released models were trained; the tokenizer adds BOS).")
@@ -191,10 +196,12 @@ def selection_key(doc_id: str, seed: int) -> int:
 class Rewriter:
     """Runs the rewrite over batches with a loaded model; no Ray needed."""
 
-    def __init__(self, params: RewriteParams, lm: LM | None, doc_lm: LM | None = None) -> None:
+    def __init__(self, params: RewriteParams, lm: LM | None, doc_lm: LM | None = None,
+                 repeats: LineRepeats | None = None) -> None:
         if lm is None and params.needs_lm:
             raise ValueError(f"the {params.preset} preset needs a model")
         self.p = params
+        self.repeats = repeats  # blocks preset: line counts over the corpus; None: counted over each batch
         self.lm = lm  # the chunk pass's model (and tokenizer)
         self.doc_lm = doc_lm or lm
 
@@ -462,9 +469,12 @@ class Rewriter:
         """blocks preset: the classifier's removals (blocks and block edges), written as programs."""
         head = default_head()
         threshold = self.p.block_threshold if self.p.block_threshold is not None else head.threshold
+        repeats = self.repeats
+        if repeats is None:
+            repeats = LineRepeats.from_texts("\n".join(lines) for lines in docs.values())
         out = {}
         for i, lines in docs.items():
-            remove = block_removals(lines, head.probabilities(lines), threshold)
+            remove = block_removals(lines, head.probabilities(lines, repeats.line_counts(lines)), threshold)
             out[i] = ([removal_program(lines, remove, first, last) for first, last in chunks[i]], 0)
         return out
 
@@ -518,6 +528,7 @@ class Rewrite(ModelStage):
     def __init__(self, params: StageParams | None = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
         self.selected: set[str] | None = None
+        self.repeats: LineRepeats | None = None
         self.rewriter: Rewriter | None = None
 
     @property
@@ -531,8 +542,12 @@ class Rewrite(ModelStage):
         return Resources(num_cpus=cpus, num_gpus=gpus, concurrency=p.concurrency)
 
     def prepare(self, dataset: Any) -> None:
-        """Choose the deterministic subset (``max_documents``) over the whole input."""
-        self.selected = None if self.params.max_documents is None else set(self.select(dataset))  # type: ignore[attr-defined]
+        """Choose the deterministic subset (``max_documents``) over the whole input; for the blocks preset,
+        count in how many documents of the whole input each line occurs (``corpus_repeats``)."""
+        p: RewriteParams = self.params  # type: ignore[assignment]
+        self.selected = None if p.max_documents is None else set(self.select(dataset))
+        if p.preset == "blocks" and p.corpus_repeats and p.chunk_level:
+            self.repeats = LineRepeats.from_dataset(dataset)
 
     def select(self, dataset: Any) -> list[str]:
         """Ids of the deterministic subset: the smallest keys of ``sample_seed`` and the id."""
@@ -548,7 +563,7 @@ class Rewrite(ModelStage):
     def setup(self) -> None:
         p: RewriteParams = self.params  # type: ignore[assignment]
         if not p.needs_lm:
-            self.rewriter = Rewriter(p, None)
+            self.rewriter = Rewriter(p, None, repeats=self.repeats)
             return
         threads = p.lm.n_threads or assigned_cpus()
         lm = load_lm(p.lm, threads=threads)
