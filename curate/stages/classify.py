@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.classify.fasttext_model import check_model_file, load_model, model_labels, predict_scores
+from curate.classify.fasttext_model import load_model, model_labels, predict_scores
 from curate.classify.threshold import Keep, detail, failing, percentile_cut
 from curate.stage import (
     ORDER,
@@ -62,9 +62,9 @@ class ClassifyParams(FilterParams):
         if (self.column or self.deciding) and not self.label:
             raise ValueError("label is required with column, threshold or percentile (which label's score?)")
         path = self.model_path()
-        check_model_file(path)  # a missing or damaged model stops the run before any data is read
+        model = load_model(path)  # a missing or damaged model stops the run before any data is read
         if self.label is not None:
-            labels = model_labels(load_model(path))
+            labels = model_labels(model)
             if self.label not in labels:
                 raise ValueError(f"label {self.label!r} is not a label of {path}; its labels: {', '.join(labels)}")
         return self

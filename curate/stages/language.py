@@ -22,11 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from curate.classify.fasttext_model import LABEL_PREFIX, ModelFileError, load_model
 from curate.config import ConfigError
 from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask
 from curate.stages.text_units import texts
 
-LABEL_PREFIX = "__label__"
 LANGUAGE = "language"
 LANGUAGE_SCORE = "language_score"
 
@@ -55,16 +55,11 @@ def default_model_path() -> str:
 
 
 def load_fasttext(path: str) -> Any:
-    """Load a fastText model, with an error that names the file and what to do."""
-    if not os.path.isfile(path):
-        raise LanguageModelError(f"fastText model {path} does not exist; set model_path to a fastText model file")
-    import fasttext
-
+    """Load a fastText model (once per process), with an error that names the file and what to do."""
     try:
-        return fasttext.load_model(path)
-    except (ValueError, RuntimeError, MemoryError) as error:
-        raise LanguageModelError(f"fastText model {path} cannot be read ({error}); the file is corrupt or not a "
-                                 f"fastText model: replace it or point model_path at another one") from error
+        return load_model(path)
+    except ModelFileError as error:
+        raise LanguageModelError(f"{error} (or point model_path at another fastText language-ID model)") from None
 
 
 class Language(MapStage):
