@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.classify.fasttext_model import load_model, model_labels, predict_scores
-from curate.classify.threshold import Keep, detail, failing, percentile_cut
+from curate.classify.threshold import Keep, decide_by_score, failing, percentile_cut
 from curate.stage import (
     ORDER,
     FilterParams,
@@ -27,7 +27,6 @@ from curate.stage import (
     GlobalStage,
     MapStage,
     Stats,
-    decide,
 )
 
 
@@ -114,10 +113,7 @@ class Scorer:
         """Drop or annotate the rows of ``batch`` whose score fails ``cut``; returns the batch and how many."""
         p = self.params
         scores = batch.column(self.score_column).to_numpy()
-        mask = failing(scores, cut, p.keep)
-        why = np.full(len(scores), None, dtype=object)
-        why[mask] = detail(self.score_column, scores[mask], cut, p.keep)
-        return decide(self.name, batch, p.mode, mask, p.reason, detail=pa.array(why, pa.string())), int(mask.sum())  # type: ignore[attr-defined]
+        return decide_by_score(self.name, batch, p.mode, scores, self.score_column, cut, p.keep, p.reason)  # type: ignore[attr-defined]
 
 
 def summarize_scores(stats: Stats) -> Stats:
