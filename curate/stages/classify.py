@@ -28,6 +28,7 @@ from curate.stage import (
     MapStage,
     Stats,
 )
+from curate.stages.rule_filter import set_column
 
 
 class ClassifyParams(FilterParams):
@@ -102,11 +103,7 @@ class Scorer:
 
     def with_scores(self, batch: pa.Table, scores: dict[str, np.ndarray]) -> pa.Table:
         for name, values in scores.items():
-            array = pa.array(values, pa.float32())
-            if name in batch.column_names:
-                batch = batch.set_column(batch.schema.get_field_index(name), name, array)
-            else:
-                batch = batch.append_column(name, array)
+            batch = set_column(batch, name, pa.array(values, pa.float32()))
         return batch
 
     def decide_at(self, batch: pa.Table, cut: float) -> tuple[pa.Table, int]:

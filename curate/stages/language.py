@@ -25,6 +25,7 @@ from pydantic import Field
 from curate.classify.fasttext_model import LABEL_PREFIX, ModelFileError, load_model
 from curate.config import ConfigError
 from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask
+from curate.stages.rule_filter import set_column
 from curate.stages.text_units import texts
 
 LANGUAGE = "language"
@@ -109,8 +110,8 @@ class Language(MapStage):
         p: LanguageParams = self.params  # type: ignore[assignment]
         live = ~drop_mask(batch)
         languages, scores = self.predict(texts(batch))
-        batch = _set(batch, LANGUAGE, pa.array(languages, pa.string()))
-        batch = _set(batch, LANGUAGE_SCORE, pa.array(scores, pa.float64()))
+        batch = set_column(batch, LANGUAGE, pa.array(languages, pa.string()))
+        batch = set_column(batch, LANGUAGE_SCORE, pa.array(scores, pa.float64()))
         language_arr = np.array(languages, dtype=object)
         not_kept = (np.array([lang not in p.keep for lang in languages], dtype=bool) if p.keep
                     else np.zeros(len(languages), dtype=bool))
@@ -128,9 +129,3 @@ class Language(MapStage):
                        "failed": {"language_not_kept": int((not_kept & live).sum()),
                                   "low_language_score": int((low & ~not_kept & live).sum())},
                        "languages": counts}
-
-
-def _set(table: pa.Table, name: str, array: pa.Array) -> pa.Table:
-    if name in table.column_names:
-        return table.set_column(table.schema.get_field_index(name), name, array)
-    return table.append_column(name, array)
