@@ -33,6 +33,7 @@ import pyarrow as pa  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
+from benchmarks.scoring import bare_loop  # noqa: E402
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs  # noqa: E402
 from curate.stages import get_stage_class  # noqa: E402
 
@@ -65,11 +66,6 @@ def best_of(repeats: int, *runs) -> list[float]:
 def run_stage(stage, table: pa.Table) -> None:
     for start in range(0, table.num_rows, stage.batch_size):
         stage.process_batch(table.slice(start, stage.batch_size))
-
-
-def bare_fasttext(model, texts: list[str]) -> None:
-    for text in texts:
-        model.predict(text.replace("\n", " "), k=1)
 
 
 def python_repetition(texts: list[str]) -> None:
@@ -106,7 +102,7 @@ def main() -> None:
     stages = {name: get_stage_class(name)(mode="annotate") for name in STAGES}
     model = stages["language"]._model
     runs = [lambda stage=stage: run_stage(stage, table) for stage in stages.values()]
-    seconds = best_of(repeats, *runs, lambda: bare_fasttext(model, texts), lambda: python_repetition(texts))
+    seconds = best_of(repeats, *runs, lambda: bare_loop(model, texts), lambda: python_repetition(texts))
     rates = dict(zip(STAGES, (table.num_rows / s for s in seconds)))
     for name in STAGES:
         print(f"{name:18s} {rates[name]:10,.0f} docs/s per core")

@@ -55,13 +55,11 @@ TOXICITY_CLEAN_HELD_OUT = ["moby_dick_chapters", "django_doc_html", "git_doc_asc
 PER_SOURCE = 1500
 
 
-def corpus(name: str, limit: int | None = None) -> Iterator[dict]:
+def corpus(name: str) -> Iterator[dict]:
     import zstandard
 
     with open(SHARED / "corpora" / f"{name}.jsonl.zst", "rb") as raw:
-        for i, line in enumerate(io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw))):
-            if limit is not None and i >= limit:
-                return
+        for line in io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw)):
             yield orjson.loads(line)
 
 

@@ -27,11 +27,6 @@ class ModelFileError(ValueError):
     """A model file is missing or is not a fastText model; the message names the path."""
 
 
-def check_model_file(path: str) -> None:
-    """Raise :class:`ModelFileError` unless ``path`` holds a loadable fastText model."""
-    _load(os.path.realpath(path), *_stamp(path))
-
-
 def load_model(path: str) -> Any:
     """The fastText model at ``path``, loaded once per process (the cache key includes size and mtime)."""
     return _load(os.path.realpath(path), *_stamp(path))

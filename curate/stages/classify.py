@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.classify.fasttext_model import check_model_file, load_model, model_labels, predict_scores
-from curate.classify.threshold import Keep, detail, failing, percentile_cut
+from curate.classify.fasttext_model import load_model, model_labels, predict_scores
+from curate.classify.threshold import Keep, decide_by_score, failing, percentile_cut
 from curate.stage import (
     ORDER,
     FilterParams,
@@ -27,8 +27,8 @@ from curate.stage import (
     GlobalStage,
     MapStage,
     Stats,
-    decide,
 )
+from curate.stages.rule_filter import set_column
 
 
 class ClassifyParams(FilterParams):
@@ -62,9 +62,9 @@ class ClassifyParams(FilterParams):
         if (self.column or self.deciding) and not self.label:
             raise ValueError("label is required with column, threshold or percentile (which label's score?)")
         path = self.model_path()
-        check_model_file(path)  # a missing or damaged model stops the run before any data is read
+        model = load_model(path)  # a missing or damaged model stops the run before any data is read
         if self.label is not None:
-            labels = model_labels(load_model(path))
+            labels = model_labels(model)
             if self.label not in labels:
                 raise ValueError(f"label {self.label!r} is not a label of {path}; its labels: {', '.join(labels)}")
         return self
@@ -103,21 +103,14 @@ class Scorer:
 
     def with_scores(self, batch: pa.Table, scores: dict[str, np.ndarray]) -> pa.Table:
         for name, values in scores.items():
-            array = pa.array(values, pa.float32())
-            if name in batch.column_names:
-                batch = batch.set_column(batch.schema.get_field_index(name), name, array)
-            else:
-                batch = batch.append_column(name, array)
+            batch = set_column(batch, name, pa.array(values, pa.float32()))
         return batch
 
     def decide_at(self, batch: pa.Table, cut: float) -> tuple[pa.Table, int]:
         """Drop or annotate the rows of ``batch`` whose score fails ``cut``; returns the batch and how many."""
         p = self.params
         scores = batch.column(self.score_column).to_numpy()
-        mask = failing(scores, cut, p.keep)
-        why = np.full(len(scores), None, dtype=object)
-        why[mask] = detail(self.score_column, scores[mask], cut, p.keep)
-        return decide(self.name, batch, p.mode, mask, p.reason, detail=pa.array(why, pa.string())), int(mask.sum())  # type: ignore[attr-defined]
+        return decide_by_score(self.name, batch, p.mode, scores, self.score_column, cut, p.keep, p.reason)  # type: ignore[attr-defined]
 
 
 def summarize_scores(stats: Stats) -> Stats:

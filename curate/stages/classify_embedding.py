@@ -15,9 +15,9 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from curate.classify.linear_head import load_head
-from curate.classify.threshold import Keep, detail, failing
+from curate.classify.threshold import Keep, decide_by_score
 from curate.models import shipped
-from curate.stage import FilterParams, ModelStage, Stats, decide
+from curate.stage import FilterParams, ModelStage, Stats
 
 DEFAULT_HEAD = "toxicity_minilm.npz"
 
@@ -63,9 +63,6 @@ class ClassifyEmbedding(ModelStage):
         batch = batch.append_column(p.column, pa.array(scores, pa.float32()))
         stats: Stats = {"scored": len(texts), "score_sum": float(scores.astype(np.float64).sum())}
         if p.threshold is not None:
-            mask = failing(scores, p.threshold, p.keep)
-            why = np.full(len(scores), None, dtype=object)
-            why[mask] = detail(p.column, scores[mask], p.threshold, p.keep)
-            batch = decide(self.name, batch, p.mode, mask, p.reason, detail=pa.array(why, pa.string()))
-            stats["failed"] = int(mask.sum())
+            batch, stats["failed"] = decide_by_score(self.name, batch, p.mode, scores, p.column, p.threshold, p.keep,
+                                                     p.reason)
         return batch, stats

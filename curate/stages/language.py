@@ -22,11 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from curate.classify.fasttext_model import LABEL_PREFIX, ModelFileError, load_model
 from curate.config import ConfigError
 from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask
+from curate.stages.rule_filter import set_column
 from curate.stages.text_units import texts
 
-LABEL_PREFIX = "__label__"
 LANGUAGE = "language"
 LANGUAGE_SCORE = "language_score"
 
@@ -55,16 +56,11 @@ def default_model_path() -> str:
 
 
 def load_fasttext(path: str) -> Any:
-    """Load a fastText model, with an error that names the file and what to do."""
-    if not os.path.isfile(path):
-        raise LanguageModelError(f"fastText model {path} does not exist; set model_path to a fastText model file")
-    import fasttext
-
+    """Load a fastText model (once per process), with an error that names the file and what to do."""
     try:
-        return fasttext.load_model(path)
-    except (ValueError, RuntimeError, MemoryError) as error:
-        raise LanguageModelError(f"fastText model {path} cannot be read ({error}); the file is corrupt or not a "
-                                 f"fastText model: replace it or point model_path at another one") from error
+        return load_model(path)
+    except ModelFileError as error:
+        raise LanguageModelError(f"{error} (or point model_path at another fastText language-ID model)") from None
 
 
 class Language(MapStage):
@@ -114,8 +110,8 @@ class Language(MapStage):
         p: LanguageParams = self.params  # type: ignore[assignment]
         live = ~drop_mask(batch)
         languages, scores = self.predict(texts(batch))
-        batch = _set(batch, LANGUAGE, pa.array(languages, pa.string()))
-        batch = _set(batch, LANGUAGE_SCORE, pa.array(scores, pa.float64()))
+        batch = set_column(batch, LANGUAGE, pa.array(languages, pa.string()))
+        batch = set_column(batch, LANGUAGE_SCORE, pa.array(scores, pa.float64()))
         language_arr = np.array(languages, dtype=object)
         not_kept = (np.array([lang not in p.keep for lang in languages], dtype=bool) if p.keep
                     else np.zeros(len(languages), dtype=bool))
@@ -133,9 +129,3 @@ class Language(MapStage):
                        "failed": {"language_not_kept": int((not_kept & live).sum()),
                                   "low_language_score": int((low & ~not_kept & live).sum())},
                        "languages": counts}
-
-
-def _set(table: pa.Table, name: str, array: pa.Array) -> pa.Table:
-    if name in table.column_names:
-        return table.set_column(table.schema.get_field_index(name), name, array)
-    return table.append_column(name, array)

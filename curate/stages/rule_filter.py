@@ -74,7 +74,7 @@ class RuleFilter(MapStage):
         measured = self.measure(text)
         for name, values in measured.items():
             if not name.startswith("_"):
-                batch = _set_column(batch, self.prefix + name, values)
+                batch = set_column(batch, self.prefix + name, values)
         batch = self.edit(batch, measured)
         codes, details, failing = self._check(measured, batch.num_rows)
         reasons = np.array([None, *(rule.reason for rule in self._active())], dtype=object)[codes]
@@ -110,7 +110,7 @@ class RuleFilter(MapStage):
                 "failing": {rule.reason: int(failing[i].sum()) for i, rule in enumerate(active)}}
 
 
-def _set_column(table: pa.Table, name: str, values: np.ndarray) -> pa.Table:
+def set_column(table: pa.Table, name: str, values: np.ndarray | pa.Array) -> pa.Table:
     """Add or replace a column (a second run of the same filter overwrites the first one's values)."""
     array = pa.array(values)
     if name in table.column_names:
