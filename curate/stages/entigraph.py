@@ -32,9 +32,10 @@ from curate.engine.cluster import assigned_cpus, node_cpus
 from curate.entigraph.generator import DocResult, EntiGraphGenerator
 from curate.entigraph.overlap import overlap_shares
 from curate.entigraph.params import EntiGraphParams
-from curate.entigraph.plan import budget_share, selection_key, word_count
+from curate.entigraph.plan import budget_share, word_count
 from curate.lm import load_lm
 from curate.stage import PARENT_ID, ExpandResult, ExpandStage, Resources, StageParams, ensure_drop_columns, mark_drops
+from curate.stages.subset import first_rows, smallest_keys
 
 SOURCE_FIELDS = [
     pa.field("entigraph_status", pa.string()),
@@ -83,8 +84,7 @@ class EntiGraph(ExpandStage):
             _keyed_words, fn_kwargs={"seed": p.sample_seed, "k": p.max_documents}, batch_format="pyarrow"
         ).take_all()
         if p.max_documents is not None:
-            rows.sort(key=lambda row: (row["key"], row["id"]))
-            rows = rows[:p.max_documents]
+            rows = first_rows(rows, p.max_documents)
             self.selected = {row["id"] for row in rows}
         self.total_words = sum(row["words"] for row in rows)
 
@@ -129,11 +129,8 @@ def _keyed_words(batch: pa.Table, seed: int, k: int | None) -> pa.Table:
     if k is None:
         return pa.table({"id": pa.array([""], pa.string()), "key": pa.array([0], pa.uint64()),
                          "words": pa.array([sum(words)], pa.int64())})
-    ids = batch.column("id").to_pylist()
-    keys = np.array([selection_key(doc_id, seed) for doc_id in ids], dtype=np.uint64)
-    order = np.argsort(keys, kind="stable")[:k]
-    return pa.table({"id": pa.array([ids[j] for j in order], pa.string()), "key": pa.array(keys[order], pa.uint64()),
-                     "words": pa.array([words[j] for j in order], pa.int64())})
+    order, smallest = smallest_keys(batch.column("id").to_pylist(), seed, k)
+    return smallest.append_column("words", pa.array([words[j] for j in order], pa.int64()))
 
 
 def _source_columns(batch: pa.Table, results: list[DocResult | None]) -> pa.Table:

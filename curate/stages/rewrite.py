@@ -36,7 +36,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 from pydantic import Field, model_validator
 
 from curate.engine.cluster import assigned_cpus, node_cpus
@@ -46,6 +45,8 @@ from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.program import decide_document, execute, word_count
 from curate.rewriting.repeats import LineRepeats
 from curate.stage import ModelStage, Resources, StageParams, mark_drops
+from curate.stages.subset import first_rows, smallest_keys
+from curate.stages.subset import selection_key as selection_key
 
 STATUS_UNSELECTED = "unselected"
 
@@ -187,10 +188,6 @@ def pack_chunks(token_counts: list[int], budget: int) -> list[tuple[int, int]]:
     if token_counts:
         chunks.append((start, len(token_counts) - 1))
     return chunks
-
-
-def selection_key(doc_id: str, seed: int) -> int:
-    return xxhash.xxh64_intdigest(f"{seed}\x00{doc_id}".encode())
 
 
 class Rewriter:
@@ -511,11 +508,7 @@ def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
 
 
 def _smallest_keys(batch: pa.Table, seed: int, k: int) -> pa.Table:
-    ids = batch.column("id").to_pylist()
-    keys = np.array([selection_key(i, seed) for i in ids], dtype=np.uint64)
-    order = np.argsort(keys, kind="stable")[:k]
-    return pa.table({"id": pa.array([ids[j] for j in order], pa.string()),
-                     "key": pa.array(keys[order], pa.uint64())})
+    return smallest_keys(batch.column("id").to_pylist(), seed, k)[1]
 
 
 class Rewrite(ModelStage):
@@ -557,8 +550,7 @@ class Rewrite(ModelStage):
         candidates = dataset.select_columns(["id"]).map_batches(
             _smallest_keys, fn_kwargs={"seed": p.sample_seed, "k": p.max_documents}, batch_format="pyarrow"
         ).take_all()
-        candidates.sort(key=lambda row: (row["key"], row["id"]))
-        return [row["id"] for row in candidates[:p.max_documents]]
+        return [row["id"] for row in first_rows(candidates, p.max_documents)]
 
     def setup(self) -> None:
         p: RewriteParams = self.params  # type: ignore[assignment]
