@@ -28,13 +28,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curate.engine.cluster import assigned_cpus, node_cpus
+from curate.engine.cluster import assigned_cpus
 from curate.entigraph.generator import DocResult, EntiGraphGenerator
 from curate.entigraph.overlap import overlap_shares
 from curate.entigraph.params import EntiGraphParams
 from curate.entigraph.plan import budget_share, word_count
 from curate.lm import load_lm
 from curate.stage import PARENT_ID, ExpandResult, ExpandStage, Resources, StageParams, ensure_drop_columns, mark_drops
+from curate.stages.lm_actors import lm_resources
 from curate.stages.subset import first_rows, smallest_keys
 
 SOURCE_FIELDS = [
@@ -69,10 +70,7 @@ class EntiGraph(ExpandStage):
     @property
     def resources(self) -> Resources:
         p: EntiGraphParams = self.params  # type: ignore[assignment]
-        gpus = p.num_gpus if p.num_gpus is not None else (float(p.lm.tensor_parallel_size)
-                                                          if p.lm.backend == "vllm" else 0.0)
-        cpus = p.num_cpus if p.num_cpus is not None else (node_cpus() if p.lm.backend == "llamacpp" else 1.0)
-        return Resources(num_cpus=cpus, num_gpus=gpus, concurrency=p.concurrency)
+        return lm_resources(p.lm, p.num_cpus, p.num_gpus, p.concurrency)
 
     # ------------------------------------------------------------ whole input, on the driver
     def prepare(self, dataset: Any) -> None:

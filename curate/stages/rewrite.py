@@ -38,13 +38,14 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from curate.engine.cluster import assigned_cpus, node_cpus
+from curate.engine.cluster import assigned_cpus
 from curate.lm import LM, Constraint, LMConfig, LMUnavailableError, SamplingParams, load_lm
 from curate.rewriting import prompts
 from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.program import decide_document, execute, word_count
 from curate.rewriting.repeats import LineRepeats
 from curate.stage import ModelStage, Resources, StageParams, mark_drops
+from curate.stages.lm_actors import lm_resources
 from curate.stages.subset import first_rows, smallest_keys
 from curate.stages.subset import selection_key as selection_key
 
@@ -529,10 +530,7 @@ class Rewrite(ModelStage):
         p: RewriteParams = self.params  # type: ignore[assignment]
         if not p.needs_lm:
             return Resources(num_cpus=p.num_cpus or 1.0, num_gpus=p.num_gpus or 0.0, concurrency=p.concurrency)
-        gpus = p.num_gpus if p.num_gpus is not None else (float(p.lm.tensor_parallel_size)
-                                                          if p.lm.backend == "vllm" else 0.0)
-        cpus = p.num_cpus if p.num_cpus is not None else (node_cpus() if p.lm.backend == "llamacpp" else 1.0)
-        return Resources(num_cpus=cpus, num_gpus=gpus, concurrency=p.concurrency)
+        return lm_resources(p.lm, p.num_cpus, p.num_gpus, p.concurrency)
 
     def prepare(self, dataset: Any) -> None:
         """Choose the deterministic subset (``max_documents``) over the whole input; for the blocks preset,
