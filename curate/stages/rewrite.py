@@ -398,7 +398,6 @@ class Rewriter:
             width = max(3, len(str(len(lines) - 1)))
             for first, last in chunks[i]:
                 shown = self.shown_lines(lines[first:last + 1], counts[i][first:last + 1], self.p.chunk_tokens)
-                body = prompts.number_lines(shown, first, width)
                 if self.p.preset == "prox":
                     prompt: Any = prompts.prox_prompt(prompts.prox_chunk(shown, first), self.p.prox_system,
                                                       self.p.prox_chat_template)
@@ -407,7 +406,7 @@ class Rewriter:
                         {"role": "system", "content": prompts.INSTRUCT_SYSTEM},
                         {"role": "user", "content": prompts.INSTRUCT_EXAMPLE_INPUT},
                         {"role": "assistant", "content": prompts.INSTRUCT_EXAMPLE_OUTPUT},
-                        {"role": "user", "content": f"[doc]\n{body}\n[/doc]"},
+                        {"role": "user", "content": f"[doc]\n{prompts.number_lines(shown, first, width)}\n[/doc]"},
                     ]
                 prompt_list.append(prompt)
                 requests.append((i, first, last))
