@@ -101,10 +101,11 @@ class EntiGraph(ExpandStage):
         texts = batch.column("text").to_pylist()
         sources = batch.column("source").to_pylist() if "source" in batch.column_names else [None] * len(ids)
         chosen = [i for i, doc_id in enumerate(ids) if self.selected is None or doc_id in self.selected]
+        words = [word_count(texts[i]) for i in chosen]
         total = self.total_words
         if total is None:  # not prepared (called outside the runner): this batch is the run
-            total = sum(word_count(texts[i]) for i in chosen)
-        shares = [budget_share(p.token_budget, word_count(texts[i]), total) for i in chosen]
+            total = sum(words)
+        shares = [budget_share(p.token_budget, n, total) for n in words]
         seconds = generator.lm_seconds
         done = generator.run([ids[i] for i in chosen], [texts[i] for i in chosen], shares)
         results: list[DocResult | None] = [None] * len(ids)
