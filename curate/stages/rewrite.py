@@ -377,11 +377,11 @@ class Rewriter:
         out = []
         for generation in generations:
             text = generation.text.strip(" ")
-            decision = decide_document(text)
-            errors = [f"document: {e}" for e in decision.errors]
-            drop = decision.drop
             if p.preset == "prox":  # ProX's executor: any output mentioning "drop" drops; nothing else is an error
                 drop, errors = "drop" in text, []
+            else:
+                decision = decide_document(text)
+                drop, errors = decision.drop, [f"document: {e}" for e in decision.errors]
             out.append((text, drop, errors, generation.tokens))
         return out
 
