@@ -9,10 +9,11 @@ from curate.entigraph import prompts
 from curate.entigraph.overlap import SourceNgrams, overlap_shares
 from curate.entigraph.params import EntiGraphParams
 from curate.entigraph.parsing import ExtractionError, clean_entities, parse_extraction
-from curate.entigraph.plan import budget_share, row_id, sample_tuples, selection_key
+from curate.entigraph.plan import budget_share, row_id, sample_tuples
 from curate.lm.base import LM, Generation
 from curate.stage import DROP_DETAIL, DROP_REASON
 from curate.stages.entigraph import EntiGraph
+from curate.stages.subset import selection_key
 from tests.conftest import documents
 
 ARTICLE = ("Ada Lovelace worked with Charles Babbage on the Analytical Engine in London. "

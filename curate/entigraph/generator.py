@@ -127,13 +127,17 @@ class EntiGraphGenerator:
         out = []
         for text, count, result in zip(texts, counts, results):
             result.source_tokens = count
+            if count <= limit:
+                out.append(text)
+                continue
             words = text.split(" ")
             while count > limit:
                 words = words[:max(1, int(len(words) * limit / count * 0.95))]
-                count = self.lm.count_tokens([" ".join(words)])[0]
+                cut = " ".join(words)
+                count = self.lm.count_tokens([cut])[0]
                 if len(words) == 1:
                     break
-            out.append(text if len(words) == len(text.split(" ")) else " ".join(words))
+            out.append(cut)
         return out
 
     # ------------------------------------------------------------ extraction

@@ -52,8 +52,3 @@ def row_id(source_id: str, kind: str, entities: tuple[str, ...], model: str) -> 
     """A synthetic row's id: the source id, the kind and a hash of the model and the entity tuple."""
     key = "\x1f".join((model, kind, *entities)).encode()
     return f"{source_id}#entigraph-{kind}-{xxhash.xxh3_64_hexdigest(key)}"
-
-
-def selection_key(doc_id: str, seed: int) -> int:
-    """Rank of a document in the deterministic subset (``max_documents``): smallest keys first."""
-    return xxhash.xxh64_intdigest(f"{seed}\x00{doc_id}".encode())

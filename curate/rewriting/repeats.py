@@ -53,10 +53,7 @@ class LineRepeats:
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> LineRepeats:
         """Count over documents held in memory (a batch, a test, the evaluation set)."""
-        counter: Counter[int] = Counter()
-        for text in texts:
-            counter.update(document_hashes(text.split("\n")))
-        return cls.from_counter(counter)
+        return cls.from_counter(_document_counts(texts))
 
     @classmethod
     def from_dataset(cls, dataset: Any) -> LineRepeats:
@@ -81,11 +78,17 @@ class LineRepeats:
         return [int(c) if line.strip() else 0 for c, line in zip(found.tolist(), lines)]
 
 
-def _batch_counts(batch: pa.Table) -> pa.Table:
+def _document_counts(texts: Iterable[str | None]) -> Counter[int]:
+    """In how many of ``texts`` each normalised non-blank line (hashed) occurs."""
     counter: Counter[int] = Counter()
-    for text in batch.column("text").to_pylist():
+    for text in texts:
         if text:
             counter.update(document_hashes(text.split("\n")))
+    return counter
+
+
+def _batch_counts(batch: pa.Table) -> pa.Table:
+    counter = _document_counts(batch.column("text").to_pylist())
     hashes = np.fromiter(counter, dtype=np.uint64, count=len(counter)).view(np.int64)  # Ray groups signed ints
     return pa.table({"hash": pa.array(hashes), "docs": pa.array(list(counter.values()), pa.int64())})
 

@@ -28,13 +28,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curate.engine.cluster import assigned_cpus, node_cpus
+from curate.engine.cluster import assigned_cpus
 from curate.entigraph.generator import DocResult, EntiGraphGenerator
 from curate.entigraph.overlap import overlap_shares
 from curate.entigraph.params import EntiGraphParams
-from curate.entigraph.plan import budget_share, selection_key, word_count
+from curate.entigraph.plan import budget_share, word_count
 from curate.lm import load_lm
 from curate.stage import PARENT_ID, ExpandResult, ExpandStage, Resources, StageParams, ensure_drop_columns, mark_drops
+from curate.stages.lm_actors import lm_resources
+from curate.stages.subset import first_rows, smallest_keys
 
 SOURCE_FIELDS = [
     pa.field("entigraph_status", pa.string()),
@@ -68,10 +70,7 @@ class EntiGraph(ExpandStage):
     @property
     def resources(self) -> Resources:
         p: EntiGraphParams = self.params  # type: ignore[assignment]
-        gpus = p.num_gpus if p.num_gpus is not None else (float(p.lm.tensor_parallel_size)
-                                                          if p.lm.backend == "vllm" else 0.0)
-        cpus = p.num_cpus if p.num_cpus is not None else (node_cpus() if p.lm.backend == "llamacpp" else 1.0)
-        return Resources(num_cpus=cpus, num_gpus=gpus, concurrency=p.concurrency)
+        return lm_resources(p.lm, p.num_cpus, p.num_gpus, p.concurrency)
 
     # ------------------------------------------------------------ whole input, on the driver
     def prepare(self, dataset: Any) -> None:
@@ -83,8 +82,7 @@ class EntiGraph(ExpandStage):
             _keyed_words, fn_kwargs={"seed": p.sample_seed, "k": p.max_documents}, batch_format="pyarrow"
         ).take_all()
         if p.max_documents is not None:
-            rows.sort(key=lambda row: (row["key"], row["id"]))
-            rows = rows[:p.max_documents]
+            rows = first_rows(rows, p.max_documents)
             self.selected = {row["id"] for row in rows}
         self.total_words = sum(row["words"] for row in rows)
 
@@ -103,10 +101,11 @@ class EntiGraph(ExpandStage):
         texts = batch.column("text").to_pylist()
         sources = batch.column("source").to_pylist() if "source" in batch.column_names else [None] * len(ids)
         chosen = [i for i, doc_id in enumerate(ids) if self.selected is None or doc_id in self.selected]
+        words = [word_count(texts[i]) for i in chosen]
         total = self.total_words
         if total is None:  # not prepared (called outside the runner): this batch is the run
-            total = sum(word_count(texts[i]) for i in chosen)
-        shares = [budget_share(p.token_budget, word_count(texts[i]), total) for i in chosen]
+            total = sum(words)
+        shares = [budget_share(p.token_budget, n, total) for n in words]
         seconds = generator.lm_seconds
         done = generator.run([ids[i] for i in chosen], [texts[i] for i in chosen], shares)
         results: list[DocResult | None] = [None] * len(ids)
@@ -129,11 +128,8 @@ def _keyed_words(batch: pa.Table, seed: int, k: int | None) -> pa.Table:
     if k is None:
         return pa.table({"id": pa.array([""], pa.string()), "key": pa.array([0], pa.uint64()),
                          "words": pa.array([sum(words)], pa.int64())})
-    ids = batch.column("id").to_pylist()
-    keys = np.array([selection_key(doc_id, seed) for doc_id in ids], dtype=np.uint64)
-    order = np.argsort(keys, kind="stable")[:k]
-    return pa.table({"id": pa.array([ids[j] for j in order], pa.string()), "key": pa.array(keys[order], pa.uint64()),
-                     "words": pa.array([words[j] for j in order], pa.int64())})
+    order, smallest = smallest_keys(batch.column("id").to_pylist(), seed, k)
+    return smallest.append_column("words", pa.array([words[j] for j in order], pa.int64()))
 
 
 def _source_columns(batch: pa.Table, results: list[DocResult | None]) -> pa.Table:

@@ -36,16 +36,18 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 from pydantic import Field, model_validator
 
-from curate.engine.cluster import assigned_cpus, node_cpus
+from curate.engine.cluster import assigned_cpus
 from curate.lm import LM, Constraint, LMConfig, LMUnavailableError, SamplingParams, load_lm
 from curate.rewriting import prompts
 from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.program import decide_document, execute, word_count
 from curate.rewriting.repeats import LineRepeats
 from curate.stage import ModelStage, Resources, StageParams, mark_drops
+from curate.stages.lm_actors import lm_resources
+from curate.stages.subset import first_rows, smallest_keys
+from curate.stages.subset import selection_key as selection_key
 
 STATUS_UNSELECTED = "unselected"
 
@@ -187,10 +189,6 @@ def pack_chunks(token_counts: list[int], budget: int) -> list[tuple[int, int]]:
     if token_counts:
         chunks.append((start, len(token_counts) - 1))
     return chunks
-
-
-def selection_key(doc_id: str, seed: int) -> int:
-    return xxhash.xxh64_intdigest(f"{seed}\x00{doc_id}".encode())
 
 
 class Rewriter:
@@ -379,11 +377,11 @@ class Rewriter:
         out = []
         for generation in generations:
             text = generation.text.strip(" ")
-            decision = decide_document(text)
-            errors = [f"document: {e}" for e in decision.errors]
-            drop = decision.drop
             if p.preset == "prox":  # ProX's executor: any output mentioning "drop" drops; nothing else is an error
                 drop, errors = "drop" in text, []
+            else:
+                decision = decide_document(text)
+                drop, errors = decision.drop, [f"document: {e}" for e in decision.errors]
             out.append((text, drop, errors, generation.tokens))
         return out
 
@@ -400,7 +398,6 @@ class Rewriter:
             width = max(3, len(str(len(lines) - 1)))
             for first, last in chunks[i]:
                 shown = self.shown_lines(lines[first:last + 1], counts[i][first:last + 1], self.p.chunk_tokens)
-                body = prompts.number_lines(shown, first, width)
                 if self.p.preset == "prox":
                     prompt: Any = prompts.prox_prompt(prompts.prox_chunk(shown, first), self.p.prox_system,
                                                       self.p.prox_chat_template)
@@ -409,7 +406,7 @@ class Rewriter:
                         {"role": "system", "content": prompts.INSTRUCT_SYSTEM},
                         {"role": "user", "content": prompts.INSTRUCT_EXAMPLE_INPUT},
                         {"role": "assistant", "content": prompts.INSTRUCT_EXAMPLE_OUTPUT},
-                        {"role": "user", "content": f"[doc]\n{body}\n[/doc]"},
+                        {"role": "user", "content": f"[doc]\n{prompts.number_lines(shown, first, width)}\n[/doc]"},
                     ]
                 prompt_list.append(prompt)
                 requests.append((i, first, last))
@@ -511,11 +508,7 @@ def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
 
 
 def _smallest_keys(batch: pa.Table, seed: int, k: int) -> pa.Table:
-    ids = batch.column("id").to_pylist()
-    keys = np.array([selection_key(i, seed) for i in ids], dtype=np.uint64)
-    order = np.argsort(keys, kind="stable")[:k]
-    return pa.table({"id": pa.array([ids[j] for j in order], pa.string()),
-                     "key": pa.array(keys[order], pa.uint64())})
+    return smallest_keys(batch.column("id").to_pylist(), seed, k)[1]
 
 
 class Rewrite(ModelStage):
@@ -536,10 +529,7 @@ class Rewrite(ModelStage):
         p: RewriteParams = self.params  # type: ignore[assignment]
         if not p.needs_lm:
             return Resources(num_cpus=p.num_cpus or 1.0, num_gpus=p.num_gpus or 0.0, concurrency=p.concurrency)
-        gpus = p.num_gpus if p.num_gpus is not None else (float(p.lm.tensor_parallel_size)
-                                                          if p.lm.backend == "vllm" else 0.0)
-        cpus = p.num_cpus if p.num_cpus is not None else (node_cpus() if p.lm.backend == "llamacpp" else 1.0)
-        return Resources(num_cpus=cpus, num_gpus=gpus, concurrency=p.concurrency)
+        return lm_resources(p.lm, p.num_cpus, p.num_gpus, p.concurrency)
 
     def prepare(self, dataset: Any) -> None:
         """Choose the deterministic subset (``max_documents``) over the whole input; for the blocks preset,
@@ -557,8 +547,7 @@ class Rewrite(ModelStage):
         candidates = dataset.select_columns(["id"]).map_batches(
             _smallest_keys, fn_kwargs={"seed": p.sample_seed, "k": p.max_documents}, batch_format="pyarrow"
         ).take_all()
-        candidates.sort(key=lambda row: (row["key"], row["id"]))
-        return [row["id"] for row in candidates[:p.max_documents]]
+        return [row["id"] for row in first_rows(candidates, p.max_documents)]
 
     def setup(self) -> None:
         p: RewriteParams = self.params  # type: ignore[assignment]
