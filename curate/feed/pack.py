@@ -64,6 +64,10 @@ class PackConfig(BaseModel):
     row_group_rows: int = Field(256, ge=1)
     batch_documents: int = Field(512, ge=1, description="Documents tokenised per batch.")
 
+    def packed_folder(self, output: str) -> str:
+        """Where the packed shards of the run output ``output`` go."""
+        return self.output or os.path.join(output, PACKED)
+
     @model_validator(mode="after")
     def _check(self) -> PackConfig:
         if self.buckets and not (is_power_of_two(self.seq_len) and is_power_of_two(self.min_bucket)):
@@ -163,7 +167,7 @@ def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokeni
     run = _run_manifest(output)
     files = document_shards(output, run)
     tokenizer = tokenizer or load_tokenizer(config.tokenizer, config.eos_token)
-    folder = config.output or os.path.join(output, PACKED)
+    folder = config.packed_folder(output)
     staging = folder.rstrip("/") + ".tmp"
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging)
