@@ -125,7 +125,7 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
         _fail("interrupted; re-run the same command to resume after the last finished stage", 130)
     _print_summary(manifest, os.path.abspath(config.output))
     if config.pack is not None:
-        out.print(f"packed tokens: {config.pack.output or os.path.join(os.path.abspath(config.output), '_packed')}",
+        out.print(f"packed tokens: {config.pack.packed_folder(os.path.abspath(config.output))}",
                   soft_wrap=True)
 
 
@@ -259,7 +259,7 @@ def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token:
     """Tokenise a run's OUTPUT and pack it into fixed-length token rows (Parquet list columns)."""
     from pydantic import ValidationError
 
-    from curate.feed.pack import PACKED, PackConfig, pack_output
+    from curate.feed.pack import PackConfig, pack_output
     from curate.feed.tokenizer import TokenizerError
 
     try:
@@ -272,7 +272,7 @@ def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token:
         _fail("; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors()))
     except (TokenizerError, FileNotFoundError) as exc:
         _fail(str(exc))
-    folder = config.output or os.path.join(output, PACKED)
+    folder = config.packed_folder(output)
     lengths = ", ".join(f"{n:,} x {length}" for length, n in manifest.sequences_by_length.items())
     out.print(f"{manifest.documents:,} documents, {manifest.document_tokens:,} tokens "
               f"({manifest.tokenizer['name']}) -> {manifest.sequences:,} sequences ({lengths}), "

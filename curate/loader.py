@@ -61,8 +61,8 @@ class Unit:
     stop: int
 
 
-def _files(source: str | list[str], metadata: bool | None, length: int | None) -> tuple[list[str], bool]:
-    """The shard files in order, and whether they hold packed token rows."""
+def _files(source: str | list[str], metadata: bool | None, length: int | None) -> list[str]:
+    """The shard files in order."""
     if isinstance(source, (list, tuple)):
         files = [str(f) for f in source]
     elif os.path.isfile(os.path.join(source, PACK_MANIFEST)):
@@ -83,8 +83,7 @@ def _files(source: str | list[str], metadata: bool | None, length: int | None) -
                                 "pass a run's output folder, its packed/ folder or a list of Parquet files")
     if not files:
         raise FileNotFoundError(f"{source}: no shards to read")
-    packed = "input_ids" in pq.read_schema(files[0]).names
-    return files, packed
+    return files
 
 
 def _row_group_sizes(path: str) -> list[int]:
@@ -123,8 +122,9 @@ class CurateDataset(IterableDataset):
         ``metadata`` (packed folders): True reads only the metadata-conditioned share, False the cool-down.
         ``length`` (packed folders with length buckets): the bucket to read.
         """
-        self.files, self.packed = _files(source, metadata, length)
+        self.files = _files(source, metadata, length)
         names = pq.read_schema(self.files[0]).names
+        self.packed = "input_ids" in names  # packed token rows rather than documents
         if group_column == "auto":
             group_column = "context_id" if "context_id" in names and not self.packed else None
         if group_column is not None and group_column not in names:

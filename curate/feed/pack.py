@@ -33,6 +33,7 @@ from curate.feed.metadata import prefixes
 from curate.feed.packing import Packer, Row, decompose, is_power_of_two
 from curate.feed.shards import PACK_MANIFEST, ShardWriter, document_shards
 from curate.feed.tokenizer import Tokenizer, load_tokenizer
+from curate.manifest import MANIFEST, Manifest, read_manifest
 
 PACKED = "_packed"  # inside OUT, beside _dropped: readers of OUT/*.parquet and pyarrow.dataset(OUT) skip it
 
@@ -62,6 +63,10 @@ class PackConfig(BaseModel):
     rows_per_shard: int = Field(8192, ge=1)
     row_group_rows: int = Field(256, ge=1)
     batch_documents: int = Field(512, ge=1, description="Documents tokenised per batch.")
+
+    def packed_folder(self, output: str) -> str:
+        """Where the packed shards of the run output ``output`` go."""
+        return self.output or os.path.join(output, PACKED)
 
     @model_validator(mode="after")
     def _check(self) -> PackConfig:
@@ -151,19 +156,18 @@ def _metadata_cut(files: list[str], config: PackConfig) -> float:
     return config.metadata_share * float(total or 0)
 
 
-def _run_created(output: str) -> str:
-    from curate.manifest import MANIFEST, read_manifest
-
-    return read_manifest(output).created if os.path.isfile(os.path.join(output, MANIFEST)) else ""
+def _run_manifest(output: str) -> Manifest | None:
+    return read_manifest(output) if os.path.isfile(os.path.join(output, MANIFEST)) else None
 
 
 def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokenizer | None = None) -> PackManifest:
     """Pack the documents of ``output`` (a run's output folder) into token shards; returns the manifest."""
     config = config or PackConfig()
     started = time.time()
-    files = document_shards(output)
+    run = _run_manifest(output)
+    files = document_shards(output, run)
     tokenizer = tokenizer or load_tokenizer(config.tokenizer, config.eos_token)
-    folder = config.output or os.path.join(output, PACKED)
+    folder = config.packed_folder(output)
     staging = folder.rstrip("/") + ".tmp"
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging)
@@ -176,7 +180,7 @@ def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokeni
     state.finish()
     manifest = PackManifest(
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        source=os.path.abspath(output), run_created=_run_created(output), config=config,
+        source=os.path.abspath(output), run_created=run.created if run else "", config=config,
         tokenizer={"name": tokenizer.name, "source": tokenizer.source, "eos_token": tokenizer.eos_token,
                    "eos_id": tokenizer.eos_id, "vocab_size": tokenizer.backend.get_vocab_size()},
         documents=state.documents, document_tokens=state.document_tokens,

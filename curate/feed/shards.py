@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.feed.packing import Row
-from curate.manifest import MANIFEST
+from curate.manifest import MANIFEST, Manifest, read_manifest
 
 PACK_MANIFEST = "_pack.json"
 PACKED_SCHEMA = pa.schema([
@@ -95,12 +95,15 @@ class ShardWriter:
         return self.shards
 
 
-def document_shards(output: str) -> list[str]:
-    """The document shards of a run's output folder, in output order (from its manifest when there is one)."""
-    if os.path.isfile(os.path.join(output, MANIFEST)):
-        from curate.manifest import read_manifest
+def document_shards(output: str, manifest: Manifest | None = None) -> list[str]:
+    """The document shards of a run's output folder, in output order (from its manifest when there is one).
 
-        return [os.path.join(output, shard.path) for shard in read_manifest(output).output.shards]
+    ``manifest``: the folder's manifest when the caller has already read it.
+    """
+    if manifest is None and os.path.isfile(os.path.join(output, MANIFEST)):
+        manifest = read_manifest(output)
+    if manifest is not None:
+        return [os.path.join(output, shard.path) for shard in manifest.output.shards]
     files = sorted(glob.glob(os.path.join(output, "*.parquet")))
     if not files:
         raise FileNotFoundError(f"{output}: no Parquet shards (and no {MANIFEST}); run 'curate run' first")

@@ -54,7 +54,7 @@ class TokenCounter:
 
 def load(output: str, tokenizer: str | None = "default") -> RunData:
     manifest = read_manifest(output)
-    files = document_shards(output)
+    files = document_shards(output, manifest)
     documents = pl.read_parquet(files) if files else pl.DataFrame({"id": [], "text": []})
     dropped_files = sorted(glob.glob(os.path.join(output, "_dropped", "*.parquet")))
     dropped = pl.read_parquet(dropped_files) if dropped_files else pl.DataFrame(

@@ -187,9 +187,10 @@ def _rewrites(data: collect.RunData) -> str:
 
 def _packed(data: collect.RunData) -> str:
     from curate.feed.pack import PACKED, read_pack_manifest
+    from curate.feed.shards import PACK_MANIFEST
 
     folder = os.path.join(data.output, PACKED)
-    if not os.path.isfile(os.path.join(folder, "_pack.json")):
+    if not os.path.isfile(os.path.join(folder, PACK_MANIFEST)):
         return '<p class="note">Not packed yet: <code>curate pack OUT</code> writes token shards.</p>'
     pack = read_pack_manifest(folder)
     lengths = list(pack.sequences_by_length)
