@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
+from benchmarks._corpora import SAMPLE  # noqa: E402
 from benchmarks._memory import PeakMemory  # noqa: E402
 from curate.icp.graph import Graph, build_graph  # noqa: E402
 from curate.icp.knn import _drop_self, knn, recall_at  # noqa: E402
@@ -46,7 +47,6 @@ from curate.icp.metrics import order_metrics  # noqa: E402
 from curate.icp.pack import pack_contexts  # noqa: E402
 from curate.icp.traverse import greedy_path  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 GiB = 2**30
 
 
@@ -268,7 +268,7 @@ def sample_texts(count: int) -> list[str]:
     """The first ``count`` documents of the bundled sample, taken evenly from its files."""
     from curate.io.reader import ReaderConfig, read_file, resolve_inputs
 
-    files = resolve_inputs([str(REPO / "data" / "sample")])
+    files = resolve_inputs([str(SAMPLE)])
     per_file = max(1, count // len(files))
     texts: list[str] = []
     for index, file in enumerate(files):
