@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._compare import add_smoke_flag, best_of, compare  # noqa: E402
 from benchmarks._corpora import DEFAULT_CORPORA, require_corpora, text_chunks  # noqa: E402
 from benchmarks._memory import PeakMemory  # noqa: E402
+from benchmarks.minhash_eval import lsh_clusters  # noqa: E402
 from curate.dedup.minhash import Signer  # noqa: E402
 from curate.dedup.shingle import ShingleConfig, normalize, python_shingles  # noqa: E402
 
@@ -153,7 +154,7 @@ def reference_dedup(n_docs: int, words: int, vocab: list[str], threshold: float,
 
     Returns the wall time (generation excluded) and the documents removed (all but one per cluster)."""
     import xxhash
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHash
 
     cfg = ShingleConfig()
     texts = []
@@ -164,24 +165,7 @@ def reference_dedup(n_docs: int, words: int, vocab: list[str], threshold: float,
     norm = normalize(pa.array(texts, pa.large_string()), cfg).to_pylist()
     signatures = MinHash.bulk((python_shingles(t, cfg) for t in norm), num_perm=num_perm, seed=1,
                               hashfunc=xxhash.xxh32_intdigest)
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    parent = list(range(n_docs))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    with lsh.insertion_session() as session:
-        for i, m in enumerate(signatures):
-            session.insert(i, m)
-    for i, m in enumerate(signatures):
-        for j in lsh.query(m):
-            a, b = root(i), root(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    removed = n_docs - sum(1 for i in range(n_docs) if root(i) == i)
+    removed = n_docs - len(set(lsh_clusters(signatures, threshold, num_perm)))
     return time.perf_counter() - started, removed
 
 
