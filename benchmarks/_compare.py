@@ -12,6 +12,8 @@ The ratio is always oriented so that above 1.0 means curate is better
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 
 
 def compare(what: str, reference: str, reference_value: float, curate_value: float, unit: str,
@@ -26,6 +28,16 @@ def compare(what: str, reference: str, reference_value: float, curate_value: flo
     print(f"COMPARE {what} | reference {reference}: {reference_value:,.4g} {unit} | "
           f"curate: {curate_value:,.4g} {unit} | ratio {ratio:.2f} ({meaning})", flush=True)
     return ratio
+
+
+def best_of(repeats: int, run: Callable[[], object]) -> float:
+    """The fastest of ``repeats`` timed calls of ``run``, in seconds."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 def add_smoke_flag(parser: argparse.ArgumentParser) -> None:

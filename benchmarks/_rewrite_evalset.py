@@ -18,17 +18,11 @@ and boilerplate it has not seen.
 from __future__ import annotations
 
 import difflib
-import io
-import json
-import os
 import random
 from dataclasses import dataclass
 
-import zstandard
+from benchmarks._corpora import DEFAULT_CORPORA, read_corpus
 
-from benchmarks._corpora import DEFAULT_CORPORA
-
-CORPORA = str(DEFAULT_CORPORA)
 FIT_SOURCES = ("python311_doc_rst", "bbc_news", "manpages_en")
 EVAL_SOURCES = ("git_doc_asciidoc", "perl_doc_pod", "brown_corpus", "moby_dick_chapters", "spamassassin_emails")
 PAIRS_FIT_SITE, PAIRS_EVAL_SITE = "postgresql-doc-15", "debian-handbook"
@@ -78,18 +72,15 @@ SITES = ["Acme", "Northwind", "Globex", "Initech", "Umbrella", "Hooli", "Vandela
 
 def _read(name: str, limit: int) -> list[dict]:
     out = []
-    with open(os.path.join(CORPORA, f"{name}.jsonl.zst"), "rb") as handle:
-        reader = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(handle), encoding="utf-8")
-        for line in reader:
-            record = json.loads(line)
-            if name == "spamassassin_emails":
-                if record.get("label") != "ham" or "\n\n" not in record["text"]:
-                    continue
-                record["text"] = record["text"].split("\n\n", 1)[1]  # the body, not the headers
-            if len(record["text"].split()) >= 80:
-                out.append(record)
-            if len(out) >= limit:
-                break
+    for record in read_corpus(DEFAULT_CORPORA, name):
+        if name == "spamassassin_emails":
+            if record.get("label") != "ham" or "\n\n" not in record["text"]:
+                continue
+            record["text"] = record["text"].split("\n\n", 1)[1]  # the body, not the headers
+        if len(record["text"].split()) >= 80:
+            out.append(record)
+        if len(out) >= limit:
+            break
     return out
 
 
@@ -191,19 +182,16 @@ def pair_labels(text: str, main: str) -> list[bool | None]:
 
 def pair_pages(site: str, limit: int, max_lines: int) -> list[EvalDoc]:
     docs = []
-    with open(os.path.join(CORPORA, "boilerplate_pairs.jsonl.zst"), "rb") as handle:
-        reader = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(handle), encoding="utf-8")
-        for line in reader:
-            record = json.loads(line)
-            if not record["id"].startswith(site):
-                continue
-            lines = record["text"].split("\n")
-            if len(lines) > max_lines:
-                continue
-            labels = pair_labels(record["text"], record["main_text"])
-            docs.append(EvalDoc(f"boilerplate_pairs:{site}", lines, labels, paragraph_ids(lines, labels)))
-            if len(docs) >= limit:
-                break
+    for record in read_corpus(DEFAULT_CORPORA, "boilerplate_pairs"):
+        if not record["id"].startswith(site):
+            continue
+        lines = record["text"].split("\n")
+        if len(lines) > max_lines:
+            continue
+        labels = pair_labels(record["text"], record["main_text"])
+        docs.append(EvalDoc(f"boilerplate_pairs:{site}", lines, labels, paragraph_ids(lines, labels)))
+        if len(docs) >= limit:
+            break
     return docs
 
 

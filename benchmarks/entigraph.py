@@ -33,14 +33,12 @@ import xxhash
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
-from benchmarks._corpora import read_corpus  # noqa: E402
+from benchmarks._corpora import SAMPLE, read_corpus  # noqa: E402
 from curate.documents import DOCUMENT_SCHEMA  # noqa: E402
 from curate.engine.units import add_stats  # noqa: E402
 from curate.entigraph.generator import EntiGraphGenerator  # noqa: E402
 from curate.lm import LM, LMConfig, SamplingParams, load_lm  # noqa: E402
 from curate.stages.entigraph import EntiGraph, summarize  # noqa: E402
-
-SAMPLE = os.path.join(os.path.dirname(__file__), "..", "data", "sample")
 
 
 def sample_documents(n: int, min_words: int, max_words: int) -> pa.Table:

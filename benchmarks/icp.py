@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
+from benchmarks._corpora import SAMPLE  # noqa: E402
 from benchmarks._memory import PeakMemory  # noqa: E402
 from curate.icp.graph import Graph, build_graph  # noqa: E402
 from curate.icp.knn import _drop_self, knn, recall_at  # noqa: E402
@@ -46,7 +47,6 @@ from curate.icp.metrics import order_metrics  # noqa: E402
 from curate.icp.pack import pack_contexts  # noqa: E402
 from curate.icp.traverse import greedy_path  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 GiB = 2**30
 
 
@@ -163,10 +163,11 @@ def main() -> None:
         x = clustered_embeddings(n, args.dim, args.clusters, args.spread, args.seed, args.topics, args.topic_spread)
         out["embeddings_s"] = round(phase("embeddings", t), 2)
 
+        knn_options = dict(exact_max=args.exact_max, index=args.index, hnsw_m=args.hnsw_m,
+                           ef_construction=args.ef_construction, ef_search=args.ef_search, nlist=args.nlist,
+                           nprobe=args.nprobe, threads=args.threads)
         t = time.perf_counter()
-        neighbors, sims = knn(x, args.k, exact_max=args.exact_max, index=args.index, hnsw_m=args.hnsw_m,
-                              ef_construction=args.ef_construction, ef_search=args.ef_search, nlist=args.nlist,
-                              nprobe=args.nprobe, threads=args.threads)
+        neighbors, sims = knn(x, args.k, **knn_options)
         out["knn_s"] = round(phase("knn", t), 2)
         print(f"kNN:        {out['knn_s']:8.1f} s  ({n / out['knn_s']:,.0f} docs/s, {args.threads} threads)")
 
@@ -215,9 +216,7 @@ def main() -> None:
         t = time.perf_counter()
         xm = clustered_embeddings(m, args.dim, max(1, round(args.clusters * m / n)), args.spread, args.seed + 2,
                                   args.topics, args.topic_spread)
-        nb_m, sims_m = knn(xm, args.k, exact_max=args.exact_max, index=args.index, hnsw_m=args.hnsw_m,
-                           ef_construction=args.ef_construction, ef_search=args.ef_search, nlist=args.nlist,
-                           nprobe=args.nprobe, threads=args.threads)
+        nb_m, sims_m = knn(xm, args.k, **knn_options)
         sub = build_graph(nb_m, sims_m)
         del xm, nb_m, sims_m
         out["reference_setup_s"] = round(time.perf_counter() - t, 2)
@@ -269,7 +268,7 @@ def sample_texts(count: int) -> list[str]:
     """The first ``count`` documents of the bundled sample, taken evenly from its files."""
     from curate.io.reader import ReaderConfig, read_file, resolve_inputs
 
-    files = resolve_inputs([str(REPO / "data" / "sample")])
+    files = resolve_inputs([str(SAMPLE)])
     per_file = max(1, count // len(files))
     texts: list[str] = []
     for index, file in enumerate(files):

@@ -33,22 +33,14 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
+from benchmarks._compare import add_smoke_flag, best_of, compare  # noqa: E402
 from benchmarks._corpora import DEFAULT_CORPORA, require_corpora, text_chunks  # noqa: E402
 from benchmarks._memory import PeakMemory  # noqa: E402
+from benchmarks.minhash_eval import lsh_clusters  # noqa: E402
 from curate.dedup.minhash import Signer  # noqa: E402
 from curate.dedup.shingle import ShingleConfig, normalize, python_shingles  # noqa: E402
 
 SOURCES = ["spamassassin_emails", "bbc_news", "brown_corpus", "python311_doc_rst", "postgresql_doc_html"]
-
-
-def _best(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def throughput(docs: list[str], num_perm: int, seed: int, label: str, repeat: int) -> None:
@@ -105,18 +97,18 @@ def throughput(docs: list[str], num_perm: int, seed: int, label: str, repeat: in
     def ours_e2e(scheme):
         return lambda: signers[scheme].sign(arr)
 
-    t_py_shingle = _best(py_shingles, repeat)
+    t_py_shingle = best_of(repeat, py_shingles)
     alone = {
-        "datasketch MinHash(permutations=...)": _best(ds_permutations, repeat),
-        "datasketch MinHash.bulk": _best(ds_bulk, repeat),
-        "rensa RMinHash": _best(rensa_sig, repeat),
-        "curate fast": _best(ours_sig("fast"), repeat),
-        "curate datasketch": _best(ours_sig("datasketch"), repeat),
+        "datasketch MinHash(permutations=...)": best_of(repeat, ds_permutations),
+        "datasketch MinHash.bulk": best_of(repeat, ds_bulk),
+        "rensa RMinHash": best_of(repeat, rensa_sig),
+        "curate fast": best_of(repeat, ours_sig("fast")),
+        "curate datasketch": best_of(repeat, ours_sig("datasketch")),
     }
     e2e = {k: v + t_py_shingle for k, v in alone.items() if not k.startswith("curate")}
-    e2e["rensa, minimal shingling"] = _best(rensa_minimal, repeat)
-    e2e["curate fast"] = _best(ours_e2e("fast"), repeat)
-    e2e["curate datasketch"] = _best(ours_e2e("datasketch"), repeat)
+    e2e["rensa, minimal shingling"] = best_of(repeat, rensa_minimal)
+    e2e["curate fast"] = best_of(repeat, ours_e2e("fast"))
+    e2e["curate datasketch"] = best_of(repeat, ours_e2e("datasketch"))
     print(f"\n## Signature throughput, {label}: {n} docs, mean {np.mean([len(d) for d in docs]):.0f} chars, "
           f"{mean_sh:.0f} word 5-gram shingles/doc, num_perm={num_perm}, one core, best of {repeat}")
     print("(end to end = normalise + shingle + hash + MinHash from raw text; peers use Python n-grams "
@@ -162,7 +154,7 @@ def reference_dedup(n_docs: int, words: int, vocab: list[str], threshold: float,
 
     Returns the wall time (generation excluded) and the documents removed (all but one per cluster)."""
     import xxhash
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHash
 
     cfg = ShingleConfig()
     texts = []
@@ -173,24 +165,7 @@ def reference_dedup(n_docs: int, words: int, vocab: list[str], threshold: float,
     norm = normalize(pa.array(texts, pa.large_string()), cfg).to_pylist()
     signatures = MinHash.bulk((python_shingles(t, cfg) for t in norm), num_perm=num_perm, seed=1,
                               hashfunc=xxhash.xxh32_intdigest)
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    parent = list(range(n_docs))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    with lsh.insertion_session() as session:
-        for i, m in enumerate(signatures):
-            session.insert(i, m)
-    for i, m in enumerate(signatures):
-        for j in lsh.query(m):
-            a, b = root(i), root(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    removed = n_docs - sum(1 for i in range(n_docs) if root(i) == i)
+    removed = n_docs - len(set(lsh_clusters(signatures, threshold, num_perm)))
     return time.perf_counter() - started, removed
 
 

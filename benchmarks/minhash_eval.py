@@ -141,15 +141,22 @@ def run_stage(texts: list[str], ids: list[str], **params) -> tuple[pa.Table, dic
 def datasketch_clusters(texts: list[str], threshold: float, num_perm: int = 128) -> list[int]:
     """Cluster label per document: datasketch MinHash.bulk + MinHashLSH candidates, joined by union-find."""
     import xxhash
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHash
 
     signatures = MinHash.bulk([sorted(shingle_set(t)) for t in texts], num_perm=num_perm, seed=1,
                               hashfunc=xxhash.xxh32_intdigest)
+    return lsh_clusters(signatures, threshold, num_perm)
+
+
+def lsh_clusters(signatures: list, threshold: float, num_perm: int) -> list[int]:
+    """Cluster label per signature (its union-find root): datasketch MinHashLSH candidates, every pair joined."""
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     with lsh.insertion_session() as session:
         for i, m in enumerate(signatures):
             session.insert(i, m)
-    parent = list(range(len(texts)))
+    parent = list(range(len(signatures)))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -162,7 +169,7 @@ def datasketch_clusters(texts: list[str], threshold: float, num_perm: int = 128)
             a, b = root(i), root(j)
             if a != b:
                 parent[max(a, b)] = min(a, b)
-    return [root(i) for i in range(len(texts))]
+    return [root(i) for i in range(len(signatures))]
 
 
 def scores(same: np.ndarray, pos: np.ndarray) -> tuple[float, float, float, int, int, int]:

@@ -16,13 +16,12 @@ import os
 import random
 import sys
 import tempfile
-import time
 
 import pyarrow.json as pj
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
+from benchmarks._compare import add_smoke_flag, best_of, compare  # noqa: E402
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs  # noqa: E402
 
 WORDS = "the of and to in a is that for it as was with be by on not he this are or his from at which".split()
@@ -35,15 +34,6 @@ def make_corpus(path: str, docs: int, seed: int = 0) -> int:
             text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(50, 600)))
             handle.write(json.dumps({"id": f"doc-{i}", "text": text, "url": f"https://example.org/{i}"}) + "\n")
     return os.path.getsize(path)
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -65,8 +55,8 @@ def main() -> None:
         def curate_read() -> None:
             assert sum(t.num_rows for t in read_file(0, file, ReaderConfig())) == args.docs
 
-        reference = best(reference_read, args.repeat)
-        ours = best(curate_read, args.repeat)
+        reference = best_of(args.repeat, reference_read)
+        ours = best_of(args.repeat, curate_read)
     print(f"corpus: {args.docs:,} documents, {size / 1e6:.0f} MB; best of {args.repeat}")
     print(f"pyarrow.json.read_json, one thread (reference): {args.docs / reference:,.0f} docs/s ({size / reference / 1e6:.0f} MB/s)")
     print(f"curate reader, one core                       : {args.docs / ours:,.0f} docs/s ({size / ours / 1e6:.0f} MB/s)")

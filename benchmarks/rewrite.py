@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import io
 import json
 import os
 import sys
@@ -22,32 +21,24 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import xxhash
-import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks._compare import add_smoke_flag, compare
+from benchmarks._corpora import SAMPLE, read_corpus
 from curate.documents import DOCUMENT_SCHEMA
 from curate.lm import LMConfig, load_lm
 from curate.rewriting.repeats import LineRepeats
 from curate.stage import DROP_REASON
 from curate.stages.rewrite import RewriteParams, Rewriter, summarize
 
-SAMPLE = os.path.join(os.path.dirname(__file__), "..", "data", "sample")
-
 
 def sample_documents(n: int, max_chars: int) -> pa.Table:
     rows = []
     for path in sorted(glob.glob(os.path.join(SAMPLE, "*"))):
-        if path.endswith(".parquet"):
-            records = pq.read_table(path).to_pylist()
-        else:
-            with open(path, "rb") as handle:
-                reader = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(handle), encoding="utf-8")
-                records = [json.loads(line) for line in reader if line.strip()]
-        for k, record in enumerate(records):
+        source = os.path.basename(path).removesuffix(".jsonl.zst").removesuffix(".parquet")
+        for k, record in enumerate(read_corpus(SAMPLE, source)):
             text = record.get("text") or ""
             if text.strip() and len(text) <= max_chars:
                 name = f"{os.path.basename(path)}:{k}"  # independent of where the repository lies

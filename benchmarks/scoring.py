@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,7 +26,7 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from benchmarks._compare import add_smoke_flag, compare
+from benchmarks._compare import add_smoke_flag, best_of, compare
 from curate.classify.fasttext_model import load_model
 from curate.classify.sentences import END_PATTERN, split_batch
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs
@@ -49,15 +47,6 @@ def sample_documents(limit: int) -> pa.Table:
     table = pa.concat_tables(tables)
     step = max(1, table.num_rows // limit)  # every source represented
     return table.take(list(range(0, table.num_rows, step))[:limit])
-
-
-def best_of(repeats: int, run: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def bare_loop(model, texts: list[str]) -> None:

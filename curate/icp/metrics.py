@@ -28,27 +28,27 @@ import numpy as np
 _CHUNK = 65_536
 
 
+def _consecutive(order: np.ndarray):
+    """Consecutive pairs of ``order`` as ``(a, b)`` arrays, in chunks so the gathered rows stay small."""
+    pairs = order.size - 1
+    for s in range(0, max(pairs, 0), _CHUNK):
+        e = min(pairs, s + _CHUNK)
+        yield order[s:e], order[s + 1:e + 1]
+
+
 def _adjacent_mean(x: np.ndarray, order: np.ndarray) -> float:
-    """Mean dot product of consecutive rows of ``x[order]``, chunked so the
-    gathered rows stay small."""
+    """Mean dot product of consecutive rows of ``x[order]``."""
     pairs = order.size - 1
     if pairs < 1:
         return float("nan")
-    total = 0.0
-    for s in range(0, pairs, _CHUNK):
-        a = order[s:min(pairs, s + _CHUNK)]
-        b = order[s + 1:min(pairs, s + _CHUNK) + 1]
-        total += float(np.einsum("ij,ij->", x[a], x[b], dtype=np.float64))
+    total = sum(float(np.einsum("ij,ij->", x[a], x[b], dtype=np.float64)) for a, b in _consecutive(order))
     return total / pairs
 
 
 def _edge_pairs(neighbors: np.ndarray, order: np.ndarray) -> int:
     """Consecutive pairs ``(a, b)`` with ``b`` in ``a``'s list or ``a`` in ``b``'s."""
-    pairs = order.size - 1
     hits = 0
-    for s in range(0, max(pairs, 0), _CHUNK):
-        a = order[s:min(pairs, s + _CHUNK)]
-        b = order[s + 1:min(pairs, s + _CHUNK) + 1]
+    for a, b in _consecutive(order):
         hit = (neighbors[a] == b[:, None]).any(axis=1) | (neighbors[b] == a[:, None]).any(axis=1)
         hits += int(hit.sum())
     return hits
@@ -77,7 +77,7 @@ def order_metrics(embeddings: np.ndarray, path: np.ndarray, neighbors: np.ndarra
 
     adjacent = _adjacent_mean(x, order)
     random = _adjacent_mean(x, np.random.default_rng(seed).permutation(n))
-    rows = np.flatnonzero(nb[:, 0] >= 0) if nb.ndim == 2 and nb.shape[1] > 0 else np.empty(0, np.int64)
+    rows = np.flatnonzero(nb[:, 0] >= 0) if nb.shape[1] > 0 else np.empty(0, np.int64)
     if rows.size:
         ceiling = sum(
             float(np.einsum("ij,ij->", x[r], x[nb[r, 0]], dtype=np.float64))

@@ -114,15 +114,16 @@ def order_documents(vectors: np.ndarray, orders: np.ndarray, ids: list[str], tok
     clock.lap("graph")
     path, jumps = greedy_path(graph)
     clock.lap("traverse")
-    context_id, position = pack_contexts(tokens[kept][path], p.context_tokens)
+    placed = kept[path]  # input rows in path order
+    context_id, position = pack_contexts(tokens[placed], p.context_tokens)
     rank = np.empty(n, dtype=np.int64)
-    rank[kept[path]] = np.arange(len(kept))
+    rank[placed] = np.arange(len(kept))
     dropped = np.flatnonzero(duplicate_of >= 0)
     rank[dropped] = len(kept) + np.arange(len(dropped))
     contexts = np.full(n, -1, dtype=np.int64)
     positions = np.full(n, -1, dtype=np.int64)
-    contexts[kept[path]] = context_id
-    positions[kept[path]] = position
+    contexts[placed] = context_id
+    positions[placed] = position
     metrics = order_metrics(vectors[kept], path, sub_neighbors, p.seed)
     clock.lap("pack_and_metrics")
     columns: dict[str, Any] = {
@@ -184,7 +185,6 @@ class _EmbedActor:
         from curate.engine.cluster import assigned_cpus
         from curate.icp.embed import make_embedder
 
-        self.params = params
         options: dict[str, Any] = {"dim": params.hashing_dim} if params.embedder == "hashing" else {
             "model": params.model, "max_tokens": params.max_tokens, "threads": assigned_cpus(),
             "batch_size": params.batch_size}
