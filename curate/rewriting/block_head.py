@@ -8,17 +8,22 @@ weights. It scores every non-blank line with P(boilerplate).
 The decision is taken on blocks (runs of non-blank lines), not on lines alone:
 
 * a block whose lines all reach the threshold is removed whole;
-* otherwise only a run of such lines at the block's start or end may go (a
-  header glued above a paragraph, a share bar glued below it), never a line
-  inside the block, so a kept paragraph never loses an inner line;
-* a trailing run is shortened while the kept line before it is prose without
-  a sentence end (the run may finish that sentence), and a leading run while
-  the kept line after it starts in lower case (the run may begin it).
+* otherwise a run of such lines at the block's start or end may go (a header
+  glued above a paragraph, a share bar glued below it): a trailing run is
+  shortened while the kept line before it is prose without a sentence end (the
+  run may finish that sentence), and a leading run while the kept line after it
+  starts in lower case (the run may begin it);
+* a run inside the block (a banner glued to text on both sides) goes only when
+  it sits between whole sentences: the kept line before it ends with ". ! ?",
+  its own last line leaves no sentence open, the kept line after it starts
+  with a capital letter, and neither of them is indented (so never inside a
+  sentence, a list, code or other verbatim text).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,7 +74,8 @@ def _prose_open(line: str) -> bool:
 
 
 def block_removals(lines: list[str], probabilities: dict[int, float], threshold: float) -> set[int]:
-    """Lines to remove: whole boilerplate blocks and boilerplate runs at block edges (see the module docstring)."""
+    """Lines to remove: whole boilerplate blocks and boilerplate runs at block edges or between whole sentences
+    inside a block (see the module docstring)."""
     removed: set[int] = set()
     for first, last in blocks(lines):
         hit = [probabilities.get(i, 0.0) >= threshold for i in range(first, last + 1)]
@@ -84,4 +90,29 @@ def block_removals(lines: list[str], probabilities: dict[int, float], threshold:
             tail -= 1
         removed.update(range(first, first + head))
         removed.update(range(last - tail + 1, last + 1))
+        removed.update(_inner_runs(lines, hit, first, first + head, last - tail))
     return removed
+
+
+#: A line that ends a sentence: ". ! ?" (or their CJK forms), perhaps inside closing quotes or brackets.
+_SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’)\]]*$")
+
+
+def _inner_runs(lines: list[str], hit: list[bool], first: int, start: int, end: int) -> list[int]:
+    """Lines of the runs of hits inside ``lines[start:end + 1]`` (``hit`` is indexed from ``first``) that sit
+    between whole sentences; ``start`` and ``end`` are kept lines."""
+    out: list[int] = []
+    k = start + 1
+    while k < end:
+        if not hit[k - first]:
+            k += 1
+            continue
+        j = k
+        while j + 1 < end and hit[j + 1 - first]:
+            j += 1
+        before, after = lines[k - 1], lines[j + 1]
+        if (_SENTENCE_END.search(before.rstrip()) and not _prose_open(lines[j]) and after.strip()[:1].isupper()
+                and not before[:1].isspace() and not after[:1].isspace()):  # indented: code, verbatim text
+            out.extend(range(k, j + 1))
+        k = j + 1
+    return out

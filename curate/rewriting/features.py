@@ -39,9 +39,13 @@ OWN = ("log_words", "log_chars", "terminal", "upper_start", "lower_start", "bull
 NEIGHBOUR = ("log_words", "terminal", "lower_start", "chrome_share", "stop_share", "separator_share", "repeated")
 CONTEXT = ("block_log_lines", "block_log_words", "block_terminal_share", "block_chrome_share", "block_stop_share",
            "first_in_block", "last_in_block", "alone_in_block", "doc_position", "doc_head", "doc_tail",
-           "repeat_docs", "repeat_long", "block_repeat_share", "block_repeat_words", "block_all_repeated")
+           "repeat_docs", "repeat_long", "block_repeat_share", "block_repeat_words", "block_all_repeated",
+           "doc_repeat_share")
 #: Document counts are capped here: what matters is "seen on a few pages", not the corpus size.
 REPEAT_CAP = 8
+#: A document with this share of its words on lines that occur in other documents is a copy (an exact or near
+#: duplicate that deduplication has not removed), not a page made of chrome: its lines are judged as if seen once.
+DUPLICATE_SHARE = 0.9
 NAMES = (list(OWN) + [f"prev_{n}" for n in NEIGHBOUR] + [f"next_{n}" for n in NEIGHBOUR] + list(CONTEXT))
 
 
@@ -102,13 +106,19 @@ def document_features(lines: list[str], counts: list[int] | None = None) -> tupl
     """The indices of the non-blank lines and one feature vector (in :data:`NAMES` order) for each.
 
     ``counts``: per line, the number of documents of the corpus it occurs in
-    (:meth:`curate.rewriting.repeats.LineRepeats.line_counts`); without it every line counts as seen once.
+    (:meth:`curate.rewriting.repeats.LineRepeats.line_counts`); without it every line counts as seen once,
+    and so it does for a document that is nearly all repeated lines (:data:`DUPLICATE_SHARE`).
     """
     spans = blocks(lines)
     index = [i for first, last in spans for i in range(first, last + 1)]
     if not index:
         return [], []
     shapes = {i: line_shape(lines[i]) for i in index}
+    words = {i: math.expm1(shapes[i]["log_words"]) for i in index}
+    doc_words = max(1.0, sum(words.values()))
+    doc_repeat_share = (sum(words[i] for i in index if counts[i] >= 2) / doc_words) if counts is not None else 0.0
+    if doc_repeat_share >= DUPLICATE_SHARE:
+        counts = None  # a copy of another document: its repetition says nothing about chrome
     for i in index:
         seen = min(REPEAT_CAP, counts[i]) if counts is not None else 1
         shapes[i]["repeated"] = float(seen >= 2)
@@ -143,6 +153,7 @@ def document_features(lines: list[str], counts: list[int] | None = None) -> tupl
                 "alone_in_block": float(first == last), "doc_position": position,
                 "doc_head": float(position < 0.1), "doc_tail": float(position > 0.9),
                 "repeat_docs": own["repeat_docs"], "repeat_long": own["repeat_long"],
+                "doc_repeat_share": doc_repeat_share,
             })
             row = [own[n] for n in OWN]
             row += [(prev or empty)[n] for n in NEIGHBOUR]
