@@ -15,8 +15,8 @@ The boilerplate comes in disjoint phrasing pools: ``fit`` sources get pool A
 and ``eval`` sources pool B, so a method fitted on one is reported on text and
 boilerplate it has not seen. The ``confirm`` split (pool C, sources used by
 neither other split, non-English among them, no labelled pages) was added
-after the method was last changed, to check that changes made while looking
-at ``eval`` results did not just fit ``eval``.
+late, to check that what was changed while looking at ``eval`` results did not
+just fit ``eval`` (docs/rewrite.md says how each split was used).
 
 Some sources carry boilerplate of their own, found by their structure and
 labelled boilerplate (:func:`native_boilerplate`): the mailing-list footers of
@@ -112,21 +112,21 @@ POOLS = {
         "news": ["Stay in the loop!", "Join 20,000 readers and receive our monthly digest.", "Register now"],
         "words": ["Notes", "Story", "Weekend", "Insider", "Picks", "Voices", "Ideas", "World", "Health", "Money"],
     },
-}
-POOLS["C"] = {
-    "nav": ["Overview", "Tutorials", "Reference", "Changelog", "Roadmap", "Sponsors", "Team", "Press", "Status",
-            "Security", "Translate", "Mirrors"],
-    "seps": [" – ", " ~ ", " :: "],
-    "crumb": " → ",
-    "cookie": ["Our partners and we use tracking technologies to personalise content and measure traffic. You can "
-               "change your choice at any time.", "Allow all", "Reject non-essential"],
-    "footer": ["Made with care by the {site} team since {year}.",
-               "Hosted by volunteers. Report a problem with this page.", "Terms – Trademarks – Accessibility"],
-    "share": ["Send this page", "Mastodon", "Bluesky", "Telegram", "Hacker News"],
-    "related": "More from this section",
-    "news": ["Never miss an update", "One email a month with the best of our blog, no spam.", "Count me in"],
-    "words": ["Primer", "Recipes", "Patterns", "Internals", "Tooling", "Migration", "Basics", "Scale", "Deep Dive",
-              "Roundup"],
+    "C": {
+        "nav": ["Overview", "Tutorials", "Reference", "Changelog", "Roadmap", "Sponsors", "Team", "Press", "Status",
+                "Security", "Translate", "Mirrors"],
+        "seps": [" – ", " ~ ", " :: "],
+        "crumb": " → ",
+        "cookie": ["Our partners and we use tracking technologies to personalise content and measure traffic. You "
+                   "can change your choice at any time.", "Allow all", "Reject non-essential"],
+        "footer": ["Made with care by the {site} team since {year}.",
+                   "Hosted by volunteers. Report a problem with this page.", "Terms – Trademarks – Accessibility"],
+        "share": ["Send this page", "Mastodon", "Bluesky", "Telegram", "Hacker News"],
+        "related": "More from this section",
+        "news": ["Never miss an update", "One email a month with the best of our blog, no spam.", "Count me in"],
+        "words": ["Primer", "Recipes", "Patterns", "Internals", "Tooling", "Migration", "Basics", "Scale",
+                  "Deep Dive", "Roundup"],
+    },
 }
 SITES = ["Acme", "Northwind", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne", "Tyrell"]
 

@@ -1,4 +1,4 @@
-"""The default ``blocks`` preset: the shipped classifier, edits only at block edges, no model needed."""
+"""The default ``blocks`` preset: the shipped classifier, edits that never cut a sentence, no model needed."""
 
 import pytest
 from hypothesis import given, settings

@@ -56,9 +56,10 @@ class RewriteParams(StageParams):
     lm: LMConfig = Field(default_factory=LMConfig, description="The model and backend (see curate.lm.LMConfig).")
     preset: Literal["blocks", "line_lm", "small", "instruct", "prox"] = Field(
         "blocks", description="blocks (default, no LM): a light classifier over line features removes boilerplate "
-                              "blocks and block edges, never a line inside a paragraph; line_lm: SmolLM2 scores "
-                              "each line alone (small is its former name); instruct: a general instruct model "
-                              "writes programs; prox: ProX's released refining models, prompted as ProX does.")
+                              "blocks, block edges and runs between whole sentences, never cutting a sentence; "
+                              "line_lm: SmolLM2 scores each line alone (small is its former name); instruct: a "
+                              "general instruct model writes programs; prox: ProX's released refining models, "
+                              "prompted as ProX does.")
     doc_lm: LMConfig | None = Field(None, description="Model of the document pass (default: lm); prox: "
                                                       "web-doc-refining-lm.")
     block_threshold: float | None = Field(
@@ -463,7 +464,7 @@ class Rewriter:
 
     def _block_decisions(self, docs: dict[int, list[str]], chunks: dict[int, list[tuple[int, int]]]
                          ) -> dict[int, tuple[list[str], int]]:
-        """blocks preset: the classifier's removals (blocks and block edges), written as programs."""
+        """blocks preset: the classifier's removals (see curate.rewriting.block_head), written as programs."""
         head = default_head()
         threshold = self.p.block_threshold if self.p.block_threshold is not None else head.threshold
         repeats = self.repeats
