@@ -97,6 +97,29 @@ def test_absolute_threshold_drops_annotates_and_inverts(model):
     assert annotated.column("classify_reason").to_pylist() == [None, "classifier_score", None]
 
 
+def _with_languages(table, languages):
+    import pyarrow as pa
+
+    return table.append_column("language", pa.array(languages, pa.string()))
+
+
+def test_languages_scopes_scoring_and_dropping(model):
+    """Documents of other languages (or none) pass unscored: a model trained on English never judges them."""
+    texts = [" ".join(GOOD), " ".join(BAD), " ".join(BAD), " ".join(BAD)]
+    table = _with_languages(documents(texts), ["en", "en", "de", None])
+    out, stats = Classify(model=model, label="hq", column="good", threshold=0.5, languages=["en"]).process_batch(table)
+    assert drop_mask(out).tolist() == [False, True, False, False]
+    good = out.column("good").to_pylist()
+    assert good[0] > 0.5 > good[1] and good[2:] == [None, None]
+    assert stats["scored"] == 2 and stats["skipped_language"] == 2
+    per_label, _ = Classify(model=model, languages=["de"]).process_batch(table)
+    assert per_label.column("score_hq").null_count == 3 and per_label.column("score_lq").null_count == 3
+    none, stats = Classify(model=model, label="hq", threshold=0.5, languages=["fr"]).process_batch(table)
+    assert not drop_mask(none).any() and stats["scored"] == 0 and stats.get("score_sum", 0) == 0
+    with pytest.raises(ValueError, match="run the language stage before"):
+        Classify(model=model, label="hq", threshold=0.5, languages=["en"]).process_batch(documents(texts))
+
+
 def test_bad_input_gets_scores(model):
     texts = ["", "   \n\t ", "\x00\x01\x02\xff\ufffd" * 20, "日本語のテキストです。", "Привет мир", None,
              "line one\nline two\r\nthree\u2028four"]
@@ -175,3 +198,38 @@ def test_percentile_cut_is_taken_over_the_whole_data_set(ray_session, tmp_path, 
     assert kept.column("good").null_count == 0
     record = next(s for s in read_manifest(str(out)).stages if s.name == "classify")
     assert record.stats["scored"] == 60 and record.stats["failed"] == 30
+
+
+@pytest.mark.ray
+def test_percentile_cut_ignores_documents_of_other_languages(ray_session, tmp_path, model):
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.manifest import read_manifest
+    from curate.runner import Runner
+    from curate.stages.language import Language
+    from tests.classify_models import sentence
+
+    rng = random.Random(8)
+    rows = [{"id": f"g{i}", "text": sentence(rng, GOOD)} for i in range(20)]
+    rows += [{"id": f"b{i}", "text": sentence(rng, BAD)} for i in range(20)]
+    rows += [{"id": f"x{i}", "text": "Der Bericht beschreibt die Methoden und die Ergebnisse sorgfältig."}
+             for i in range(20)]
+    path = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    stage = Classify(model=model, label="hq", column="good", percentile=50, languages=["en"])
+    out = tmp_path / "out"
+    Runner([str(path)], str(out), [Language(keep=None, min_score=None), stage]).run()
+    kept = pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("*.parquet")))
+    dropped = pa.concat_tables(pq.read_table(p) for p in sorted((out / "_dropped").glob("*.parquet")))
+    languages = dict(zip(kept.column("id").to_pylist(), kept.column("language").to_pylist()))
+    scores = dict(zip(kept.column("id").to_pylist(), kept.column("good").to_pylist()))
+    german = [i for i in languages if i.startswith("x")]
+    assert len(german) == 20 and {languages[i] for i in german} == {"de"}  # kept, never scored
+    assert all(scores[i] is None for i in languages if languages[i] != "en")
+    assert all(scores[i] is not None for i in languages if languages[i] == "en")
+    record = next(s for s in read_manifest(str(out)).stages if s.name == "classify")
+    in_scope = sum(lang == "en" for lang in languages.values()) + dropped.num_rows
+    assert record.stats["scored"] == in_scope and record.stats["skipped_language"] == 60 - in_scope
+    assert record.stats["failed"] == dropped.num_rows and in_scope // 2 - 1 <= dropped.num_rows <= in_scope // 2 + 1

@@ -81,6 +81,18 @@ def test_annotate_keeps_texts_and_counts(model):
     assert out.column("toxicity_reason").to_pylist() == [None, "toxic_all_sentences"]
 
 
+def test_languages_leaves_other_languages_untouched(model):
+    all_bad = " ".join(_sentences(BAD, 3, 9))
+    table = documents([all_bad, all_bad]).append_column("language", pa.array(["en", "ja"], pa.string()))
+    out, stats = Toxicity(model=model, label="lq", languages=["en"]).process_batch(table)
+    assert out.column("text").to_pylist() == [all_bad, all_bad]
+    assert drop_mask(out).tolist() == [True, False] and out.column(REMOVED).to_pylist() == [3, 0]
+    assert out.column("toxicity_score")[1].as_py() is None
+    assert stats["scored"] == 1 and stats["skipped_language"] == 1 and stats["sentences"] == 3
+    document, _ = Toxicity(model=model, label="lq", level="document", languages=["en"]).process_batch(table)
+    assert drop_mask(document).tolist() == [True, False]
+
+
 def test_document_level_and_inverse_filter(model):
     table = documents([" ".join(_sentences(GOOD, 2, 7)), " ".join(_sentences(BAD, 2, 8))])
     out, _ = Toxicity(model=model, label="lq", level="document").process_batch(table)

@@ -46,6 +46,12 @@ class ClassifyParams(FilterParams):
     reason: str = Field("classifier_score", description="Drop reason of failing documents.")
     max_chars: int | None = Field(None, ge=1, description="Score only the first max_chars characters (faster on "
                                                           "very long documents).")
+    languages: list[str] | None = Field(
+        None, min_length=1, description="Score and decide only documents whose language (the language stage's "
+                                        "column, run it first) is one of these codes, e.g. [en] for a model "
+                                        "trained on English; the others pass unscored (null score), never dropped "
+                                        "here.")
+    language_column: str = Field("language", description="The column holding each document's language code.")
 
     @model_validator(mode="before")
     @classmethod
@@ -90,6 +96,39 @@ class Scorer:
         p = self.params
         return p.column or f"{p.prefix}{p.label}"
 
+    def in_scope(self, batch: pa.Table) -> np.ndarray | None:
+        """Which rows this stage scores under ``languages`` (None: every row)."""
+        p = self.params
+        if not p.languages:
+            return None
+        if p.language_column not in batch.column_names:
+            raise ValueError(f"{self.name}: languages needs the column {p.language_column!r}; run the language "  # type: ignore[attr-defined]
+                             "stage before this one (mode: annotate keeps every document)")
+        column = batch.column(p.language_column)
+        return np.asarray(pc.fill_null(pc.is_in(column, pa.array(p.languages, column.type)), False))
+
+    def score_batch(self, batch: pa.Table) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """Score columns for the rows of ``batch`` in scope (NaN elsewhere), and the scope (None: every row)."""
+        texts = batch.column("text").to_pylist()
+        scope = self.in_scope(batch)
+        if scope is None:
+            return self.score(texts), None
+        rows = np.flatnonzero(scope)
+        scored = self.score([texts[i] for i in rows]) if len(rows) else {}
+        out = {}
+        for name in self.score_names():
+            out[name] = np.full(len(texts), np.nan, np.float32)
+            if len(rows):
+                out[name][rows] = scored[name]
+        return out, scope
+
+    def score_names(self) -> list[str]:
+        """The score columns this stage writes."""
+        p = self.params
+        if p.column:
+            return [p.column]
+        return [f"{p.prefix}{label}" for label in model_labels(load_model(p.model_path()))]
+
     def score(self, texts: list[str | None]) -> dict[str, np.ndarray]:
         """Score columns for ``texts``: P(label) under ``column``, or one column per label."""
         model = load_model(self.params.model_path())
@@ -102,8 +141,9 @@ class Scorer:
         return {f"{self.params.prefix}{label}": probabilities[:, j] for j, label in enumerate(labels)}
 
     def with_scores(self, batch: pa.Table, scores: dict[str, np.ndarray]) -> pa.Table:
+        """``batch`` with the score columns; NaN (a document out of scope) is written as null."""
         for name, values in scores.items():
-            batch = set_column(batch, name, pa.array(values, pa.float32()))
+            batch = set_column(batch, name, pa.array(values, pa.float32(), from_pandas=True))
         return batch
 
     def decide_at(self, batch: pa.Table, cut: float) -> tuple[pa.Table, int]:
@@ -111,6 +151,13 @@ class Scorer:
         p = self.params
         scores = batch.column(self.score_column).to_numpy()
         return decide_by_score(self.name, batch, p.mode, scores, self.score_column, cut, p.keep, p.reason)  # type: ignore[attr-defined]
+
+
+def scope_stats(rows: int, scope: np.ndarray | None) -> Stats:
+    """``scored`` and, under a languages filter, ``skipped_language`` (documents of other languages)."""
+    if scope is None:
+        return {"scored": rows}
+    return {"scored": int(scope.sum()), "skipped_language": rows - int(scope.sum())}
 
 
 def summarize_scores(stats: Stats) -> Stats:
@@ -148,12 +195,12 @@ class Classify(Scorer, MapStage):
         load_model(self.params.model_path())
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
-        scores = self.score(batch.column("text").to_pylist())
+        scores, scope = self.score_batch(batch)
         batch = self.with_scores(batch, scores)
-        stats: Stats = {"scored": batch.num_rows}
+        stats = scope_stats(batch.num_rows, scope)
         if self.params.label is not None:
-            stats["score_sum"] = float(batch.column(self.score_column).to_numpy().astype(np.float64).sum())
-        if self.params.threshold is not None:
+            stats["score_sum"] = float(np.nansum(scores[self.score_column].astype(np.float64)))
+        if self.params.threshold is not None:  # an unscored document (NaN) never fails
             batch, stats["failed"] = self.decide_at(batch, self.params.threshold)
         return batch, stats
 
@@ -174,12 +221,12 @@ class ClassifyPercentile(Scorer, GlobalStage):
     batch_size: ClassVar[int] = 1024
 
     def features(self, batch: pa.Table) -> dict[str, pa.Array]:
-        scores = self.score(batch.column("text").to_pylist())
-        return {FEATURE + name: pa.array(values, pa.float32()) for name, values in scores.items()}
+        scores, _ = self.score_batch(batch)
+        return {FEATURE + name: pa.array(values, pa.float32(), from_pandas=True) for name, values in scores.items()}
 
     def score_table(self, batch: pa.Table) -> pa.Table:
         """``_order`` and the score columns of a batch of documents."""
-        return self.with_scores(pa.table({ORDER: batch.column(ORDER)}), self.score(batch.column("text").to_pylist()))
+        return self.with_scores(pa.table({ORDER: batch.column(ORDER)}), self.score_batch(batch)[0])
 
     def run(self, dataset: Any) -> GlobalResult:
         schema = dataset.schema()
@@ -197,6 +244,8 @@ class ClassifyPercentile(Scorer, GlobalStage):
         failed = int(failing(values, cut, self.params.keep).sum())
         stats = {"scored": len(values), "score_sum": float(values.astype(np.float64).sum()), "failed": failed,
                  "cut": round(cut, 6)}
+        if self.params.languages:
+            stats["skipped_language"] = scores.count() - len(values)
         return GlobalResult(marks=marks, stats=stats)
 
     def _marks(self, batch: pa.Table, cut: float) -> pa.Table:
@@ -208,12 +257,13 @@ class ClassifyPercentile(Scorer, GlobalStage):
 
 
 def _collect(dataset: Any, column: str) -> np.ndarray:
+    """The non-null values of ``column`` (documents out of a languages filter have none)."""
     import ray
 
     blocks = ray.get(dataset.select_columns([column]).to_arrow_refs())
     if not blocks:
         return np.zeros(0, dtype=np.float32)
-    return np.asarray(pc.fill_null(pa.concat_tables(blocks).column(column), 0.0).to_numpy(), dtype=np.float32)
+    return np.asarray(pc.drop_null(pa.concat_tables(blocks).column(column)).to_numpy(), dtype=np.float32)
 
 
 Classify.percentile_form = ClassifyPercentile

@@ -24,7 +24,7 @@ from curate.classify.sentences import split_batch
 from curate.classify.threshold import Keep
 from curate.models import shipped
 from curate.stage import Stats, decide
-from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile
+from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile, scope_stats
 
 TOXICITY_MODEL = "toxicity.ftz"
 REMOVED = "toxic_sentences_removed"
@@ -82,13 +82,16 @@ class Toxicity(Classify):
         p = self.params
         n = batch.num_rows
         text_column = batch.column("text")
+        scope = self.in_scope(batch)
+        if scope is not None:  # documents of other languages are not split, scored or changed
+            text_column = pc.if_else(pa.array(scope), text_column, pa.scalar(None, text_column.type))
         sentences, rows = split_batch(text_column)
         counts = np.bincount(rows, minlength=n)
-        blank = counts == 0
+        blank = (counts == 0) & (scope if scope is not None else True)
         sentence_scores = self._score_sentences(sentences)
         toxic = sentence_scores >= p.threshold  # type: ignore[operator]
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        has = ~blank
+        has = counts > 0
         doc_scores = np.zeros(n, np.float32)
         removed = np.zeros(n, np.int64)
         if has.any():
@@ -96,6 +99,8 @@ class Toxicity(Classify):
             removed[has] = np.add.reduceat(toxic.astype(np.int64), starts[has])
         if blank.any():  # a document without sentences (empty) is scored whole: the model's prior
             doc_scores[blank] = self._score_sentences(pa.array([""], pa.string()))[0]
+        if scope is not None:
+            doc_scores[~scope] = np.nan
         emptied = (removed > 0) & (removed == counts)
         if p.mode == "drop":
             batch = self._without_toxic(batch, sentences, rows, toxic, (removed > 0) & ~emptied, emptied)
@@ -105,9 +110,10 @@ class Toxicity(Classify):
         why = np.full(n, None, dtype=object)
         why[emptied] = [f"all {r} sentences scored >= {p.threshold}" for r in removed[emptied]]
         batch = decide(self.name, batch, p.mode, emptied, EMPTIED, detail=pa.array(why, pa.string()))
-        stats: Stats = {"scored": n, "score_sum": float(doc_scores.astype(np.float64).sum()),
-                        "sentences": int(counts.sum()), "sentences_removed": int(removed.sum()),
-                        "documents_changed": int((removed > 0).sum()), "documents_emptied": int(emptied.sum())}
+        stats = scope_stats(n, scope)
+        stats.update({"score_sum": float(np.nansum(doc_scores.astype(np.float64))),
+                      "sentences": int(counts.sum()), "sentences_removed": int(removed.sum()),
+                      "documents_changed": int((removed > 0).sum()), "documents_emptied": int(emptied.sum())})
         return batch, stats
 
     def _score_sentences(self, sentences: pa.Array) -> np.ndarray:
