@@ -7,6 +7,7 @@ import os
 import pickle
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -98,8 +99,6 @@ def test_absolute_threshold_drops_annotates_and_inverts(model):
 
 
 def _with_languages(table, languages):
-    import pyarrow as pa
-
     return table.append_column("language", pa.array(languages, pa.string()))
 
 
@@ -116,6 +115,9 @@ def test_languages_scopes_scoring_and_dropping(model):
     assert per_label.column("score_hq").null_count == 3 and per_label.column("score_lq").null_count == 3
     none, stats = Classify(model=model, label="hq", threshold=0.5, languages=["fr"]).process_batch(table)
     assert not drop_mask(none).any() and stats["scored"] == 0 and stats.get("score_sum", 0) == 0
+    dictionary = documents(texts).append_column("language", pa.array(["en", "en", "de", None]).dictionary_encode())
+    assert drop_mask(Classify(model=model, label="hq", threshold=0.5, languages=["en"]).process_batch(dictionary)[0]
+                     ).tolist() == [False, True, False, False]
     with pytest.raises(ValueError, match="run the language stage before"):
         Classify(model=model, label="hq", threshold=0.5, languages=["en"]).process_batch(documents(texts))
 

@@ -104,8 +104,8 @@ class Scorer:
         if p.language_column not in batch.column_names:
             raise ValueError(f"{self.name}: languages needs the column {p.language_column!r}; run the language "  # type: ignore[attr-defined]
                              "stage before this one (mode: annotate keeps every document)")
-        column = batch.column(p.language_column)
-        return np.asarray(pc.fill_null(pc.is_in(column, pa.array(p.languages, column.type)), False))
+        column = batch.column(p.language_column).cast(pa.string())  # a dictionary or large string column too
+        return np.asarray(pc.fill_null(pc.is_in(column, pa.array(p.languages, pa.string())), False))
 
     def score_batch(self, batch: pa.Table) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """Score columns for the rows of ``batch`` in scope (NaN elsewhere), and the scope (None: every row)."""
