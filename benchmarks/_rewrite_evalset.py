@@ -192,7 +192,8 @@ def native_boilerplate(source: str, lines: list[str]) -> list[bool]:
     """Per line of a source document: whether it is boilerplate the source itself carries."""
     out = [False] * len(lines)
     if source == "spamassassin_emails":
-        out[list_footer_start(lines):] = [True] * (len(lines) - list_footer_start(lines))
+        start = list_footer_start(lines)
+        out[start:] = [True] * (len(lines) - start)
     elif source.startswith("manpages_"):
         inside = False
         for i, line in enumerate(lines):
@@ -203,7 +204,8 @@ def native_boilerplate(source: str, lines: list[str]) -> list[bool]:
     elif source == "django_doc_html":
         stripped = [line.strip() for line in lines]
         if "up" in stripped[:20]:
-            out[:stripped.index("up") + 1] = [True] * (stripped.index("up") + 1)
+            end = stripped.index("up") + 1
+            out[:end] = [True] * end
         if "Quick search" in stripped:
             start = stripped.index("Quick search")
             out[start:] = [True] * (len(lines) - start)
