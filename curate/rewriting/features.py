@@ -130,7 +130,7 @@ def document_features(lines: list[str], counts: list[int] | None = None) -> tupl
     empty = dict.fromkeys(NEIGHBOUR, 0.0)
     for b, (first, last) in enumerate(spans):
         members = [shapes[i] for i in range(first, last + 1)]
-        block_words = sum(math.expm1(s["log_words"]) for s in members)
+        block_words = sum(words[i] for i in range(first, last + 1))
         size = len(members)
         block = {
             "block_log_lines": math.log1p(size),
@@ -139,7 +139,7 @@ def document_features(lines: list[str], counts: list[int] | None = None) -> tupl
             "block_chrome_share": sum(s["chrome_share"] for s in members) / size,
             "block_stop_share": sum(s["stop_share"] for s in members) / size,
             "block_repeat_share": sum(s["repeated"] for s in members) / size,
-            "block_repeat_words": sum(math.expm1(s["log_words"]) * s["repeated"] for s in members) / max(1.0, block_words),
+            "block_repeat_words": sum(words[i] * shapes[i]["repeated"] for i in range(first, last + 1)) / max(1.0, block_words),
             "block_all_repeated": float(all(s["repeated"] for s in members)),
         }
         for i in range(first, last + 1):
