@@ -70,9 +70,8 @@ def train_classifier_command(output: str, data: tuple[str, ...], positive: tuple
         raise click.UsageError("give either --data or --positive/--negative, not both")
     pos_label = positive_label or ("positive" if positive else None)
     try:
-        examples = _labelled(data, text_field, label_field) if data else []
-        if positive:
-            examples = _sets(positive, negative, text_field, (pos_label, negative_label))  # type: ignore[arg-type]
+        examples = (_sets(positive, negative, text_field, (pos_label, negative_label)) if positive  # type: ignore[arg-type]
+                    else _labelled(data, text_field, label_field))
         if pos_label is None:
             pos_label = _default_positive({label for _, label in examples})
         validation = None
