@@ -35,9 +35,10 @@ from curate.config import ConfigError
 from curate.stage import FilterParams
 from curate.stages.rule_filter import Rule, RuleFilter
 from curate.stages.text_units import (
-    EDGE_PUNCTUATION,
+    ELLIPSIS_END,
     HAS_CONTENT,
     TERMINAL_PUNCTUATION,
+    bare_words,
     ends_with_any,
     ratio,
     split_lines,
@@ -47,7 +48,6 @@ from curate.stages.text_units import (
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
                   "use cookies")
 SENTENCE_END = r"[.!?…。！？]+[\"'”’)\]]*(\s|$)"
-ELLIPSIS_END = r"(\.\.\.|…)$"
 
 
 class C4FilterParams(FilterParams):
@@ -141,8 +141,7 @@ def _bad_words(text: pa.Array, path: str | None) -> tuple[np.ndarray, np.ndarray
     single, phrases = _word_list(path)
     tokens = split_words(text)
     words = tokens.count(tokens.matches(HAS_CONTENT))
-    bare = pc.replace_substring_regex(pc.utf8_lower(tokens.values), EDGE_PUNCTUATION, "")
-    bad = tokens.count(pc.is_in(bare, value_set=pa.array(single, pa.string())))
+    bad = tokens.count(pc.is_in(bare_words(tokens), value_set=pa.array(single, pa.string())))
     if phrases:
         bad = bad + np.asarray(pc.count_substring_regex(pc.utf8_lower(text), phrases), dtype=np.int64)
     return words, bad

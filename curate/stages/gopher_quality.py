@@ -16,13 +16,12 @@ from pydantic import Field
 
 from curate.stage import FilterParams
 from curate.stages.rule_filter import Rule, RuleFilter
-from curate.stages.text_units import EDGE_PUNCTUATION, HAS_CONTENT, LETTER, ratio, split_lines, split_words
+from curate.stages.text_units import ELLIPSIS_END, HAS_CONTENT, LETTER, bare_words, ratio, split_lines, split_words
 
 # The paper's stop words: a document needs at least two occurrences of these.
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 # Characters that start a bullet-point line (after leading whitespace).
 BULLETS = r"^[•‣◦⁃●○▪▫■□–\-*·]"
-ELLIPSIS = r"(\.\.\.|…)$"
 
 
 class GopherQualityParams(FilterParams):
@@ -74,8 +73,7 @@ class GopherQuality(RuleFilter):
         is_word = tokens.matches(HAS_CONTENT)
         words = tokens.count(is_word)
         word_chars = tokens.sum(tokens.lengths(), is_word)
-        bare = pc.replace_substring_regex(pc.utf8_lower(tokens.values), EDGE_PUNCTUATION, "")
-        stop = np.asarray(pc.is_in(bare, value_set=pa.array(STOP_WORDS)), dtype=bool)
+        stop = np.asarray(pc.is_in(bare_words(tokens), value_set=pa.array(STOP_WORDS)), dtype=bool)
         hashes = np.asarray(pc.count_substring(text, "#"), dtype=np.int64)
         ellipses = (np.asarray(pc.count_substring(text, "..."), dtype=np.int64)
                     + np.asarray(pc.count_substring(text, "…"), dtype=np.int64))
@@ -87,7 +85,7 @@ class GopherQuality(RuleFilter):
             "hash_ratio": ratio(hashes, words),
             "ellipsis_ratio": ratio(ellipses, words),
             "bullet_line_ratio": ratio(lines.count(lines.matches(BULLETS)), line_count),
-            "ellipsis_line_ratio": ratio(lines.count(lines.matches(ELLIPSIS)), line_count),
+            "ellipsis_line_ratio": ratio(lines.count(lines.matches(ELLIPSIS_END)), line_count),
             "alpha_word_ratio": ratio(tokens.count(is_word & tokens.matches(LETTER)), words),
             "stop_words": tokens.count(stop),
         }

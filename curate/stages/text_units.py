@@ -34,6 +34,8 @@ TERMINAL_PUNCTUATION = ".!?\"'”’»…。！？｡．।॥؟۔።‼⁇⁈�
 HAS_CONTENT = r"[^\pP\pS]"
 LETTER = r"\pL"
 EDGE_PUNCTUATION = r"^[\pP\pS]+|[\pP\pS]+$"
+# A line (or text) ending with an ellipsis.
+ELLIPSIS_END = r"(\.\.\.|…)$"
 
 
 def texts(batch: pa.Table) -> pa.Array:
@@ -123,6 +125,11 @@ def split_lines(text: pa.Array) -> Pieces:
 def split_paragraphs(text: pa.Array) -> Pieces:
     """Paragraphs (separated by a blank line), stripped."""
     return Pieces.from_lists(pc.split_pattern_regex(text, r"\n[ \t\r\f\v]*\n"), len(text), trim=True)
+
+
+def bare_words(words: Pieces) -> pa.Array:
+    """Each word lower-cased, without leading and trailing punctuation and symbols (to look up in word lists)."""
+    return pc.replace_substring_regex(pc.utf8_lower(words.values), EDGE_PUNCTUATION, "")
 
 
 def ends_with_any(pieces: Pieces, characters: str) -> np.ndarray:
