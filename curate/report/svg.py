@@ -44,6 +44,7 @@ def bars(name: str, labels: Sequence[str], series: Sequence[Sequence[float]], ca
     height = top + rows * per_row + 6
     label_width = 190
     plot = WIDTH - label_width - 70
+    peaks = [max(values, default=0.0) or 1.0 for values in series]
     parts = [_open(height, caption)]
     for index, name_ in enumerate(legend):
         x = label_width + index * 140
@@ -54,8 +55,7 @@ def bars(name: str, labels: Sequence[str], series: Sequence[Sequence[float]], ca
         short = label if len(label) <= 30 else label[:29] + "…"
         parts.append(f'<text x="{label_width - 6}" y="{y + per_row / 2 + 4:.1f}" text-anchor="end">'
                      f"<title>{escape(label)}</title>{escape(short)}</text>")
-        for index, values in enumerate(series):
-            peak = max(values) or 1.0
+        for index, (values, peak) in enumerate(zip(series, peaks)):
             value = values[row]
             width = max(plot * value / peak, 0.5 if value else 0)
             bar_y = y + 3 + index * 16
