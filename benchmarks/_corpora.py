@@ -8,6 +8,10 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = REPO.parent / "shared" / "corpora"
@@ -44,6 +48,16 @@ def require_corpora(corpora: Path, names: Sequence[str], smoke: bool) -> None:
         print(f"SKIP {Path(sys.argv[0]).stem}: {message}")
         sys.exit(0)
     raise SystemExit(f"error: {message}")
+
+
+def sample_table(path: Path = SAMPLE) -> pa.Table:
+    """Every document under ``path`` (the bundled sample by default), as curate's reader hands them to stages."""
+    import pyarrow as pa
+
+    from curate.io.reader import ReaderConfig, read_file, resolve_inputs
+
+    files = resolve_inputs(str(path))
+    return pa.concat_tables(t for i, f in enumerate(files) for t in read_file(i, f, ReaderConfig()))
 
 
 def read_corpus(corpora: Path, name: str, limit: int | None = None) -> Iterator[dict]:

@@ -33,18 +33,11 @@ import pyarrow as pa  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._compare import add_smoke_flag, compare  # noqa: E402
+from benchmarks._corpora import SAMPLE, sample_table  # noqa: E402
 from benchmarks.scoring import bare_loop  # noqa: E402
-from curate.io.reader import ReaderConfig, read_file, resolve_inputs  # noqa: E402
 from curate.stages import get_stage_class  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 STAGES = ("gopher_quality", "gopher_repetition", "c4_filter", "fineweb_filter", "language")
-
-
-def sample_corpus(path: Path, limit: int | None) -> pa.Table:
-    files = resolve_inputs(str(path))
-    table = pa.concat_tables(t for i, f in enumerate(files) for t in read_file(i, f, ReaderConfig()))
-    return table.slice(0, limit) if limit else table
 
 
 def best_of(repeats: int, *runs) -> list[float]:
@@ -90,12 +83,14 @@ def python_repetition(texts: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", type=Path, default=REPO / "data" / "sample")
+    parser.add_argument("--input", type=Path, default=SAMPLE)
     parser.add_argument("--repeats", type=int, default=3)
     add_smoke_flag(parser)
     args = parser.parse_args()
     pa.set_cpu_count(1)
-    table = sample_corpus(args.input, 200 if args.smoke else None)
+    table = sample_table(args.input)
+    if args.smoke:
+        table = table.slice(0, 200)
     repeats = 1 if args.smoke else args.repeats
     texts = [t or "" for t in table.column("text").to_pylist()]
     print(f"{table.num_rows} documents, {sum(map(len, texts)) / 1e6:.1f} M characters, best of {repeats}")

@@ -27,24 +27,17 @@ import pyarrow.compute as pc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks._compare import add_smoke_flag, best_of, compare
+from benchmarks._corpora import sample_table
 from curate.classify.fasttext_model import load_model
 from curate.classify.sentences import END_PATTERN, split_batch
-from curate.io.reader import ReaderConfig, read_file, resolve_inputs
 from curate.stage import ORDER, drop_mask
 from curate.stages.quality import Quality
 from curate.stages.toxicity import Toxicity
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
-
 
 def sample_documents(limit: int) -> pa.Table:
     """Up to ``limit`` documents of the sample corpus, as the runner hands them to stages."""
-    tables, count = [], 0
-    for index, file in enumerate(resolve_inputs(str(SAMPLE))):
-        for batch in read_file(index, file, ReaderConfig()):
-            tables.append(batch.select(["id", "text", "source", ORDER]))
-            count += batch.num_rows
-    table = pa.concat_tables(tables)
+    table = sample_table().select(["id", "text", "source", ORDER])
     step = max(1, table.num_rows // limit)  # every source represented
     return table.take(list(range(0, table.num_rows, step))[:limit])
 
