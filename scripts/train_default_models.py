@@ -74,8 +74,8 @@ def clean_tweet(text: str) -> str:
 def tweets() -> list[tuple[str, int]]:
     """Davidson tweets as (text, class): 0 hate speech, 1 offensive language, 2 neither."""
     table = pcsv.read_csv(SHARED / "labels" / "toxicity_davidson.csv")
-    return [(clean_tweet(t), int(c)) for t, c in zip(table.column("tweet").to_pylist(),
-                                                       table.column("class").to_pylist()) if clean_tweet(t)]
+    cleaned = zip(map(clean_tweet, table.column("tweet").to_pylist()), table.column("class").to_pylist())
+    return [(t, int(c)) for t, c in cleaned if t]
 
 
 def documents(source: str, rng: random.Random, count: int = PER_SOURCE) -> list[str]:
