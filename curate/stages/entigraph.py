@@ -36,6 +36,7 @@ from curate.entigraph.plan import budget_share, word_count
 from curate.lm import load_lm
 from curate.stage import PARENT_ID, ExpandResult, ExpandStage, Resources, StageParams, ensure_drop_columns, mark_drops
 from curate.stages.lm_actors import lm_resources
+from curate.stages.rule_filter import set_column
 from curate.stages.subset import first_rows, smallest_keys
 
 SOURCE_FIELDS = [
@@ -141,11 +142,7 @@ def _source_columns(batch: pa.Table, results: list[DocResult | None]) -> pa.Tabl
     }
     out = batch
     for f in SOURCE_FIELDS:
-        column = pa.array(values[f.name], f.type)
-        if f.name in out.column_names:
-            out = out.set_column(out.schema.get_field_index(f.name), f.name, column)
-        else:
-            out = out.append_column(f.name, column)
+        out = set_column(out, f.name, pa.array(values[f.name], f.type))
     return out
 
 

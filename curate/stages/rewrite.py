@@ -46,6 +46,7 @@ from curate.rewriting.program import decide_document, execute, word_count
 from curate.rewriting.repeats import LineRepeats
 from curate.stage import ModelStage, Resources, StageParams, mark_drops
 from curate.stages.lm_actors import lm_resources
+from curate.stages.rule_filter import set_column
 from curate.stages.subset import first_rows, smallest_keys
 from curate.stages.subset import selection_key as selection_key
 
@@ -241,10 +242,10 @@ class Rewriter:
             columns["rewrite_ignored_calls"].append(result.ignored)
         out = batch
         if p.keep_original:
-            out = _set(out, "original_text", pa.array(texts, pa.string()))
-        out = _set(out, "text", pa.array(new_text, pa.string()))
+            out = set_column(out, "original_text", pa.array(texts, pa.string()))
+        out = set_column(out, "text", pa.array(new_text, pa.string()))
         for f in OUTPUT_FIELDS:
-            out = _set(out, f.name, pa.array(columns[f.name], f.type))
+            out = set_column(out, f.name, pa.array(columns[f.name], f.type))
         statuses = columns["rewrite_status"]
         out = mark_drops(out, np.zeros(out.num_rows, dtype=bool), "")  # adds the (empty) drop columns
         for reason, status in (("rewrite_drop_doc", "dropped"), ("rewrite_emptied", "emptied")):
@@ -497,12 +498,6 @@ def _detail(result: DocResult | None) -> str | None:
     if result.status == "dropped":
         return f"program: {result.doc_program}"
     return f"{result.words_left} of {word_count(result.text)} words would be left"
-
-
-def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
-    if name in table.column_names:
-        return table.set_column(table.schema.get_field_index(name), name, values)
-    return table.append_column(name, values)
 
 
 # ------------------------------------------------------------------ stage
