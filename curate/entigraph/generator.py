@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curate.entigraph import prompts
-from curate.entigraph.overlap import SourceNgrams
+from curate.entigraph.overlap import SourceNgrams, add_counts
 from curate.entigraph.params import CallSettings, EntiGraphParams
 from curate.entigraph.parsing import ExtractionError, clean_entities, parse_extraction
 from curate.entigraph.plan import row_id, sample_tuples
@@ -114,10 +114,7 @@ class EntiGraphGenerator:
                 r.status = "no_output"
             ngrams = SourceNgrams(texts[i] or "")
             for row in r.rows:
-                for n, counts in ngrams.counts(row.text).items():
-                    total = r.overlap.setdefault(n, {"matched": 0, "total": 0})
-                    total["matched"] += counts["matched"]
-                    total["total"] += counts["total"]
+                add_counts(r.overlap, ngrams.counts(row.text))
         return results
 
     def _cut(self, texts: list[str], results: list[DocResult]) -> list[str]:

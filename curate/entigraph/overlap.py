@@ -40,6 +40,14 @@ class SourceNgrams:
         return out
 
 
+def add_counts(total: dict[str, dict[str, int]], counts: dict[str, dict[str, int]]) -> None:
+    """Add ``counts`` (as :meth:`SourceNgrams.counts` gives them) into ``total``, in place."""
+    for n, c in counts.items():
+        into = total.setdefault(n, {"matched": 0, "total": 0})
+        into["matched"] += c["matched"]
+        into["total"] += c["total"]
+
+
 def overlap_shares(counts: dict[str, dict[str, int]]) -> dict[str, float | None]:
     """Shares from summed counts (``None`` where there was no n-gram of that size)."""
     return {n: round(c["matched"] / c["total"], 4) if c.get("total") else None for n, c in counts.items()}

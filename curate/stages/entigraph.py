@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from curate.engine.cluster import assigned_cpus
 from curate.entigraph.generator import DocResult, EntiGraphGenerator
-from curate.entigraph.overlap import overlap_shares
+from curate.entigraph.overlap import add_counts, overlap_shares
 from curate.entigraph.params import EntiGraphParams
 from curate.entigraph.plan import budget_share, word_count
 from curate.lm import load_lm
@@ -185,10 +185,7 @@ def batch_stats(results: list[DocResult | None], lm_seconds: float) -> dict[str,
     rows = {kind: sum(1 for r in done for row in r.rows if row.kind == kind) for kind in ("summary", "pair", "triple")}
     ngram: dict[str, dict[str, int]] = {}
     for r in done:
-        for n, counts in r.overlap.items():
-            total = ngram.setdefault(n, {"matched": 0, "total": 0})
-            total["matched"] += counts["matched"]
-            total["total"] += counts["total"]
+        add_counts(ngram, r.overlap)
     return {
         "documents": len(results),
         "selected": len(done),
