@@ -275,6 +275,14 @@ class FilterParams(StageParams):
                             "and the reason they would be dropped (column <stage>_reason), keep every document.")
 
 
+def set_column(table: pa.Table, name: str, values: np.ndarray | pa.Array) -> pa.Table:
+    """Add or replace a column (a second run of the same stage overwrites the first one's values)."""
+    array = pa.array(values)
+    if name in table.column_names:
+        return table.set_column(table.schema.get_field_index(name), name, array)
+    return table.append_column(name, array)
+
+
 def decide(stage_name: str, table: pa.Table, mode: str, mask: Any, reason: str | pa.Array | np.ndarray,
            detail: Any = None) -> pa.Table:
     """Drop (``mode: drop``) or annotate (``mode: annotate``) the rows where ``mask`` is true.

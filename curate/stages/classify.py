@@ -27,8 +27,8 @@ from curate.stage import (
     GlobalStage,
     MapStage,
     Stats,
+    set_column,
 )
-from curate.stages.rule_filter import set_column
 
 
 class ClassifyParams(FilterParams):

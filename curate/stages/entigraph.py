@@ -34,9 +34,17 @@ from curate.entigraph.overlap import add_counts, overlap_shares
 from curate.entigraph.params import EntiGraphParams
 from curate.entigraph.plan import budget_share, word_count
 from curate.lm import load_lm
-from curate.stage import PARENT_ID, ExpandResult, ExpandStage, Resources, StageParams, ensure_drop_columns, mark_drops
+from curate.stage import (
+    PARENT_ID,
+    ExpandResult,
+    ExpandStage,
+    Resources,
+    StageParams,
+    ensure_drop_columns,
+    mark_drops,
+    set_column,
+)
 from curate.stages.lm_actors import lm_resources
-from curate.stages.rule_filter import set_column
 from curate.stages.subset import first_rows, smallest_keys
 
 SOURCE_FIELDS = [

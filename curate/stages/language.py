@@ -24,8 +24,7 @@ from pydantic import Field
 
 from curate.classify.fasttext_model import LABEL_PREFIX, ModelFileError, load_model
 from curate.config import ConfigError
-from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask
-from curate.stages.rule_filter import set_column
+from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask, set_column
 from curate.stages.text_units import texts
 
 LANGUAGE = "language"

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask
+from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask, set_column
 
 CHAR_COUNT = "char_count"
 WORD_COUNT = "word_count"
@@ -45,14 +45,6 @@ def word_counts(text: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.where(np.asarray(empty, dtype=bool), 0, counts).astype(np.int64)
 
 
-def _set_column(table: pa.Table, name: str, values: np.ndarray) -> pa.Table:
-    """Add or replace an int64 column (a second length_filter overwrites the first one's counts)."""
-    array = pa.array(values, pa.int64())
-    if name in table.column_names:
-        return table.set_column(table.schema.get_field_index(name), name, array)
-    return table.append_column(name, array)
-
-
 # (reason, measure, bound parameter, comparison that fails, symbol in the detail), checked in this order.
 _RULES = (
     ("too_few_chars", "chars", "min_chars", np.less, "<"),
@@ -84,10 +76,10 @@ class LengthFilter(MapStage):
         live = ~drop_mask(batch)
         text = batch.column("text")
         measured = {"chars": char_counts(text)}
-        batch = _set_column(batch, CHAR_COUNT, measured["chars"])
+        batch = set_column(batch, CHAR_COUNT, pa.array(measured["chars"], pa.int64()))
         if p.counts_words:
             measured["words"] = word_counts(text)
-            batch = _set_column(batch, WORD_COUNT, measured["words"])
+            batch = set_column(batch, WORD_COUNT, pa.array(measured["words"], pa.int64()))
         codes, details = self._first_failures(measured, batch.num_rows)
         reasons = np.array([None, *self._reasons()], dtype=object)[codes]
         batch = decide(self.name, batch, p.mode, codes > 0, reasons, details)

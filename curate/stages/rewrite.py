@@ -44,9 +44,8 @@ from curate.rewriting import prompts
 from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.program import decide_document, execute, word_count
 from curate.rewriting.repeats import LineRepeats
-from curate.stage import ModelStage, Resources, StageParams, mark_drops
+from curate.stage import ModelStage, Resources, StageParams, mark_drops, set_column
 from curate.stages.lm_actors import lm_resources
-from curate.stages.rule_filter import set_column
 from curate.stages.subset import first_rows, smallest_keys
 from curate.stages.subset import selection_key as selection_key
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pyarrow as pa
 
-from curate.stage import MapStage, Stats, decide, drop_mask
+from curate.stage import MapStage, Stats, decide, drop_mask, set_column
 from curate.stages.text_units import texts
 
 
@@ -109,10 +109,3 @@ class RuleFilter(MapStage):
                 "failed": {rule.reason: int(named[i + 1]) for i, rule in enumerate(active)},
                 "failing": {rule.reason: int(failing[i].sum()) for i, rule in enumerate(active)}}
 
-
-def set_column(table: pa.Table, name: str, values: np.ndarray | pa.Array) -> pa.Table:
-    """Add or replace a column (a second run of the same filter overwrites the first one's values)."""
-    array = pa.array(values)
-    if name in table.column_names:
-        return table.set_column(table.schema.get_field_index(name), name, array)
-    return table.append_column(name, array)
