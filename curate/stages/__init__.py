@@ -29,6 +29,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "quality": "curate.stages.quality:Quality",
     "toxicity": "curate.stages.toxicity:Toxicity",
     "classify_embedding": "curate.stages.classify_embedding:ClassifyEmbedding",
+    "embed": "curate.stages.embed:Embed",
 }
 
 

@@ -47,6 +47,9 @@ class ToxicityParams(ClassifyParams):
     @model_validator(mode="after")
     def _sentence_level(self) -> ToxicityParams:
         if self.level == "sentence":
+            if self.uses_head:
+                raise ValueError("level: sentence scores each sentence's text with a fastText model; a linear head "
+                                 "(.npz) scores the document embedding: use level: document")
             if self.percentile is not None:
                 raise ValueError("a percentile needs level: document (sentences are cut at an absolute threshold)")
             if self.threshold is None:
