@@ -71,6 +71,19 @@ def test_toxic_sentences_are_removed_and_counted(model):
     assert Toxicity.summarize(stats)["sentences_removed_share"] == pytest.approx(5 / stats["sentences"], abs=1e-6)
 
 
+def test_profanity_is_a_score_of_its_own_beside_toxicity(model):
+    from curate.stages.profanity import Profanity
+
+    good, bad = _sentences(GOOD, 2, 1), _sentences(BAD, 2, 2)
+    table = documents([" ".join([good[0], bad[0], good[1]]), " ".join(bad)])
+    out, _ = Profanity(model=model, label="lq").process_batch(table)
+    out, _ = Toxicity(model=model, label="lq", mode="annotate").process_batch(out)
+    assert out.column("profane_sentences_removed").to_pylist() == [1, 2]
+    assert out.column(DROP_REASON).to_pylist()[1] == "profane_all_sentences"
+    assert out.column("profanity_score")[0].as_py() > 0.4 and "toxicity_score" in out.column_names
+    assert Profanity().params.model_path().endswith(".ftz")
+
+
 def test_annotate_keeps_texts_and_counts(model):
     mixed = " ".join(_sentences(GOOD, 2, 4) + _sentences(BAD, 1, 5))
     table = documents([mixed, " ".join(_sentences(BAD, 2, 6))])

@@ -12,7 +12,7 @@ limits: it was trained on tweets.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +23,7 @@ from curate.classify.fasttext_model import load_model, model_labels, predict_uni
 from curate.classify.sentences import split_batch
 from curate.classify.threshold import Keep
 from curate.models import shipped
-from curate.stage import Stats, decide
+from curate.stage import Stats, decide, set_column
 from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile, scope_stats
 
 TOXICITY_MODEL = "toxicity.ftz"
@@ -74,6 +74,9 @@ class Toxicity(Classify):
     name = "toxicity"
     Params = ToxicityParams
     percentile_form = ToxicityPercentile
+    #: Column counting each document's removed sentences, and the reason of a document left empty.
+    removed_column: ClassVar[str] = REMOVED
+    emptied_reason: ClassVar[str] = EMPTIED
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
         if self.params.level == "document":
@@ -108,11 +111,11 @@ class Toxicity(Classify):
         if p.mode == "drop":
             batch = self._without_toxic(batch, sentences, rows, toxic, (removed > 0) & ~emptied, emptied)
         batch = self.with_scores(batch, {self.score_column: doc_scores})
-        batch = batch.append_column(REMOVED, pa.array(removed, pa.int64()))
+        batch = set_column(batch, self.removed_column, pa.array(removed, pa.int64()))
         # emptied documents keep their original text; in annotate mode nothing is removed, the reason names them
         why = np.full(n, None, dtype=object)
         why[emptied] = [f"all {r} sentences scored >= {p.threshold}" for r in removed[emptied]]
-        batch = decide(self.name, batch, p.mode, emptied, EMPTIED, detail=pa.array(why, pa.string()))
+        batch = decide(self.name, batch, p.mode, emptied, self.emptied_reason, detail=pa.array(why, pa.string()))
         stats = scope_stats(n, scope)
         stats.update({"score_sum": float(np.nansum(doc_scores.astype(np.float64))),
                       "sentences": int(counts.sum()), "sentences_removed": int(removed.sum()),
