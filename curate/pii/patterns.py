@@ -7,8 +7,9 @@ constant, and the lookbehinds keep starts inside a run of word characters
 from being tried at all. None of the patterns crosses a line break, so they
 run on single lines.
 
-The RE2 prefilters accept every line a Python pattern can match (they are
-the Python patterns without lookarounds, loosened); Arrow evaluates them over
+The RE2 prefilters accept every line on which a Python pattern can find a
+candidate that its check keeps (they are the patterns without lookarounds,
+loosened); Arrow evaluates them over
 all lines of a batch at once in linear time, and the Python patterns only
 run on the lines they select.
 """
@@ -50,8 +51,8 @@ _SEP = r"[ .\-]"
 PHONE = Pattern(
     re.compile(
         r"(?<![\w+.\-/])(?:"
-        # international: +CC, an optional trunk or area code in parentheses, groups split by separators
-        rf"\+\d{{1,3}}(?:{_SEP}?\(\d{{0,4}}\))?{_SEP}?\d{{1,12}}(?:{_SEP}\d{{1,5}}){{0,5}}"
+        # international: +CC (never 0), an optional trunk or area code in parentheses, groups split by separators
+        rf"\+[1-9]\d{{0,2}}(?:{_SEP}?\(\d{{0,4}}\))?{_SEP}?\d{{1,12}}(?:{_SEP}\d{{1,8}}){{0,5}}"
         # North American: (555) 123-4567, 555-123-4567, 555.123.4567, 1-800-555-1234
         rf"|(?:1{_SEP}?)?\(\d{{3}}\){_SEP}?\d{{3}}[.\-]\d{{4}}"
         r"|(?:1[.\- ])?\d{3}([.\-])\d{3}\1\d{4}"
@@ -60,7 +61,7 @@ PHONE = Pattern(
         r")(?![\w\-]|[.,/]\d)",
         re.ASCII,
     ),
-    r"\d[ .\-)/]*\d{2,5}[ .\-/]\d{2,5}|\+\d{7}",
+    r"\d(?:[ .\-()/]{0,3}\d){7}",  # every kept phone number has 8 digits or more
 )
 
 CARD = Pattern(
@@ -70,5 +71,5 @@ CARD = Pattern(
 
 IBAN = Pattern(
     re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}", re.ASCII),
-    r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
+    r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11}",
 )
