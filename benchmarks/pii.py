@@ -1,6 +1,6 @@
 """The pii stage: precision and recall per kind on hand-labelled real text, and throughput per core.
 
-    python benchmarks/pii.py            # fixture + 3,000 real documents, best of 3
+    python benchmarks/pii.py            # fixture + up to 750 real documents per source, best of 3
     python benchmarks/pii.py --smoke    # fixture + 60 documents, one repeat
 
 Quality: every candidate of tests/fixtures/pii_fixture.jsonl (real snippets
