@@ -36,7 +36,6 @@ from benchmarks._corpora import DEFAULT_CORPORA, read_corpus, require_corpora  #
 from benchmarks.filters import best_of  # noqa: E402
 from curate.pii import patterns  # noqa: E402
 from curate.stages.pii import Pii  # noqa: E402
-from tests.conftest import documents  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "pii_fixture.jsonl"
 THROUGHPUT_SOURCES = ("spamassassin_emails", "python311_doc_rst", "postgresql_doc_html", "web_pages")
@@ -68,6 +67,10 @@ def datatrove_spans(kind: str, text: str) -> list[tuple[int, int]]:
 def datatrove_replace(text: str) -> str:
     text = DATATROVE_EMAIL.sub("email@example.com", text)
     return DATATROVE_IP.sub(lambda m: "22.214.171.124" if datatrove_public_ip(m.group()) else m.group(), text)
+
+
+def documents(texts: list[str]) -> pa.Table:
+    return pa.table({"id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.string())})
 
 
 def score(found: list[bool], rows: list[dict], key) -> dict:
