@@ -116,6 +116,11 @@ def test_documentation_private_and_version_like_values_are_left_alone(text):
     assert out.column("text").to_pylist() == [text]
 
 
+def test_ipv6_addresses_are_found_whole():
+    text = "from 2a00:1450:4001:81c::200e and ::ffff:66.187.233.211, not a[1::2]"
+    assert run([text])[0].column("text").to_pylist() == ["from <IP> and <IP>, not a[1::2]"]
+
+
 def test_private_ranges_can_be_redacted():
     text = "hosts 10.1.2.3 and 192.168.1.20"
     assert run([text], redact_private_ips=True)[0].column("text").to_pylist() == ["hosts <IP> and <IP>"]

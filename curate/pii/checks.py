@@ -94,7 +94,7 @@ def check_ipv6(line: str, start: int, end: int, options: CheckOptions) -> Verdic
     except ValueError:
         return None
     groups = [g for g in text.split(":") if g]
-    if len(groups) < 3:  # 1::2 is a Python slice far more often than an address
+    if len(groups) + ("." in text) < 3:  # 1::2 is a Python slice far more often than an address
         return None
     return Verdict(start, end, _address_exempt(address, options), address.compressed)
 
