@@ -40,7 +40,7 @@ class PiiParams(StageParams):
     phone: bool = Field(True, description="Find phone numbers (international +CC, North American, national 0...).")
     card: bool = Field(True, description="Find payment card numbers (Luhn-checked, known card number ranges).")
     iban: bool = Field(True, description="Find IBANs (mod-97 checksum and country length checked).")
-    patterns: dict[str, str] = Field(default_factory=dict, description="More kinds: name -> Python regex "
+    patterns: dict[str, str] = Field({}, description="More kinds: name -> Python regex "
                                      "(matched per document, found before the built-in kinds).")
     replace_with: Literal["placeholder", "hash"] = Field(
         "placeholder", description="placeholder: <EMAIL>, <IP>, ...; hash: <EMAIL_1a2b3c4d5e6f>, the same for the "
