@@ -65,7 +65,7 @@ class PiiParams(StageParams):
 
 
 class Pii(MapStage):
-    """Columns ``pii_<kind>`` (matches per document), and ``pii_spans`` in annotate mode.
+    """Personal data replaced, annotated or dropped; columns ``pii_<kind>`` (matches per document), ``pii_spans``.
 
     Stats: ``checked`` (documents not dropped before), per kind ``matches``,
     ``documents`` (with at least one match) and ``exempted`` (left alone as
