@@ -31,6 +31,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "profanity": "curate.stages.profanity:Profanity",
     "classify_embedding": "curate.stages.classify_embedding:ClassifyEmbedding",
     "embed": "curate.stages.embed:Embed",
+    "pii": "curate.stages.pii:Pii",
 }
 
 
