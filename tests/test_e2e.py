@@ -101,13 +101,13 @@ def test_every_document_is_accounted_for(first_run, subset):
         assert docs["created"] == kept.filter(pl.col("created_by") == "entigraph").height
     assert docs["output"] == kept.height and docs["dropped"] == dropped.height
     assert kept["id"].n_unique() == kept.height
-    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "gopher_quality", "exact_dedup", "quality",
-                                     "toxicity", "rewrite", "entigraph", "icp_reorder"}
+    assert set(dropped["stage"]) <= {"read", "normalize", "length_filter", "gopher_quality", "exact_dedup",
+                                     "minhash_dedup", "quality", "toxicity", "rewrite", "entigraph", "icp_reorder"}
     assert "embedding" not in kept.columns  # a working column, left out of the output
     assert dropped.filter(pl.col("reason") == "exact_duplicate")["duplicate_of"].null_count() == 0
     assert [s["name"] for s in manifest["stages"]] == [
         "read", "normalize", "length_filter", "language", "gopher_quality", "gopher_repetition", "fineweb_filter",
-        "exact_dedup", "rewrite", "entigraph", "embed", "quality", "toxicity", "icp_reorder"]
+        "exact_dedup", "minhash_dedup", "pii", "rewrite", "entigraph", "embed", "quality", "toxicity", "icp_reorder"]
     rewrite = next(s for s in manifest["stages"] if s["name"] == "rewrite")
     assert rewrite["stats"]["rewritten"] == rewrite["params"]["max_documents"]
     # rewritten documents are kept, or dropped by rewrite or by the judgments after it (quality, toxicity)
