@@ -155,3 +155,15 @@ def test_a_changed_head_file_recomputes_the_stage(ray_session, tmp_path, corpus)
     changed = Runner([corpus], str(tmp_path / "out"), stages).run()
     assert [s.resumed for s in changed.stages] == [True, True, False]
     assert first.documents.output == changed.documents.output == 45
+
+
+@pytest.mark.model
+def test_minilm_embed_stage_scores_bad_input_with_the_shipped_head():
+    """Empty, one-word, non-English and 1 MB documents: unit vectors and finite scores, never an exception."""
+    embedded, stats = Embed(max_tokens=64, precision="float32").process_batch(documents(BAD_TEXTS))
+    vectors, present = embedding_rows(embedded, "embedding", "test")
+    assert present.all() and vectors.shape == (len(BAD_TEXTS), 384) and np.isfinite(vectors).all()
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
+    out, _ = ClassifyEmbedding().process_batch(embedded)
+    scores = out.column("embedding_score").to_numpy()
+    assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
