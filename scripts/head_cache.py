@@ -1,8 +1,9 @@
 """A disk cache of document embeddings, keyed by the text, so that reruns of the head training embed nothing twice.
 
 Vectors are those the ``embed`` stage writes: all-MiniLM-L6-v2, first 128
-tokens, L2-normalised, float32 (computed in float32, one batch order per run,
-so a rerun from an empty cache gives the same vectors). Each call that embeds
+tokens, L2-normalised, float32 (computed in float32; a rerun with the cache
+embeds nothing and so refits the shipped heads byte for byte, while a run from
+an empty cache may differ in the last bits of some vectors). Each call that embeds
 new texts adds one shard file, named by its content; every shard is read at start.
 """
 
