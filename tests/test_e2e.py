@@ -107,7 +107,7 @@ def test_every_document_is_accounted_for(first_run, subset):
     assert dropped.filter(pl.col("reason") == "exact_duplicate")["duplicate_of"].null_count() == 0
     assert [s["name"] for s in manifest["stages"]] == [
         "read", "normalize", "length_filter", "language", "gopher_quality", "gopher_repetition", "fineweb_filter",
-        "exact_dedup", "minhash_dedup", "pii", "rewrite", "entigraph", "embed", "quality", "toxicity", "icp_reorder"]
+        "exact_dedup", "minhash_dedup", "pii", "rewrite", "entigraph", "embed", "quality", "toxicity", "profanity", "icp_reorder"]
     rewrite = next(s for s in manifest["stages"] if s["name"] == "rewrite")
     assert rewrite["stats"]["rewritten"] == rewrite["params"]["max_documents"]
     # rewritten documents are kept, or dropped by rewrite or by the judgments after it (quality, toxicity)

@@ -7,15 +7,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curate.classify.linear_head import LinearHead
+from curate.classify.linear_head import LinearHead, load_head
 from curate.config import ConfigError, parse_pipeline
 from curate.icp.embed import HashingEmbedder
+from curate.models import shipped
 from curate.runner import Runner
 from curate.stage import drop_mask
 from curate.stages.classify_embedding import ClassifyEmbedding
 from curate.stages.embed import Embed, embedding_rows
 from curate.stages.icp_reorder import IcpReorder
 from curate.stages.quality import Quality
+from curate.stages.toxicity import Toxicity
 from tests.conftest import documents, write_jsonl
 
 BAD_TEXTS = ["A plain sentence about the weather.", "", "   ", "\x00\x01 binary \ufffd", "日本語の文です。",
@@ -74,8 +76,10 @@ def test_quality_and_toxicity_take_a_head_as_model(tmp_path):
     embedded, _ = Embed(embedder="hashing", hashing_dim=64).process_batch(documents(BAD_TEXTS))
     out, _ = Quality(model=_head(tmp_path), label="toxic", threshold=None).process_batch(embedded)
     assert out.column("quality_score").null_count == 0
+    out, _ = Toxicity(model=_head(tmp_path), label="toxic", threshold=0.5).process_batch(embedded)
+    assert drop_mask(out).tolist() == (out.column("toxicity_score").to_numpy() >= 0.5).tolist()
     with pytest.raises(ConfigError, match="level: document"):
-        parse_pipeline({"stages": [{"toxicity": {"model": _head(tmp_path), "label": "toxic"}}]})
+        parse_pipeline({"stages": [{"toxicity": {"model": _head(tmp_path), "label": "toxic", "level": "sentence"}}]})
 
 
 def test_a_head_of_another_embedding_space_is_a_config_error(tmp_path):
@@ -165,5 +169,9 @@ def test_minilm_embed_stage_scores_bad_input_with_the_shipped_head():
     assert present.all() and vectors.shape == (len(BAD_TEXTS), 384) and np.isfinite(vectors).all()
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
     out, _ = ClassifyEmbedding().process_batch(embedded)
-    scores = out.column("embedding_score").to_numpy()
-    assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+    out, _ = Quality().process_batch(out)      # the shipped quality head
+    out, _ = Toxicity(mode="annotate").process_batch(out)  # the shipped hate head, at its stored cut
+    for column in ("embedding_score", "quality_score", "toxicity_score"):
+        scores = out.column(column).to_numpy()
+        assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+    assert Toxicity().params.threshold == load_head(shipped("hate_minilm.npz")).threshold

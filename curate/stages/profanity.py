@@ -12,22 +12,27 @@ whole documents. Many pipelines keep profanity and annotate it only
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 from pydantic import Field
 
-from curate.models import shipped
 from curate.stages.toxicity import Toxicity, ToxicityParams, ToxicityPercentile
 
 PROFANITY_MODEL = "toxicity.ftz"
 
 
 class ProfanityParams(ToxicityParams):
+    default_model: ClassVar[str] = PROFANITY_MODEL
     model: str | None = Field(None, description="fastText model path; default: the shipped offensive-language model "
                                                 "(tweets).")
+    label: str | None = Field("toxic", description="The label scored and decided on.")
+    level: Literal["sentence", "document"] = Field(
+        "sentence", description="sentence: remove sentences scoring >= threshold from the text (Dolma); "
+                                "document: drop or annotate whole documents.")
+    threshold: float | None = Field(0.4, description="Cut on P(offensive): sentences (or documents) at or above it "
+                                                     "are removed (tau, Dolma's 0.4).")
     column: str | None = Field("profanity_score", description="Column for P(label).")
     reason: str = Field("profane", description="Drop reason of failing documents (document level).")
-
-    def model_path(self) -> str:
-        return self.model or shipped(PROFANITY_MODEL)
 
 
 class ProfanityPercentile(ToxicityPercentile):
