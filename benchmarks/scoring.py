@@ -30,8 +30,8 @@ from benchmarks._compare import add_smoke_flag, best_of, compare
 from benchmarks._corpora import sample_table
 from curate.classify.fasttext_model import load_model
 from curate.classify.sentences import END_PATTERN, split_batch
-from curate.stage import ORDER, drop_mask
 from curate.models import shipped
+from curate.stage import ORDER, drop_mask
 from curate.stages.quality import Quality
 from curate.stages.toxicity import Toxicity
 
