@@ -142,7 +142,18 @@ def annotate_command(inputs: tuple[str, ...], output: str, sample_size: int, see
 
 @contextlib.contextmanager
 def _progress(total: int) -> Iterator[Any]:
-    """A progress bar on stderr (documents scored / sampled)."""
+    """A progress bar on a terminal (documents scored / sampled); a line per tenth of the work otherwise."""
+    if not sys.stderr.isatty():
+        done = [0]
+
+        def advance(n: int) -> None:
+            step = max(1, total // 10)
+            if (done[0] + n) // step > done[0] // step or done[0] + n == total:
+                click.echo(f"  scored {done[0] + n:,} of {total:,}", err=True)
+            done[0] += n
+
+        yield advance
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
