@@ -98,14 +98,18 @@ def quadratic_kappa(a: list[int], b: list[int], k: int = 6) -> float:
     return round(1 - (weights * observed).sum() / denominator, 3) if denominator else float("nan")
 
 
-def agreement(first: dict[str, dict], second: dict[str, dict]) -> dict:
+def _spearman(a: list[float], b: list[float]) -> float:
     from scipy.stats import spearmanr
 
+    return round(float(spearmanr(a, b).statistic), 3)
+
+
+def agreement(first: dict[str, dict], second: dict[str, dict]) -> dict:
     both = [i for i in first if first[i]["score"] is not None and second.get(i, {}).get("score") is not None]
     a = [first[i]["answer"] for i in both]
     b = [second[i]["answer"] for i in both]
-    rho = spearmanr([first[i]["score"] for i in both], [second[i]["score"] for i in both]).statistic
-    return {"documents": len(both), "spearman": round(float(rho), 3),
+    return {"documents": len(both), "spearman": _spearman([first[i]["score"] for i in both],
+                                                          [second[i]["score"] for i in both]),
             "exact": round(float(np.mean(np.array(a) == np.array(b))), 3),
             "within_one": round(float(np.mean(np.abs(np.array(a) - np.array(b)) <= 1)), 3),
             "quadratic_kappa": quadratic_kappa(a, b)}
@@ -158,7 +162,7 @@ def head_report(docs: dict[str, dict], labels: dict[str, dict], threads: int) ->
     from curate.classify.linear_head import load_head
     from curate.models import shipped
 
-    fit = [i for i in docs if docs[i]["fold"] == "fit" and labels[i]["score"] is not None]
+    fit = [i for i in docs if docs[i]["fold"] == "fit" and labels.get(i, {}).get("score") is not None]
     held = [i for i in docs if docs[i]["fold"] == "held_out"]
     cut = float(np.median([labels[i]["score"] for i in fit]))  # fixed on the fit sources alone
     lm_rows = [{"text": docs[i]["text"], "score": labels[i]["score"]} for i in fit]
@@ -170,8 +174,7 @@ def head_report(docs: dict[str, dict], labels: dict[str, dict], threads: int) ->
     quality = load_model(shipped("quality.ftz"))
     columns = {
         "head on LM labels": load_head(on_lm["head"]).score(vectors),
-        "LM scores themselves": np.array([labels[i]["score"] if labels[i]["score"] is not None else np.nan
-                                          for i in held]),
+        "LM scores themselves": np.array([labels.get(i, {}).get("score") or np.nan for i in held]),
         "length (log chars)": np.log1p([len(t) for t in texts]),
         "head on proxy truth (peer)": load_head(on_truth["head"]).score(vectors),
         "fastText quality (shipped; saw these sources)":
@@ -206,14 +209,18 @@ def report(paths: list[Path], docs_path: Path, threads: int, head: bool) -> dict
         failed = [i for i in ids if i in labels and labels[i]["score"] is None]
         first = next(iter(labels.values()))
         scores = {i: labels[i]["score"] for i in ids if i in labels and labels[i]["score"] is not None}
+        answers = {i: float(labels[i]["answer"]) for i in scores}
         entry = {"method": first["method"], "model": first["model"], "prompt_hash": first["prompt_hash"],
                  "missing": len(missing), "failed": len(failed),
                  "all": summary(name, ids, docs, scores),
+                 "answer": summary(f"{name}: answer digit", ids, docs, answers),
+                 "spearman_with_length": _spearman([scores[i] for i in scores],
+                                                   [len(docs[i]["text"]) for i in scores]),
                  "distribution": distribution([i for i in ids if i in labels], docs, labels)}
         out["label_files"][name] = entry
         print(f"\n{name}: method {entry['method']}, prompt {entry['prompt_hash']}, {len(failed)} failed, "
-              f"{len(missing)} missing")
-        _table([entry["all"]])
+              f"{len(missing)} missing; Spearman with length {entry['spearman_with_length']}")
+        _table([entry["all"], entry["answer"]])
         for source, d in entry["distribution"].items():
             print(f"    {source:22s} edited={d['edited']} mean {d['mean']} std {d['std']} answers 0..5 {d['answers']}")
     names = list(label_sets)
