@@ -95,7 +95,7 @@ def quadratic_kappa(a: list[int], b: list[int], k: int = 6) -> float:
     expected = np.outer(observed.sum(1), observed.sum(0)) / max(observed.sum(), 1)
     weights = np.array([[(i - j) ** 2 for j in range(k)] for i in range(k)]) / (k - 1) ** 2
     denominator = (weights * expected).sum()
-    return round(1 - (weights * observed).sum() / denominator, 3) if denominator else float("nan")
+    return round(float(1 - (weights * observed).sum() / denominator), 3) if denominator else float("nan")
 
 
 def _spearman(a: list[float], b: list[float]) -> float:
@@ -224,6 +224,14 @@ def report(paths: list[Path], docs_path: Path, threads: int, head: bool) -> dict
         for source, d in entry["distribution"].items():
             print(f"    {source:22s} edited={d['edited']} mean {d['mean']} std {d['std']} answers 0..5 {d['answers']}")
     names = list(label_sets)
+    common = [i for i in ids if all(labels.get(i, {}).get("score") is not None for labels in label_sets.values())]
+    if len(names) > 1:
+        print(f"\non the {len(common)} documents every label file scored:")
+        out["common"] = [summary(name, common, docs, {i: labels[i]["score"] for i in common})
+                         for name, labels in label_sets.items()]
+        out["common"].append(summary("length (log chars)", common, docs,
+                                     {i: math.log1p(len(docs[i]["text"])) for i in common}))
+        _table(out["common"])
     out["agreement"] = {}
     for a in range(len(names)):
         for b in range(a + 1, len(names)):
