@@ -70,6 +70,8 @@ def test_expected_score_from_logprobs():
     assert annotation.answer == 2 and sum(annotation.probabilities) == pytest.approx(1.0)
     empty = from_logprobs([-math.inf] * 6)
     assert empty.score is None and "no probability" in empty.error
+    uniform = from_logprobs([-math.log(6)] * 6)  # what a server's top log-probabilities without a digit give
+    assert uniform.score is None and "--method choice" in uniform.error
 
 
 def test_logprobs_scores_follow_the_model_and_a_failing_document_gets_a_reason():

@@ -61,6 +61,11 @@ def from_logprobs(logprobs: Sequence[float]) -> Annotation:
     if not math.isfinite(total) or total <= 0:
         return Annotation(None, error=f"no probability on any digit 0-5 (log-probabilities {list(logprobs)})")
     probabilities = [p / total for p in probabilities]
+    if max(probabilities) - min(probabilities) < 1e-9:
+        # what renormalising gives when no digit was among the log-probabilities returned (a server sends only
+        # its top ones): no information, not a score of 2.5
+        return Annotation(None, error="no digit 0-5 among the model's most likely answers; make the rubric ask "
+                                      "for the digit first, or use --method choice")
     score = sum(i * p for i, p in enumerate(probabilities))
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     return Annotation(score, best, probabilities)
