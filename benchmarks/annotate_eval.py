@@ -23,6 +23,9 @@ characters), the same head trained on the proxy truth of the fit sources
 (what the embeddings allow with perfect labels), and the shipped fastText
 ``quality`` model (trained on most of these sources, so not a held-out
 number: shown for scale only).
+
+``python benchmarks/annotate_eval.py --smoke`` runs the loop at a tiny size
+(one document per source, SmolLM2 labels on four, the report without the head).
 """
 
 from __future__ import annotations
@@ -252,7 +255,32 @@ def report(paths: list[Path], docs_path: Path, threads: int, head: bool) -> dict
     return out
 
 
+def smoke() -> None:
+    """The whole loop at a tiny size: one document per source, SmolLM2 labels on four of them, the report."""
+    import subprocess
+    import tempfile
+
+    from benchmarks._annotate_evalset import SHARED_LABELS
+    from benchmarks._corpora import DEFAULT_CORPORA, require_corpora
+
+    sources = [s for sides in FOLDS.values() for names in sides.values() for s in names
+               if s not in ("tweets", "fortunes_en")]
+    require_corpora(DEFAULT_CORPORA, [*sources, "fortunes_all"], smoke=True)
+    if not (SHARED_LABELS / "toxicity_davidson.csv").is_file():
+        print(f"SKIP annotate_eval: needs {SHARED_LABELS / 'toxicity_davidson.csv'}")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        docs, labels = Path(folder) / "docs.jsonl", Path(folder) / "labels.parquet"
+        write(docs, build(1))
+        subprocess.run([sys.executable, "-m", "curate.cli", "annotate", str(docs), "-n", "4", "--max-chars", "300",
+                        "-o", str(labels)], check=True, cwd=REPO)
+        report([labels], docs, threads=1, head=False)
+
+
 def main() -> None:
+    if "--smoke" in sys.argv[1:]:
+        smoke()
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="write the evaluation documents")
