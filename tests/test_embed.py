@@ -18,7 +18,7 @@ from curate.stages.embed import Embed, embedding_rows
 from curate.stages.icp_reorder import IcpReorder
 from curate.stages.quality import Quality
 from curate.stages.toxicity import Toxicity
-from tests.conftest import documents, write_jsonl
+from tests.conftest import documents, topic_records, write_jsonl
 
 BAD_TEXTS = ["A plain sentence about the weather.", "", "   ", "\x00\x01 binary \ufffd", "日本語の文です。",
              "word", "x" * 1_000_000, "Another sentence, about trains and rain."]
@@ -98,21 +98,9 @@ def test_a_corrupt_head_is_a_config_error_naming_the_path(tmp_path):
         parse_pipeline({"stages": [{"embed": {}}, {"quality": {"model": str(broken), "label": "toxic"}}]})
 
 
-TOPICS = {
-    "cooking": "oven flour butter sugar bake dough recipe knead yeast bread crust",
-    "sailing": "boat sail wind harbour mast keel anchor tide crew deck rope",
-    "chess": "king queen rook bishop knight pawn checkmate opening endgame board move",
-}
-
-
 @pytest.fixture
 def corpus(tmp_path):
-    import random
-
-    rng = random.Random(0)
-    records = [{"id": f"{topic}-{i:02d}", "text": " ".join(rng.choice(TOPICS[topic].split()) for _ in range(80)),
-                "source": topic} for i, topic in zip(range(45), list(TOPICS) * 15)]
-    return str(write_jsonl(tmp_path / "in.jsonl", records))
+    return str(write_jsonl(tmp_path / "in.jsonl", topic_records(45, 80)))
 
 
 def _rows(out) -> list[dict]:

@@ -25,6 +25,7 @@ are kNN edges, jumps per thousand documents, repeats and missing (both 0).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -243,8 +244,9 @@ def _empty_embeddings() -> pa.Table:
                      EMBEDDING: pa.FixedSizeListArray.from_arrays(pa.array([], pa.float32()), 1)})
 
 
+@lru_cache(maxsize=4)
 def token_counter(tokenizer: str):
-    """Token counts for packing: a fast estimate, or a local Hugging Face tokenizer."""
+    """Token counts for packing: a fast estimate, or a local Hugging Face tokenizer (loaded once per process)."""
     if tokenizer == "estimate":
         from curate.icp.pack import estimate_tokens
 
