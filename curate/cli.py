@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import traceback
 from typing import Any
@@ -18,6 +17,7 @@ from curate.annotate.command import annotate_command
 from curate.classify.command import train_classifier_command
 from curate.config import ConfigError, PipelineConfig, load_pipeline
 from curate.io.reader import InputError
+from curate.io.storage import StorageError, absolute, probe
 from curate.manifest import Manifest
 
 console = Console(stderr=True, highlight=False)
@@ -63,8 +63,9 @@ SET_HELP = "Override a parameter: STAGE.PARAM=VALUE (STAGE is a stage name, its 
 
 @main.command()
 @click.argument("pipeline", type=click.Path(dir_okay=False))
-@click.option("-i", "--input", "inputs", multiple=True, help="Input file, folder or glob (JSONL, .gz, .zst, Parquet). Repeatable; replaces the pipeline's input.")
-@click.option("-o", "--output", help="Output folder; replaces the pipeline's output.")
+@click.option("-i", "--input", "inputs", multiple=True, help="Input file, folder or glob (JSONL, .gz, .zst, Parquet), "
+              "local or in a bucket (s3://, gs://, hf://). Repeatable; replaces the pipeline's input.")
+@click.option("-o", "--output", help="Output folder or bucket prefix (s3://bucket/prefix); replaces the pipeline's output.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE", help=SET_HELP)
 @click.option("--text-field", help="Input field holding the text (default: text).")
 @click.option("--id-field", help="Input field holding the document id (default: id).")
@@ -108,8 +109,9 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
     try:
         from curate.io.reader import check_inputs, resolve_inputs
 
-        # fail fast on a bad path or an unreadable Parquet file, before starting Ray
+        # fail fast on a bad path, an unreachable store or an unreadable Parquet file, before starting Ray
         check_inputs(resolve_inputs(config.input, exclude=config.output), config.reader)
+        probe(config.output)
         show_progress = sys.stderr.isatty()
         init_ray(address, num_cpus=num_cpus, show_progress=show_progress, debug=debug)
         total = len(config.stages) + 1
@@ -119,15 +121,19 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
         if debug:
             traceback.print_exc()
         _fail(str(exc))
+    except StorageError as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(f"{exc}\n(no output was completed; re-run the same command to resume)", EXIT_FAILED)
     except StageError as exc:
         if debug:
             traceback.print_exc()
         _fail(f"{exc}\n(re-run with --debug for the traceback; finished stages are kept and resumed)", EXIT_FAILED)
     except KeyboardInterrupt:
         _fail("interrupted; re-run the same command to resume after the last finished stage", 130)
-    _print_summary(manifest, os.path.abspath(config.output))
+    _print_summary(manifest, absolute(config.output))
     if config.pack is not None:
-        out.print(f"packed tokens: {config.pack.packed_folder(os.path.abspath(config.output))}",
+        out.print(f"packed tokens: {config.pack.packed_folder(absolute(config.output))}",
                   soft_wrap=True)
 
 
@@ -236,7 +242,7 @@ def inspect(output: str, samples: int) -> None:
 
     try:
         inspect_output(output, samples, out)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, StorageError) as exc:
         _fail(str(exc))
 
 
@@ -272,7 +278,7 @@ def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token:
         manifest = pack_output(output, config)
     except ValidationError as exc:
         _fail("; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors()))
-    except (TokenizerError, FileNotFoundError) as exc:
+    except (TokenizerError, FileNotFoundError, StorageError) as exc:
         _fail(str(exc))
     folder = config.packed_folder(output)
     lengths = ", ".join(f"{n:,} x {length}" for length, n in manifest.sequences_by_length.items())
@@ -298,7 +304,9 @@ def report(output: str, path: str | None, tokenizer: str) -> None:
         written = write_report(output, path, tokenizer)
     except FileNotFoundError as exc:
         _fail(f"{exc}; is {output} the output folder of 'curate run'?")
-    out.print(f"report: {os.path.abspath(written)}  (open it in a browser; it needs no network)", soft_wrap=True)
+    except StorageError as exc:
+        _fail(str(exc))
+    out.print(f"report: {absolute(written)}  (open it in a browser; it needs no network)", soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,16 +1,14 @@
-"""``curate inspect``: what a run's output folder holds, read back with polars."""
+"""``curate inspect``: what a run's output folder (or bucket prefix) holds, read back with polars."""
 
 from __future__ import annotations
 
-import glob
-import os
-
-import polars as pl
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from curate.manifest import MANIFEST, read_manifest
+from curate.io import storage
+from curate.io.frames import head
+from curate.manifest import MANIFEST, has_manifest, read_manifest
 
 
 def _shorten(value: object, width: int = 100) -> str:
@@ -19,13 +17,13 @@ def _shorten(value: object, width: int = 100) -> str:
 
 
 def inspect_output(output: str, samples: int, console: Console) -> None:
-    if not os.path.exists(os.path.join(output, MANIFEST)):
+    if not has_manifest(output):
         raise FileNotFoundError(f"{output} is not a curate output folder (no {MANIFEST}); run 'curate run' first")
     manifest = read_manifest(output)
     docs = manifest.documents
-    shards = sorted(glob.glob(os.path.join(output, "*.parquet")))
-    dropped_files = sorted(glob.glob(os.path.join(output, "_dropped", "*.parquet")))
-    console.print(f"[bold]{os.path.abspath(output)}[/]  (config {manifest.config_hash}, "
+    shards = sorted(storage.glob(storage.join(output, "*.parquet")))
+    dropped_files = sorted(storage.glob(storage.join(output, "_dropped", "*.parquet")))
+    console.print(f"[bold]{storage.absolute(output)}[/]  (config {manifest.config_hash}, "
                   f"curate {manifest.versions.get('curate', '?')}, {manifest.wall_seconds:.1f}s)")
     balance = "holds" if docs.balanced else "[red]DOES NOT HOLD[/]"
     created = f" + {docs.created:,} created" if docs.created else ""
@@ -53,17 +51,15 @@ def inspect_output(output: str, samples: int, console: Console) -> None:
         console.print(reasons)
 
     if shards:
-        frame = pl.scan_parquet(os.path.join(output, "*.parquet"))
-        schema = frame.collect_schema()
-        console.print("schema: " + ", ".join(f"{name}: {dtype}" for name, dtype in schema.items()))
+        first = head(shards, max(samples, 1))
+        console.print("schema: " + ", ".join(f"{name}: {dtype}" for name, dtype in first.schema.items()))
         if samples:
             console.print("[bold]sample output rows[/]")
-            for row in frame.head(samples).collect().iter_rows(named=True):
+            for row in first.head(samples).iter_rows(named=True):
                 console.print(f"  {_shorten(row['id'])} ({_shorten(row.get('source'))}) {_shorten(row['text'])}", soft_wrap=True)
     if dropped_files and samples:
         console.print("[bold]sample dropped rows[/]")
-        dropped = pl.scan_parquet(os.path.join(output, "_dropped", "*.parquet"))
-        for row in dropped.head(samples).collect().iter_rows(named=True):
+        for row in head(dropped_files, samples).iter_rows(named=True):
             extra = f" duplicate_of={row['duplicate_of']}" if row["duplicate_of"] else ""
             console.print(f"  {_shorten(row['id'])} {row['stage']}/{row['reason']}{escape(extra)}: {_shorten(row['detail'] or row['text'])}",
                           soft_wrap=True)

@@ -27,7 +27,6 @@ shards of ``curate run`` (documents) or ``curate pack`` (token sequences):
 
 from __future__ import annotations
 
-import glob
 import math
 import os
 import random
@@ -37,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 try:
     import torch
@@ -46,7 +44,8 @@ except ImportError as exc:  # pragma: no cover - torch is an optional extra
     raise ImportError("curate.loader needs PyTorch: pip install 'curate[embed]' (or torch)") from exc
 
 from curate.feed.shards import PACK_MANIFEST, document_shards
-from curate.manifest import MANIFEST
+from curate.io import atomic, storage
+from curate.manifest import MANIFEST, has_manifest
 
 TENSOR_COLUMNS = ("input_ids", "loss_mask", "doc_starts", "doc_offsets")
 
@@ -65,7 +64,7 @@ def _files(source: str | list[str], metadata: bool | None, length: int | None) -
     """The shard files in order."""
     if isinstance(source, (list, tuple)):
         files = [str(f) for f in source]
-    elif os.path.isfile(os.path.join(source, PACK_MANIFEST)):
+    elif storage.isfile(storage.join(source, PACK_MANIFEST)):
         from curate.feed.pack import read_pack_manifest
 
         pack = read_pack_manifest(source)
@@ -74,10 +73,10 @@ def _files(source: str | list[str], metadata: bool | None, length: int | None) -
             raise ValueError(f"{source} holds length buckets {lengths}: read one bucket at a time, "
                              f"e.g. CurateDataset({source!r}, length={lengths[0]})")
         files = pack.files(source, metadata, length)
-    elif os.path.isfile(os.path.join(source, MANIFEST)) or glob.glob(os.path.join(source, "*.parquet")):
-        files = document_shards(source)
-    elif os.path.isfile(source):
+    elif storage.isfile(source):
         files = [source]
+    elif has_manifest(source) or storage.is_remote(source) or storage.glob(storage.join(source, "*.parquet")):
+        files = document_shards(source)
     else:
         raise FileNotFoundError(f"{source}: no curate output here (no {MANIFEST}, {PACK_MANIFEST} or *.parquet); "
                                 "pass a run's output folder, its packed/ folder or a list of Parquet files")
@@ -87,7 +86,7 @@ def _files(source: str | list[str], metadata: bool | None, length: int | None) -
 
 
 def _row_group_sizes(path: str) -> list[int]:
-    metadata = pq.ParquetFile(path).metadata
+    metadata = atomic.parquet_file(path).metadata
     return [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
 
 
@@ -123,7 +122,7 @@ class CurateDataset(IterableDataset):
         ``length`` (packed folders with length buckets): the bucket to read.
         """
         self.files = _files(source, metadata, length)
-        names = pq.read_schema(self.files[0]).names
+        names = atomic.read_schema(self.files[0]).names
         self.packed = "input_ids" in names  # packed token rows rather than documents
         if group_column == "auto":
             group_column = "context_id" if "context_id" in names and not self.packed else None
@@ -250,7 +249,7 @@ class CurateDataset(IterableDataset):
             if key not in cache:
                 cache.clear()
                 columns = list(dict.fromkeys(self.columns + ([self.group_column] if self.group_column else [])))
-                table = pq.ParquetFile(self.files[file]).read_row_group(row_group, columns=columns)
+                table = atomic.parquet_file(self.files[file]).read_row_group(row_group, columns=columns)
                 cache[key] = (table, self._rows(table))
             return cache[key]
 
@@ -281,7 +280,7 @@ class CurateDataset(IterableDataset):
     def _last_key(self, unit: Unit) -> Any:
         if unit.row_group == 0:
             return None
-        previous = pq.ParquetFile(self.files[unit.file]).read_row_group(unit.row_group - 1,
+        previous = atomic.parquet_file(self.files[unit.file]).read_row_group(unit.row_group - 1,
                                                                          columns=[self.group_column])
         return previous[self.group_column][-1].as_py() if previous.num_rows else None
 

@@ -2,11 +2,13 @@
 
 One typed model, :class:`Manifest`, written by ``curate run`` and read by
 ``curate inspect`` and anything else that looks at a run (``read_manifest``).
+It is the output's commit marker: removed before the shards are (re)written
+and written after the last of them, so a folder or bucket prefix with a
+manifest holds a complete output.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import time
 from collections import Counter
@@ -15,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from curate.io import atomic, storage
 from curate.io.reader import InputFile
 
 MANIFEST = "_manifest.json"
@@ -150,19 +153,22 @@ def build_manifest(
 
 
 def write_manifest(output: str, manifest: Manifest) -> str:
-    path = os.path.join(output, MANIFEST)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as handle:
-        handle.write(manifest.model_dump_json(indent=2))
-        handle.write("\n")
-    os.replace(tmp, path)
+    path = storage.join(output, MANIFEST)
+    atomic.write_text(path, manifest.model_dump_json(indent=2) + "\n")
     return path
+
+
+def remove_manifest(output: str) -> None:
+    storage.remove(storage.join(output, MANIFEST))
+
+
+def has_manifest(output: str) -> bool:
+    return storage.isfile(storage.join(output, MANIFEST))
 
 
 def read_manifest(output: str) -> Manifest:
     """The manifest of a run's output folder (older manifests without a schema version read as version 1)."""
-    with open(os.path.join(output, MANIFEST)) as handle:
-        text = handle.read()
+    text = storage.read_text(storage.join(output, MANIFEST))
     manifest = Manifest.model_validate_json(text)
     if '"schema_version"' not in text:
         manifest.schema_version = 1

@@ -12,14 +12,11 @@ with the units it had finished. How each kind of step runs lives in
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate import __version__
 from curate.config import PipelineConfig, stable_hash
@@ -33,10 +30,10 @@ from curate.engine.ordering import ranked, write_ordered
 from curate.engine.plan import READ, Step, plan
 from curate.engine.units import StageCounts, Unit, reason_counts
 from curate.grouping import later_duplicates
-from curate.io import checkpoint
+from curate.io import atomic, checkpoint, storage
 from curate.io.reader import InputError, InputFile, ReaderConfig, check_inputs, resolve_inputs
 from curate.io.writer import WriterConfig
-from curate.manifest import Manifest, StageRecord, build_manifest, write_manifest
+from curate.manifest import Manifest, StageRecord, build_manifest, remove_manifest, write_manifest
 from curate.stage import DROP_COLUMNS, DROP_REASON, DROP_STAGE, ORDER, GlobalResult, GlobalStage, ModelStage, Stage
 
 __all__ = ["Runner", "StageError", "StageRecord", "run_pipeline"]
@@ -66,7 +63,7 @@ class Runner:
         part_rows: int = checkpoint.PART_ROWS,
     ) -> None:
         self.inputs = inputs
-        self.output = os.path.abspath(output)
+        self.output = storage.absolute(output)
         self.stages = stages
         self.reader = reader or ReaderConfig()
         self.writer = writer or WriterConfig()
@@ -76,7 +73,7 @@ class Runner:
         self.part_rows = part_rows
         self.on_event = on_event or (lambda event, record: None)
         self.on_progress = on_progress or (lambda label, done, total: None)
-        self.stages_dir = os.path.join(self.output, "_stages")
+        self.stages_dir = storage.join(self.output, "_stages")
         self.files: list[InputFile] = []
         self.generations: list[snapshot.Generation] = []
         self.group_column: str | None = None
@@ -87,10 +84,10 @@ class Runner:
         started = time.time()
         self.files = resolve_inputs(self.inputs, exclude=self.output)
         check_inputs(self.files, self.reader)  # fail fast, before any Ray work
-        os.makedirs(self.stages_dir, exist_ok=True)
+        storage.makedirs(self.stages_dir)
         fingerprint = stable_hash(
             {"version": __version__, "layout": LAYOUT, "reader": self.reader.model_dump(),
-             "files": [(f.path, f.size, os.stat(f.path).st_mtime_ns) for f in self.files]}
+             "files": [(f.path, f.size, _stamp(f.path)) for f in self.files]}
         )
         records: list[StageRecord] = []
         steps = plan(self.stages)
@@ -99,7 +96,7 @@ class Runner:
             step_records = self._records(step, fingerprint)
             self._next = steps[position + 1] if position + 1 < len(steps) else None
             fingerprint = step_records[-1].fingerprint
-            folder = os.path.join(self.stages_dir, step.folder)
+            folder = storage.join(self.stages_dir, step.folder)
             success = None if recompute else checkpoint.read_success(folder)
             if success and success.get("fingerprint") == fingerprint:
                 step_records = [StageRecord(**dict(r, resumed=True)) for r in success["records"]]
@@ -124,6 +121,7 @@ class Runner:
         self.on_event("start", StageRecord(index=len(records), name="write", kind="write"))
         write_started = time.time()
         working = tuple(c for stage in self.stages for c in stage.working_columns())
+        remove_manifest(self.output)  # the output is not complete again until its new manifest is written
         shards, dropped = output.write(self.generations, self.output, self.writer, self.group_column, working)
         write_seconds = round(time.time() - write_started, 3)
         manifest = build_manifest(
@@ -137,7 +135,7 @@ class Runner:
                              f"{manifest.documents.dropped} dropped")
         write_manifest(self.output, manifest)
         if not self.keep_checkpoints:
-            shutil.rmtree(self.stages_dir, ignore_errors=True)
+            storage.rmtree(self.stages_dir)
         return manifest
 
     def _records(self, step: Step, previous: str) -> list[StageRecord]:
@@ -159,16 +157,17 @@ class Runner:
         if result.get("generation"):
             self.generations.append(snapshot.Generation(folder))
         for layer in result.get("layers", []):
-            self.generations[-1].layers.append(snapshot.Layer(layer["stage"], os.path.join(folder, layer["folder"]),
+            layer_folder = folder if layer["folder"] == "." else storage.join(folder, layer["folder"])
+            self.generations[-1].layers.append(snapshot.Layer(layer["stage"], layer_folder,
                                                               layer.get("defaults", {}), layer.get("override", False)))
         if "group_column" in result:
             self.group_column = result["group_column"]
 
     def _remove_stale(self, steps: list[Step]) -> None:
         current = {step.folder for step in steps}
-        for entry in os.listdir(self.stages_dir):
+        for entry in storage.listdir(self.stages_dir):
             if entry not in current:
-                shutil.rmtree(os.path.join(self.stages_dir, entry), ignore_errors=True)
+                storage.rmtree(storage.join(self.stages_dir, entry))
 
     # ------------------------------------------------------------------ steps
     def _run_step(self, step: Step, folder: str, fingerprint: str, expected: int,
@@ -176,7 +175,7 @@ class Runner:
         if step.kind in ("chain", "model", "expand"):
             return self._run_units(step, folder, fingerprint, records)
         checkpoint.reset(folder)
-        os.makedirs(folder)
+        storage.makedirs(folder)
         stage = step.stages[0]
         record = records[0]
         record.documents_in = expected
@@ -298,7 +297,13 @@ def _renamed(batch: pa.Table, renames: dict[str, str]) -> pa.Table:
 
 def generation_columns(part: str) -> list[str]:
     """The document columns of a generation (its first part), internal drop columns left out."""
-    return [c for c in pq.read_schema(part).names if c not in (*DROP_COLUMNS, DROP_STAGE)]
+    return [c for c in atomic.read_schema(part).names if c not in (*DROP_COLUMNS, DROP_STAGE)]
+
+
+def _stamp(path: str) -> str | int:
+    """The input file's modification stamp (an int locally, as checkpoints of earlier versions recorded it)."""
+    value = storage.stamp(path)
+    return int(value) if not storage.is_remote(path) else value
 
 
 def _share_seconds(records: list[StageRecord], wall: float) -> None:

@@ -12,12 +12,10 @@ finds none computes them itself.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curate.io import atomic, storage
 from curate.stage import Stage
 
 PREFIX = "_feature_"
@@ -32,7 +30,8 @@ def prefix(stage: Stage) -> str:
 
 def path_of(part: str) -> str:
     """The features file of a checkpoint part."""
-    return os.path.join(os.path.dirname(part), FOLDER, os.path.basename(part))
+    folder, name = part.rsplit("/", 1)
+    return storage.join(folder, FOLDER, name)
 
 
 def split(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
@@ -46,18 +45,18 @@ def split(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
 def available(part: str, stage: Stage) -> list[str]:
     """Feature columns of ``stage`` stored beside ``part``."""
     path = path_of(part)
-    if not os.path.exists(path):
+    if not storage.exists(path):
         return []
     start = prefix(stage)
-    return [c for c in pq.read_schema(path).names if c.startswith(start)]
+    return [c for c in atomic.read_schema(path).names if c.startswith(start)]
 
 
 def attach(table: pa.Table, part: str, names: list[str]) -> pa.Table:
     """``table`` (a part read whole, before any filtering) with the named feature columns added."""
     path = path_of(part)
-    if not names or not os.path.exists(path):
+    if not names or not storage.exists(path):
         return table
-    stored = pq.read_table(path, columns=names)
+    stored = atomic.read_table(path, columns=names)
     for name in names:
         table = table.append_column(name, stored.column(name))
     return table
@@ -65,4 +64,4 @@ def attach(table: pa.Table, part: str, names: list[str]) -> pa.Table:
 
 def remove(folder: str) -> None:
     """Delete a chain's features once the stage they were for has run."""
-    shutil.rmtree(os.path.join(folder, FOLDER), ignore_errors=True)
+    storage.rmtree(storage.join(folder, FOLDER))

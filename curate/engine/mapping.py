@@ -5,14 +5,14 @@ unit, ``_units/<key>.json`` with its counts, written after the unit's parts.
 A re-run with the same fingerprint skips finished units and removes the
 leftovers of unfinished ones, so a crash in an hours-long model pass loses
 only the units in flight. Tasks and actors are retried when a worker dies;
-units write under temporary names, so a retry never doubles a row.
+every file is published whole or not at all (``curate.io.atomic``), so a retry
+never doubles a row. The same holds in an object store, where the leftovers of
+unfinished units are found by listing the prefix.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +20,7 @@ from curate.engine import cluster
 from curate.engine.errors import unwrap
 from curate.engine.features import FOLDER as FEATURES
 from curate.engine.units import Unit, run_unit
+from curate.io import atomic, checkpoint, storage
 from curate.stage import ExpandStage, ModelStage, Stage
 
 STEP_FILE = "_STEP.json"
@@ -32,52 +33,42 @@ Progress = Callable[[int, int], None]
 
 def prepare(folder: str, fingerprint: str) -> dict[str, dict[str, Any]]:
     """Counts of the units already finished under ``fingerprint``; a folder of another fingerprint is cleared."""
-    marker = os.path.join(folder, STEP_FILE)
-    if os.path.exists(marker):
-        with open(marker) as handle:
-            same = json.load(handle).get("fingerprint") == fingerprint
-        if not same:
-            shutil.rmtree(folder)
-    elif os.path.exists(folder):
-        shutil.rmtree(folder)
-    os.makedirs(os.path.join(folder, UNITS), exist_ok=True)
-    if not os.path.exists(marker):
+    marker = storage.join(folder, STEP_FILE)
+    step = checkpoint.read_json(marker)
+    if step is None or step.get("fingerprint") != fingerprint:
+        storage.rmtree(folder)
+        storage.makedirs(storage.join(folder, UNITS))
         _write_json(marker, {"fingerprint": fingerprint})
     finished = {}
-    for name in sorted(os.listdir(os.path.join(folder, UNITS))):
+    for name in storage.listdir(storage.join(folder, UNITS)):
         if name.endswith(".json"):
-            with open(os.path.join(folder, UNITS, name)) as handle:
-                finished[name[:-5]] = json.load(handle)
+            finished[name[:-5]] = checkpoint.read_json(storage.join(folder, UNITS, name))
     return finished
 
 
 def remove_unfinished(folder: str, units: list[Unit], finished: dict[str, Any]) -> None:
     """Delete parts (and temporary files) that units without a finish marker left behind."""
     open_ranges = [(u.low, u.high) for u in units if u.key not in finished]
-    for where in (folder, os.path.join(folder, FEATURES)):
-        if not os.path.isdir(where):
-            continue
-        for name in os.listdir(where):
-            if name.endswith(".tmp"):
-                os.remove(os.path.join(where, name))
+    for where in (folder, storage.join(folder, FEATURES)):
+        for name in storage.listdir(where):
+            if name.endswith(atomic.TMP):
+                storage.remove(storage.join(where, name))
                 continue
             if not name.endswith(".parquet"):
                 continue
             start = int(name.split(".")[0])
             if any(low <= start and (high is None or start < high) for low, high in open_ranges):
-                os.remove(os.path.join(where, name))
+                storage.remove(storage.join(where, name))
 
 
 def _write_json(path: str, value: Any) -> None:
-    with open(path + ".tmp", "w") as handle:
-        json.dump(value, handle, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    atomic.write_text(path, json.dumps(value, sort_keys=True))
 
 
 def _finish_unit(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int,
                  feature_stage: Stage | None = None) -> dict[str, Any]:
     counts = run_unit(unit, stages, reads_input, folder, part_rows, feature_stage)
-    _write_json(os.path.join(folder, UNITS, f"{unit.key}.json"), counts)
+    _write_json(storage.join(folder, UNITS, f"{unit.key}.json"), counts)  # the unit's marker, after its parts
     return counts
 
 

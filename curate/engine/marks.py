@@ -7,21 +7,19 @@ marks of one part's range are found from the file names alone.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from curate.io import checkpoint
+from curate.io import atomic, checkpoint, storage
 from curate.stage import DROP_REASON, DROP_STAGE, ORDER
 
 
 def write_marks(marks: Any, folder: str, part_rows: int) -> list[str]:
     """Sort a Dataset of marks by ``_order`` and write it to ``folder``; returns the files."""
-    os.makedirs(folder, exist_ok=True)
+    storage.makedirs(folder)
     marks.sort(ORDER).write_datasink(checkpoint.CheckpointSink(folder, part_rows))
     return checkpoint.part_files(folder)
 
@@ -41,9 +39,9 @@ def read_range(files: list[str], low: int, high: int | None, columns: list[str] 
     """The marks with ``low <= _order < high`` from ``files``."""
     tables = []
     for path in files:
-        names = pq.read_schema(path).names
+        names = atomic.read_schema(path).names
         wanted = None if columns is None else [c for c in names if c in columns or c == ORDER]
-        table = pq.read_table(path, columns=wanted)
+        table = atomic.read_table(path, columns=wanted)
         orders = table.column(ORDER)
         inside = pc.greater_equal(orders, low)
         if high is not None:

@@ -11,7 +11,6 @@ the only stage kind that moves texts, because setting the order is its job.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from curate.documents import SUB_BITS
 from curate.engine import marks as marks_io
 from curate.engine.errors import StageError
 from curate.engine.snapshot import Generation, PartView, over_views, read_view
-from curate.io import checkpoint
+from curate.io import checkpoint, storage
 from curate.stage import DROP_REASON, ORDER, ORDER_KEY, OrderResult, Stage, ensure_drop_columns
 
 NEW_ORDER = "_new_order"
@@ -78,7 +77,7 @@ def write_ordered(generation: Generation, keys: pa.Table, folder: str, part_rows
     import ray
 
     checkpoint.reset(folder)
-    os.makedirs(folder)
+    storage.makedirs(folder)
     views = generation.views()
     if not views:
         return

@@ -19,11 +19,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate.engine import features as features_io
 from curate.engine import marks as marks_io
-from curate.io import checkpoint
+from curate.io import atomic, checkpoint
 from curate.stage import DROP_COLUMNS, DROP_REASON, DROP_STAGE, ORDER
 
 
@@ -92,11 +91,11 @@ class Generation:
 def read_view(view: PartView, *, kept_only: bool = True, columns: list[str] | None = None) -> pa.Table:
     """A part with its layers applied: kept rows only (drop columns removed), or every row, marked."""
     read_columns = None if columns is None else list(dict.fromkeys([*columns, ORDER, DROP_REASON]))
-    schema_names = pq.read_schema(view.path).names
+    schema_names = atomic.read_schema(view.path).names
     wanted_features = [c for c in columns or [] if c.startswith(features_io.PREFIX)]
     if read_columns is not None:
         read_columns = [c for c in read_columns if c in schema_names]
-    table = features_io.attach(pq.read_table(view.path, columns=read_columns), view.path, wanted_features)
+    table = features_io.attach(atomic.read_table(view.path, columns=read_columns), view.path, wanted_features)
     if kept_only:
         table = _kept(table)
     for layer in view.layers:

@@ -11,7 +11,6 @@ No Ray in here: :mod:`curate.engine.mapping` runs units on Ray.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,12 +20,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate.documents import MAX_CHILDREN
 from curate.engine import features as features_io
 from curate.engine.errors import StageError
 from curate.engine.snapshot import PartView, read_view
+from curate.io import atomic, storage
 from curate.io.reader import REPAIRED, InputFile, ReaderConfig, read_file
 from curate.stage import (
     CREATED_BY,
@@ -280,7 +279,7 @@ def _with_stage(table: pa.Table, stage: str) -> pa.Table:
 
 
 class PartWriter:
-    """Writes a unit's rows as parts of at most ``part_rows`` rows, each file written under a temporary name.
+    """Writes a unit's rows as parts of at most ``part_rows`` rows, each file published only when complete.
 
     The first part is named by the unit's start and later ones by their first
     ``_order``, so part names stay sorted and ranges never interleave.
@@ -308,15 +307,11 @@ class PartWriter:
             return
         table = pa.concat_tables(self.pending, promote_options="permissive")
         start = self.unit.low if not self.written else table.column(ORDER)[0].as_py()
-        path = os.path.join(self.folder, f"{start:020d}.parquet")
+        path = storage.join(self.folder, f"{start:020d}.parquet")
         table, features = features_io.split(table)
-        if features is not None:  # written first: a part on disk always has its features
-            feature_path = features_io.path_of(path)
-            os.makedirs(os.path.dirname(feature_path), exist_ok=True)
-            pq.write_table(features, feature_path + ".tmp", compression="zstd")
-            os.replace(feature_path + ".tmp", feature_path)
-        pq.write_table(table, path + ".tmp", compression="zstd")
-        os.replace(path + ".tmp", path)
+        if features is not None:  # written first: a stored part always has its features
+            atomic.write_table(features, features_io.path_of(path), compression="zstd")
+        atomic.write_table(table, path, compression="zstd")
         self.written.append(path)
         self.pending, self.rows, self.bytes = [], 0, 0
 

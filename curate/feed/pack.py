@@ -19,21 +19,20 @@ cool-down, are plain. Shards never mix the two (``metadata`` column, and the
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curate.feed.metadata import prefixes
 from curate.feed.packing import Packer, Row, decompose, is_power_of_two
 from curate.feed.shards import PACK_MANIFEST, ShardWriter, document_shards
 from curate.feed.tokenizer import Tokenizer, load_tokenizer
-from curate.manifest import MANIFEST, Manifest, read_manifest
+from curate.io import atomic, storage
+from curate.manifest import Manifest, has_manifest, read_manifest
 
 PACKED = "_packed"  # inside OUT, beside _dropped: readers of OUT/*.parquet and pyarrow.dataset(OUT) skip it
 
@@ -66,7 +65,7 @@ class PackConfig(BaseModel):
 
     def packed_folder(self, output: str) -> str:
         """Where the packed shards of the run output ``output`` go."""
-        return self.output or os.path.join(output, PACKED)
+        return self.output or storage.join(output, PACKED)
 
     @model_validator(mode="after")
     def _check(self) -> PackConfig:
@@ -109,13 +108,12 @@ class PackManifest(BaseModel):
     def files(self, folder: str, metadata: bool | None = None, length: int | None = None) -> list[str]:
         """Shard paths in order; ``metadata`` True/False selects the conditioned share or the cool-down,
         ``length`` one bucket."""
-        return [os.path.join(folder, s.path) for s in self.shards
+        return [storage.join(folder, s.path) for s in self.shards
                 if (metadata is None or s.metadata == metadata) and (length is None or s.length == length)]
 
 
 def read_pack_manifest(folder: str) -> PackManifest:
-    with open(os.path.join(folder, PACK_MANIFEST), encoding="utf-8") as handle:
-        return PackManifest.model_validate_json(handle.read())
+    return PackManifest.model_validate_json(storage.read_text(storage.join(folder, PACK_MANIFEST)))
 
 
 class _Sink:
@@ -128,7 +126,7 @@ class _Sink:
     def __call__(self, row: Row) -> None:
         length = len(row["input_ids"])
         if length not in self.writers:
-            where = os.path.join(self.folder, f"len-{length:05d}") if self.config.buckets else self.folder
+            where = storage.join(self.folder, f"len-{length:05d}") if self.config.buckets else self.folder
             self.writers[length] = ShardWriter(where, self.folder, self.config.rows_per_shard,
                                                self.config.row_group_rows)
         self.writers[length].add(row)
@@ -141,7 +139,7 @@ class _Sink:
 
 
 def _columns(path: str, config: PackConfig) -> list[str]:
-    present = set(pq.read_schema(path).names)
+    present = set(atomic.read_schema(path).names)
     wanted = ["id", "text", "context_id"]
     if config.metadata:
         wanted += ["source", "meta", "url", config.metadata]
@@ -152,12 +150,38 @@ def _metadata_cut(files: list[str], config: PackConfig) -> float:
     """Characters of text (in output order) that get the metadata prefix."""
     if not config.metadata or config.metadata_share <= 0 or not files:
         return 0.0
-    total = pl.scan_parquet(files).select(pl.col("text").str.len_chars().sum()).collect().item()
-    return config.metadata_share * float(total or 0)
+    total = sum(pc.sum(pc.utf8_length(atomic.read_table(path, columns=["text"]).column("text"))).as_py() or 0
+                for path in files)
+    return config.metadata_share * float(total)
 
 
 def _run_manifest(output: str) -> Manifest | None:
-    return read_manifest(output) if os.path.isfile(os.path.join(output, MANIFEST)) else None
+    return read_manifest(output) if has_manifest(output) else None
+
+
+def _staging(folder: str) -> str:
+    """Where the new shards go before ``_commit``.
+
+    Locally a fresh ``FOLDER.tmp``, renamed into place at the end. An object store cannot rename a folder:
+    there the old ``_pack.json`` (the pack's commit marker) is removed first, then the old shards, and the
+    new shards are written into the folder itself.
+    """
+    if storage.is_remote(folder):
+        storage.remove(storage.join(folder, PACK_MANIFEST))
+        storage.rmtree(folder)
+        return folder
+    staging = folder.rstrip("/") + ".tmp"
+    storage.rmtree(staging)
+    os.makedirs(staging)
+    return staging
+
+
+def _commit(staging: str, folder: str, manifest: PackManifest) -> None:
+    """Write ``_pack.json`` last; locally, then move the staging folder into place."""
+    atomic.write_text(storage.join(staging, PACK_MANIFEST), manifest.model_dump_json(indent=2) + "\n")
+    if staging != folder:
+        storage.rmtree(folder)
+        os.replace(staging, folder)
 
 
 def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokenizer | None = None) -> PackManifest:
@@ -168,19 +192,17 @@ def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokeni
     files = document_shards(output, run)
     tokenizer = tokenizer or load_tokenizer(config.tokenizer, config.eos_token)
     folder = config.packed_folder(output)
-    staging = folder.rstrip("/") + ".tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
+    staging = _staging(folder)
     sink = _Sink(staging, config)
     state = _PackState(config, tokenizer, sink, _metadata_cut(files, config))
     for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=config.batch_documents,
+        for batch in atomic.parquet_file(path).iter_batches(batch_size=config.batch_documents,
                                                        columns=_columns(path, config)):
             state.add_batch(batch)
     state.finish()
     manifest = PackManifest(
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        source=os.path.abspath(output), run_created=run.created if run else "", config=config,
+        source=storage.absolute(output), run_created=run.created if run else "", config=config,
         tokenizer={"name": tokenizer.name, "source": tokenizer.source, "eos_token": tokenizer.eos_token,
                    "eos_id": tokenizer.eos_id, "vocab_size": tokenizer.backend.get_vocab_size()},
         documents=state.documents, document_tokens=state.document_tokens,
@@ -190,10 +212,7 @@ def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokeni
         shards=sink.close(),
     )
     manifest.seconds = round(time.time() - started, 3)
-    with open(os.path.join(staging, PACK_MANIFEST), "w", encoding="utf-8") as handle:
-        handle.write(manifest.model_dump_json(indent=2) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(staging, folder)
+    _commit(staging, folder, manifest)
     return manifest
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import glob
-import os
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.feed.packing import Row
-from curate.manifest import MANIFEST, Manifest, read_manifest
+from curate.io import atomic, storage
+from curate.manifest import MANIFEST, Manifest, has_manifest, read_manifest
 
 PACK_MANIFEST = "_pack.json"
 PACKED_SCHEMA = pa.schema([
@@ -47,7 +44,7 @@ def rows_to_table(rows: list[Row]) -> pa.Table:
 class ShardWriter:
     """Rows into ``folder/part-NNNNN.parquet``: ``rows_per_shard`` rows a shard, ``row_group_rows`` a row group.
 
-    Each shard is written under a temporary name and renamed when complete. ``cut()`` ends the current
+    Each shard is published only when complete (``curate.io.atomic``). ``cut()`` ends the current
     shard early, so no shard mixes the metadata-conditioned share with the plain one.
     """
 
@@ -55,7 +52,7 @@ class ShardWriter:
         self.folder, self.relative_to = folder, relative_to
         self.rows_per_shard, self.row_group_rows = rows_per_shard, row_group_rows
         self.pending: list[Row] = []
-        self.writer: pq.ParquetWriter | None = None
+        self.writer: atomic.ParquetFileWriter | None = None
         self.in_shard = 0
         self.shards: list[dict] = []
         self._metadata = False
@@ -73,9 +70,8 @@ class ShardWriter:
         if not self.pending:
             return
         if self.writer is None:
-            os.makedirs(self.folder, exist_ok=True)
-            self._path = os.path.join(self.folder, f"part-{len(self.shards):05d}.parquet")
-            self.writer = pq.ParquetWriter(self._path + ".tmp", PACKED_SCHEMA, compression="zstd")
+            self._path = storage.join(self.folder, f"part-{len(self.shards):05d}.parquet")
+            self.writer = atomic.ParquetFileWriter(self._path, PACKED_SCHEMA, compression="zstd")
         self.writer.write_table(rows_to_table(self.pending), row_group_size=self.row_group_rows)
         self.in_shard += len(self.pending)
         self.pending = []
@@ -84,10 +80,9 @@ class ShardWriter:
         self._write_pending()
         if self.writer is None:
             return
-        self.writer.close()
-        os.replace(self._path + ".tmp", self._path)
-        self.shards.append({"path": os.path.relpath(self._path, self.relative_to), "rows": self.in_shard,
-                            "bytes": os.path.getsize(self._path), "metadata": self._metadata})
+        size = self.writer.close()
+        self.shards.append({"path": self._path[len(self.relative_to):].lstrip("/"), "rows": self.in_shard,
+                            "bytes": size, "metadata": self._metadata})
         self.writer, self.in_shard = None, 0
 
     def close(self) -> list[dict]:
@@ -98,13 +93,16 @@ class ShardWriter:
 def document_shards(output: str, manifest: Manifest | None = None) -> list[str]:
     """The document shards of a run's output folder, in output order (from its manifest when there is one).
 
-    ``manifest``: the folder's manifest when the caller has already read it.
+    ``manifest``: the folder's manifest when the caller has already read it. In an object store the
+    manifest is required: without it the output is unfinished (or not a curate run's).
     """
-    if manifest is None and os.path.isfile(os.path.join(output, MANIFEST)):
+    if manifest is None and has_manifest(output):
         manifest = read_manifest(output)
     if manifest is not None:
-        return [os.path.join(output, shard.path) for shard in manifest.output.shards]
-    files = sorted(glob.glob(os.path.join(output, "*.parquet")))
+        return [storage.join(output, shard.path) for shard in manifest.output.shards]
+    if storage.is_remote(output):
+        raise FileNotFoundError(f"{output}: no {MANIFEST}, so no finished curate output; run 'curate run' first")
+    files = sorted(storage.glob(storage.join(output, "*.parquet")))
     if not files:
         raise FileNotFoundError(f"{output}: no Parquet shards (and no {MANIFEST}); run 'curate run' first")
     return files

@@ -8,17 +8,15 @@ documents or a layer of marks) is ``curate.engine.snapshot``'s business.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from ray.data import Datasink
 
+from curate.io import atomic, storage
 from curate.stage import DROP_REASON, ORDER
 
 SUCCESS = "_SUCCESS.json"
@@ -34,7 +32,7 @@ class CheckpointSink(Datasink):
         self.max_rows = max_rows
 
     def on_write_start(self, schema: pa.Schema | None = None) -> None:
-        os.makedirs(self.folder, exist_ok=True)
+        storage.makedirs(self.folder)
 
     def write(self, blocks: Iterable[pa.Table], ctx: Any) -> list[str]:
         written = []
@@ -49,23 +47,19 @@ class CheckpointSink(Datasink):
 def write_part(folder: str, table: pa.Table) -> str:
     """Write one checkpoint part atomically; returns its path."""
     first = table.column(ORDER)[0].as_py()
-    path = os.path.join(folder, f"{first:020d}.parquet")
-    tmp = path + ".tmp"
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    path = storage.join(folder, f"{first:020d}.parquet")
+    atomic.write_table(table, path, compression="zstd")
     return path
 
 
 def first_order(path: str) -> int:
     """The first ``_order`` in a part, read from its name."""
-    return int(os.path.basename(path).split(".")[0])
+    return int(path.rsplit("/", 1)[-1].split(".")[0])
 
 
 def part_files(folder: str) -> list[str]:
     """The checkpoint's parts in document order."""
-    if not os.path.isdir(folder):
-        return []
-    return [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".parquet")]
+    return [storage.join(folder, f) for f in storage.listdir(folder) if f.endswith(".parquet")]
 
 
 def count_rows(files: list[str]) -> tuple[int, Counter[str]]:
@@ -73,7 +67,7 @@ def count_rows(files: list[str]) -> tuple[int, Counter[str]]:
     total = 0
     reasons: Counter[str] = Counter()
     for path in files:
-        parquet = pq.ParquetFile(path)
+        parquet = atomic.parquet_file(path)
         total += parquet.metadata.num_rows
         if DROP_REASON in parquet.schema_arrow.names:
             column = parquet.read(columns=[DROP_REASON]).column(DROP_REASON)
@@ -83,20 +77,21 @@ def count_rows(files: list[str]) -> tuple[int, Counter[str]]:
 
 
 def read_success(stage_dir: str) -> dict[str, Any] | None:
-    path = os.path.join(stage_dir, SUCCESS)
-    if not os.path.exists(path):
-        return None
-    with open(path) as handle:
-        return json.load(handle)
+    """The step's finish marker, written after everything else in its folder; None while unfinished."""
+    return read_json(storage.join(stage_dir, SUCCESS))
 
 
 def write_success(stage_dir: str, record: dict[str, Any]) -> None:
-    tmp = os.path.join(stage_dir, SUCCESS + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-    os.replace(tmp, os.path.join(stage_dir, SUCCESS))
+    atomic.write_text(storage.join(stage_dir, SUCCESS), json.dumps(record, indent=2, sort_keys=True))
+
+
+def read_json(path: str) -> Any:
+    """A JSON file's value, or None when there is no such file."""
+    try:
+        return json.loads(storage.read_text(path))
+    except FileNotFoundError:
+        return None
 
 
 def reset(stage_dir: str) -> None:
-    if os.path.exists(stage_dir):
-        shutil.rmtree(stage_dir)
+    storage.rmtree(stage_dir)

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from curate.documents import MARKED_SCHEMA, MAX_FILES, RECORD_BITS, order_of
+from curate.io import atomic, storage
 from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz", ".jsonl.zst", ".json.zst", ".ndjson.zst")
@@ -83,12 +84,17 @@ def resolve_inputs(paths: list[str] | str, exclude: str | None = None) -> list[I
 
     Folders and files whose names start with ``.`` or ``_`` are skipped, and so
     is ``exclude`` (the run's output folder, when it lies inside an input folder).
+    Object store URLs (``s3://bucket/prefix``, ...) are listed the same way.
     """
     if isinstance(paths, str):
         paths = [paths]
-    excluded = os.path.abspath(exclude) + os.sep if exclude else None
     found: dict[str, InputFile] = {}
     for spec in paths:
+        if storage.is_remote(spec):
+            for file in _resolve_remote(spec, exclude):
+                found.setdefault(file.path, file)
+            continue
+        excluded = os.path.abspath(exclude) + os.sep if exclude and not storage.is_remote(exclude) else None
         if any(ch in spec for ch in "*?["):
             matches = sorted(glob.glob(spec, recursive=True))
             if not matches:
@@ -114,6 +120,33 @@ def resolve_inputs(paths: list[str] | str, exclude: str | None = None) -> list[I
             found.setdefault(full, InputFile(full, os.path.relpath(full, os.path.abspath(root)), os.path.getsize(full), _format_of(path)))  # type: ignore[arg-type]
     _check_file_count(len(found))
     return sorted(found.values(), key=lambda f: f.path)
+
+
+def _resolve_remote(spec: str, exclude: str | None) -> list[InputFile]:
+    """The input files of one object store URL: an object, a prefix (recursively) or a glob."""
+    spec = spec.rstrip("/")
+    if any(ch in spec for ch in "*?["):
+        sizes = storage.glob(spec)
+        if not sizes:
+            raise InputError(f"no input file matches {spec!r}")
+        root = spec.split("*")[0].split("?")[0].split("[")[0].rsplit("/", 1)[0]
+    elif storage.isfile(spec):
+        sizes, root = {spec: storage.size(spec)}, spec.rsplit("/", 1)[0]
+    else:
+        sizes, root = storage.files_under(spec), spec
+        if not sizes:
+            raise InputError(f"input path not found: {spec}")
+    excluded = storage.absolute(exclude) + "/" if exclude and storage.is_remote(exclude) else None
+    files = []
+    for path, size in sorted(sizes.items()):
+        name = path[len(root):].lstrip("/")
+        if any(part.startswith((".", "_")) for part in name.split("/")) or (excluded and path.startswith(excluded)):
+            continue
+        if _format_of(path):
+            files.append(InputFile(path, name, size, _format_of(path)))  # type: ignore[arg-type]
+    if not files:
+        raise InputError(f"no JSONL or Parquet files in {spec!r} (looked for {', '.join(JSONL_SUFFIXES + PARQUET_SUFFIXES)})")
+    return files
 
 
 def _check_file_count(count: int) -> None:
@@ -168,10 +201,24 @@ class _BatchBuilder:
 def _open_binary(path: str) -> io.BufferedIOBase:
     lower = path.lower()
     if lower.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return _GzipReader(storage.open_read(path))  # type: ignore[return-value]
     if lower.endswith(".zst"):
         return io.BufferedReader(_ZstdStream(path), buffer_size=1 << 20)
-    return open(path, "rb")
+    return storage.open_read(path)  # type: ignore[return-value]
+
+
+class _GzipReader(gzip.GzipFile):
+    """A gzip stream over an open file (local or in a store) that closes the file with itself."""
+
+    def __init__(self, source: io.IOBase) -> None:
+        super().__init__(fileobj=source, mode="rb")
+        self._source = source
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._source.close()
 
 
 class _ZstdStream(io.RawIOBase):
@@ -185,7 +232,7 @@ class _ZstdStream(io.RawIOBase):
         import zstandard
 
         self._zstd = zstandard
-        self._file = open(path, "rb")
+        self._file = storage.open_read(path)
         self._decoder = zstandard.ZstdDecompressor().decompressobj()
         self._pending = b""
         self._seen_data = False
@@ -311,7 +358,9 @@ def _read_jsonl_line(raw: bytes, line_no: int, file_index: int, file: InputFile,
 def open_parquet(file: InputFile, config: ReaderConfig) -> pq.ParquetFile:
     """Open a Parquet input, or raise InputError when it is unreadable or has no string text column."""
     try:
-        parquet = pq.ParquetFile(file.path)
+        parquet = atomic.parquet_file(file.path)
+    except storage.StorageError:
+        raise
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise InputError(f"{file.name}: not a readable Parquet file: {exc}") from None
     schema = parquet.schema_arrow

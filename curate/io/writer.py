@@ -7,14 +7,11 @@ Internal columns (leading ``_``) never reach the shards.
 
 from __future__ import annotations
 
-import glob
-import os
-
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from curate.documents import DROPPED_COLUMNS
+from curate.io import atomic, storage
 from curate.stage import DROP_DETAIL, DROP_REASON, DROP_STAGE, DUPLICATE_OF
 
 LEADING = ("id", "text", "source", "meta")
@@ -33,14 +30,14 @@ class WriterConfig(BaseModel):
 
 def unified_schema(files: list[str]) -> pa.Schema | None:
     """One schema for all parts; columns missing in some parts become nullable."""
-    schemas = [pq.read_schema(path) for path in files]
+    schemas = [atomic.read_schema(path) for path in files]
     if not schemas:
         return None
     return pa.unify_schemas(schemas, promote_options="permissive")
 
 
 class ShardWriter:
-    """Writes tables into numbered shards, cut by rows or bytes, each under a temporary name until complete.
+    """Writes tables into numbered shards, cut by rows or bytes, each published only when complete.
 
     With ``group_column``, a shard is only cut where that column's value
     changes, so a group (e.g. one training context) never spans two shards.
@@ -51,13 +48,14 @@ class ShardWriter:
         self.folder, self.schema, self.config, self.prefix = folder, schema, config, prefix
         self.group_column = group_column if group_column in schema.names else None
         self.shards: list[dict[str, int | str]] = []
-        self._writer: pq.ParquetWriter | None = None
+        self._writer: atomic.ParquetFileWriter | None = None
         self._rows = self._bytes = 0
         self._full = False
         self._last_group: object = None
-        os.makedirs(folder, exist_ok=True)
-        for stale in glob.glob(os.path.join(folder, f"{prefix}-*.parquet*")):
-            os.remove(stale)
+        storage.makedirs(folder)
+        for name in storage.listdir(folder):
+            if name.startswith(f"{prefix}-") and ".parquet" in name:
+                storage.remove(storage.join(folder, name))
 
     def write(self, table: pa.Table) -> None:
         table = table.select(self.schema.names).cast(self.schema)
@@ -103,21 +101,19 @@ class ShardWriter:
         if self.group_column is not None and piece.num_rows:
             self._last_group = piece.column(self.group_column)[-1].as_py()
 
-    def _path(self, index: int) -> str:
-        return os.path.join(self.folder, f"{self.prefix}-{index:05d}.parquet")
+    def _name(self, index: int) -> str:
+        return f"{self.prefix}-{index:05d}.parquet"
 
     def _open(self) -> None:
-        path = self._path(len(self.shards))
-        self._writer = pq.ParquetWriter(path + ".tmp", self.schema, compression=self.config.compression)
+        path = storage.join(self.folder, self._name(len(self.shards)))
+        self._writer = atomic.ParquetFileWriter(path, self.schema, compression=self.config.compression)
 
     def _close(self) -> None:
         self._full = False
         if self._writer is None:
             return
-        self._writer.close()
-        path = self._path(len(self.shards))
-        os.replace(path + ".tmp", path)
-        self.shards.append({"path": os.path.basename(path), "rows": self._rows, "bytes": os.path.getsize(path)})
+        size = self._writer.close()
+        self.shards.append({"path": self._name(len(self.shards)), "rows": self._rows, "bytes": size})
         self._writer, self._rows, self._bytes = None, 0, 0
 
     def close(self) -> list[dict[str, int | str]]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import glob
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.feed.shards import document_shards
+from curate.io import atomic, storage
+from curate.io.frames import read_frame
 from curate.manifest import Manifest, read_manifest
 
 STRUCTURAL = {"context_id", "position"}
@@ -55,9 +57,9 @@ class TokenCounter:
 def load(output: str, tokenizer: str | None = "default") -> RunData:
     manifest = read_manifest(output)
     files = document_shards(output, manifest)
-    documents = pl.read_parquet(files) if files else pl.DataFrame({"id": [], "text": []})
-    dropped_files = sorted(glob.glob(os.path.join(output, "_dropped", "*.parquet")))
-    dropped = pl.read_parquet(dropped_files) if dropped_files else pl.DataFrame(
+    documents = read_frame(files) if files else pl.DataFrame({"id": [], "text": []})
+    dropped_files = sorted(storage.glob(storage.join(output, "_dropped", "*.parquet")))
+    dropped = read_frame(dropped_files) if dropped_files else pl.DataFrame(
         schema={"id": pl.String, "stage": pl.String, "reason": pl.String, "detail": pl.String,
                 "duplicate_of": pl.String, "text": pl.String, "source": pl.String})
     counter = TokenCounter(tokenizer)
@@ -136,13 +138,25 @@ def rewrites(data: RunData, limit: int = 5) -> list[dict]:
 
 def _texts_before_rewrite(data: RunData, ids: list[str]) -> dict[str, str]:
     record = next((r for r in data.manifest.stages if r.name == "rewrite" or "rewritten" in r.stats), None)
-    stages_dir = os.path.join(data.output, "_stages")
-    if record is None or not record.checkpoint or not os.path.isdir(stages_dir):
+    stages_dir = storage.join(data.output, "_stages")
+    if record is None or not record.checkpoint:
         return {}
-    earlier = sorted(name for name in os.listdir(stages_dir) if name < record.checkpoint)
+    earlier = [name for name in storage.listdir(stages_dir) if name < record.checkpoint]
     for name in reversed(earlier):
-        parts = sorted(glob.glob(os.path.join(stages_dir, name, "*.parquet")))
-        if parts and {"id", "text"} <= set(pl.read_parquet_schema(parts[0])):
-            found = pl.scan_parquet(parts, extra_columns="ignore", missing_columns="insert").select("id", "text").filter(pl.col("id").is_in(ids)).collect()
-            return dict(zip(found["id"].to_list(), found["text"].to_list()))
+        parts = sorted(storage.glob(storage.join(stages_dir, name, "*.parquet")))
+        if parts and {"id", "text"} <= set(atomic.read_schema(parts[0]).names):
+            return _texts_of(parts, ids)
     return {}
+
+
+def _texts_of(parts: list[str], ids: list[str]) -> dict[str, str]:
+    """``id`` -> ``text`` of the rows of ``parts`` with those ids, one part in memory at a time."""
+    wanted = pa.array(ids, pa.string())
+    found: dict[str, str] = {}
+    for path in parts:
+        if not {"id", "text"} <= set(atomic.read_schema(path).names):
+            continue
+        table = atomic.read_table(path, columns=["id", "text"])
+        table = table.filter(pc.is_in(table.column("id"), value_set=wanted))
+        found.update(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
+    return found

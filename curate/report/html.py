@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import os
 import time
 from html import escape
 
 import polars as pl
 
+from curate.io import atomic, storage
 from curate.report import data as collect
 from curate.report.svg import bars, histogram
 
@@ -206,8 +206,8 @@ def _packed(data: collect.RunData) -> str:
     from curate.feed.pack import PACKED, read_pack_manifest
     from curate.feed.shards import PACK_MANIFEST
 
-    folder = os.path.join(data.output, PACKED)
-    if not os.path.isfile(os.path.join(folder, PACK_MANIFEST)):
+    folder = storage.join(data.output, PACKED)
+    if not storage.isfile(storage.join(folder, PACK_MANIFEST)):
         return '<p class="note">Not packed yet: <code>curate pack OUT</code> writes token shards.</p>'
     pack = read_pack_manifest(folder)
     lengths = list(pack.sequences_by_length)
@@ -243,10 +243,10 @@ def render(data: collect.RunData) -> str:
     nav = "".join(f'<a href="#{key}">{escape(title)}</a>' for key, title, _ in SECTIONS)
     body = "".join(f'<section id="{key}"><h2>{escape(title)}</h2>{build(data)}</section>'
                    for key, title, build in SECTIONS)
-    title = f"curate report: {os.path.basename(os.path.abspath(data.output))}"
+    title = f"curate report: {storage.absolute(data.output).rsplit('/', 1)[-1]}"
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head><body>'
-            f"<h1>{escape(title)}</h1><p class=\"meta\">{escape(os.path.abspath(data.output))} · config "
+            f"<h1>{escape(title)}</h1><p class=\"meta\">{escape(storage.absolute(data.output))} · config "
             f"{escape(manifest.config_hash)} · run {escape(manifest.created)} · report "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}</p>{_summary(data)}<nav>{nav}</nav>{body}"
             "</body></html>\n")
@@ -255,9 +255,6 @@ def render(data: collect.RunData) -> str:
 def write_report(output: str, path: str | None = None, tokenizer: str | None = "default") -> str:
     """Write the report of ``output`` (default ``OUT/report.html``); returns its path."""
     data = collect.load(output, tokenizer)
-    path = path or os.path.join(output, REPORT)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(render(data))
-    os.replace(tmp, path)
+    path = path or storage.join(output, REPORT)
+    atomic.write_text(path, render(data))
     return path

@@ -1,0 +1,163 @@
+"""Files that appear whole or not at all, on local disk and in object stores; Parquet through them.
+
+Locally a file is written under ``NAME.tmp`` and renamed when complete. An
+object store has no rename, but it publishes an object only when its upload
+completes (one PUT, or a multipart upload's final call), so the object is
+uploaded under its own key and the upload is completed on :meth:`commit` only;
+anything else (an exception, the object being dropped, a killed process)
+leaves no object behind. Groups of files (a unit's parts, a step, an output)
+are committed by a marker written after them (see ``curate.engine.mapping``,
+``curate.io.checkpoint`` and ``curate.manifest``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.io import storage
+
+TMP = ".tmp"
+
+
+class AtomicFile(io.RawIOBase):
+    """A binary write stream; the file exists under its name only after :meth:`commit`.
+
+    ``close()`` without ``commit()`` (also on garbage collection) throws the
+    content away. ``written`` counts the bytes, the file's size once committed.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.written = 0
+        self._committed = False
+        if storage.is_remote(path):
+            fs, inner = storage.filesystem(path)
+            self._file: Any = storage.guarded(path, lambda: fs.open(inner, "wb"))
+        else:
+            local = storage.absolute(path)
+            os.makedirs(os.path.dirname(local), exist_ok=True)
+            self._file = open(local + TMP, "wb")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        count = self._file.write(data)
+        self.written += len(data) if count is None else count
+        return len(data) if count is None else count
+
+    def tell(self) -> int:
+        return self.written
+
+    def commit(self) -> None:
+        """Publish the file under its name."""
+        if storage.is_remote(self.path):
+            storage.guarded(self.path, self._file.close)
+        else:
+            self._file.close()
+            local = storage.absolute(self.path)
+            os.replace(local + TMP, local)
+        self._committed = True
+        super().close()
+
+    def close(self) -> None:
+        if not self._committed and not self.closed:
+            self._discard()
+        super().close()
+
+    def _discard(self) -> None:
+        if storage.is_remote(self.path):
+            try:
+                self._file.discard()  # aborts a multipart upload; a single PUT was never sent
+            finally:
+                self._file.closed = True  # so the store file's own finaliser never completes the upload
+        else:
+            self._file.close()
+            try:
+                os.remove(storage.absolute(self.path) + TMP)
+            except FileNotFoundError:
+                pass
+
+
+@contextmanager
+def atomic_write(path: str) -> Iterator[AtomicFile]:
+    """A file written in the ``with`` block, committed when the block ends without an exception."""
+    handle = AtomicFile(path)
+    try:
+        yield handle
+    except BaseException:
+        handle.close()
+        raise
+    handle.commit()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    with atomic_write(path) as handle:
+        handle.write(data)
+
+
+def write_text(path: str, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+class ParquetFileWriter:
+    """``pq.ParquetWriter`` into an :class:`AtomicFile`: ``close()`` commits, ``abort()`` leaves nothing."""
+
+    def __init__(self, path: str, schema: pa.Schema, **options: Any) -> None:
+        self.path = path
+        self.file = AtomicFile(path)
+        self.writer = pq.ParquetWriter(self.file, schema, **options)
+
+    def write_table(self, table: pa.Table, **options: Any) -> None:
+        self.writer.write_table(table, **options)
+
+    def close(self) -> int:
+        """Finish and publish the file; returns its size in bytes."""
+        self.writer.close()
+        self.file.commit()
+        return self.file.written
+
+    def abort(self) -> None:
+        self.writer.close()
+        self.file.close()
+
+
+def write_table(table: pa.Table, path: str, **options: Any) -> int:
+    """Write a whole Parquet file atomically; returns its size in bytes."""
+    writer = ParquetFileWriter(path, table.schema, **options)
+    try:
+        writer.write_table(table)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+
+def _source(path: str) -> tuple[str, Any]:
+    if not storage.is_remote(path):
+        return storage.absolute(path), None
+    fs, inner = storage.filesystem(path)
+    return inner, fs
+
+
+def read_table(path: str, columns: list[str] | None = None) -> pa.Table:
+    where, fs = _source(path)
+    return storage.guarded(path, lambda: pq.read_table(where, columns=columns, filesystem=fs))
+
+
+def read_schema(path: str) -> pa.Schema:
+    where, fs = _source(path)
+    return storage.guarded(path, lambda: pq.read_schema(where, filesystem=fs))
+
+
+def parquet_file(path: str) -> pq.ParquetFile:
+    where, fs = _source(path)
+    return storage.guarded(path, lambda: pq.ParquetFile(where, filesystem=fs))
