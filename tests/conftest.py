@@ -11,6 +11,7 @@ import pytest
 
 from curate.documents import DOCUMENT_SCHEMA
 from curate.stage import ORDER
+from tests.s3_server import s3_server  # noqa: F401 (a fixture: a real S3 server on 127.0.0.1)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"

@@ -13,17 +13,18 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pytest
+from rich.console import Console
 
+from curate.inspect import inspect_output
 from curate.io import atomic, storage
 from curate.io.frames import read_frame
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs
 from tests.conftest import REPO, SAMPLE, run_cli
-from tests.s3_server import free_port, make_bucket, s3_server, upload  # noqa: F401 (fixture)
+from tests.s3_server import free_port, make_bucket, upload
 
 DEDUP = str(REPO / "pipelines" / "dedup.yaml")
 CHAIN = "00-read+normalize"  # dedup.yaml's first step: reading and normalize, one unit per input file
@@ -104,60 +105,100 @@ def test_an_unreachable_endpoint_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # the message is under test, not the client's retries
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the message is under test, not the client's retries
+    monkeypatch.setattr(storage, "_FILESYSTEMS", {})  # this process's filesystems read the environment anew
     for args in (("run", DEDUP, "--input", str(SAMPLE), "--output", "s3://nowhere/curated"),
-                 ("run", DEDUP, "--input", "s3://nowhere/raw", "--output", str(tmp_path / "out")),
-                 ("inspect", "s3://nowhere/curated")):
+                 ("run", DEDUP, "--input", "s3://nowhere/raw", "--output", str(tmp_path / "out"))):
         result = run_cli(*args)
         assert result.returncode != 0, args
         assert "cannot reach the object store at http://127.0.0.1:" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 4, result.stderr
     assert not (tmp_path / "out").exists()  # nothing written, nothing presented as complete
+    with pytest.raises(storage.StorageError, match="cannot reach the object store"):
+        inspect_output("s3://nowhere/curated", 3, Console())
 
 
 # ---------------------------------------------------------------- whole runs through the CLI, on Ray
 
 
+def _unit_markers(output: str) -> list[str]:
+    return storage.listdir(f"{output}/_stages/{CHAIN}/_units")
+
+
 @pytest.fixture(scope="module")
 def bucket_run(s3_server):
-    """dedup.yaml on the sample, from s3://curate/raw to s3://curate/curated."""
+    """dedup.yaml on the sample from s3://curate/raw to s3://curate/curated: killed with SIGKILL (driver, Ray and
+    workers) once the first input file's unit is committed, then run again to the end.
+
+    Returns the output URL, the second run's result and what the bucket held after the kill.
+    """
+    from curate.manifest import has_manifest
+
     bucket = make_bucket("curate")
     upload(SAMPLE, f"{bucket}/raw")
     output = f"{bucket}/curated"
-    result = run_cli("run", DEDUP, "--input", f"{bucket}/raw", "--output", output, "--num-cpus", "2")
+    command = ["run", DEDUP, "--input", f"{bucket}/raw", "--output", output, "--num-cpus", "2"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    process = subprocess.Popen([sys.executable, "-m", "curate.cli", *command], cwd=REPO,
+                               env=dict(env, RAY_AUTH_MODE="disabled"), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while not _unit_markers(output) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    killed = {"units": _unit_markers(output), "step_finished": storage.isfile(f"{output}/_stages/{CHAIN}/_SUCCESS.json"),
+              "finished": has_manifest(output), "inspect": None}
+    if not killed["finished"]:
+        killed["inspect"] = run_cli("inspect", output)
+    result = run_cli(*command)
     assert result.returncode == 0, result.stderr
-    return output, result
+    return output, result, killed
 
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_dedup_from_bucket_to_bucket_matches_the_local_run(bucket_run, dedup_run):
-    output, result = bucket_run
+def test_a_run_killed_on_a_bucket_resumes_to_the_output_of_the_local_run(bucket_run, dedup_run):
+    from curate.manifest import read_manifest
+
+    output, result, killed = bucket_run
+    assert killed["units"], "the run was killed before any unit finished"
+    manifest = read_manifest(output)
+    if not killed["finished"]:  # an unfinished output is never presented as complete
+        shown = killed["inspect"]
+        assert shown.returncode != 0 and "no _manifest.json" in shown.stderr and "Traceback" not in shown.stderr
+        if killed["step_finished"]:
+            assert manifest.stages[0].resumed and manifest.stages[1].resumed
+        else:  # resumed unit by unit: the units committed before the kill were not run again
+            assert manifest.stages[1].parts_resumed >= len(killed["units"])
     assert output in result.stdout
     for remote, local in zip(frames(output), frames(str(dedup_run))):
         assert remote.height and remote.equals(local)
-    from curate.manifest import read_manifest
-
-    remote_manifest, local_manifest = read_manifest(output), read_manifest(str(dedup_run))
-    assert remote_manifest.documents == local_manifest.documents
-    assert remote_manifest.output == local_manifest.output  # the same shards, rows and bytes
-    assert [(r.name, r.documents_out, r.dropped) for r in remote_manifest.stages] == \
+    local_manifest = read_manifest(str(dedup_run))
+    assert manifest.documents == local_manifest.documents
+    assert manifest.output == local_manifest.output  # the same shards, rows and bytes
+    assert [(r.name, r.documents_out, r.dropped) for r in manifest.stages] == \
         [(r.name, r.documents_out, r.dropped) for r in local_manifest.stages]
-    assert all(i.path.startswith("s3://curate/raw/") for i in remote_manifest.inputs)
-    for name in storage.listdir(f"{output}/_stages"):  # the checkpoints live in the bucket, with their markers
+    assert all(i.path.startswith("s3://curate/raw/") for i in manifest.inputs)
+    # the checkpoints live in the bucket, each step with its marker, and hold exactly the local run's files:
+    # nothing left over from the units the kill cut short
+    assert storage.listdir(f"{output}/_stages") == sorted(os.listdir(dedup_run / "_stages"))
+    for name in storage.listdir(f"{output}/_stages"):
         assert storage.isfile(f"{output}/_stages/{name}/_SUCCESS.json")
         assert storage.listdir(f"{output}/_stages/{name}") == sorted(os.listdir(dedup_run / "_stages" / name))
 
-    again = run_cli("run", DEDUP, "--input", "s3://curate/raw", "--output", output, "--num-cpus", "2")
-    assert again.returncode == 0, again.stderr
-    assert all(r.resumed for r in read_manifest(output).stages)  # resumed from the bucket's checkpoints
 
+@pytest.mark.slow
+@pytest.mark.ray
+def test_inspect_and_report_read_a_bucket(bucket_run):
+    output, _, _ = bucket_run
     shown = run_cli("inspect", output)
     assert shown.returncode == 0, shown.stderr
     for expected in ("funnel", "exact_dedup", "near_duplicate", "schema: id", output):
         assert expected in shown.stdout
     report = run_cli("report", output, "--tokenizer", "estimate")
     assert report.returncode == 0, report.stderr
+    assert f"{output}/report.html" in report.stdout
     assert "near_duplicate" in storage.read_text(f"{output}/report.html")
 
 
@@ -169,60 +210,17 @@ def test_pack_and_the_loader_read_a_bucket(bucket_run, dedup_run, tmp_path):
     from curate.loader import CurateDataset
     from tests.feed_output import train_tokenizer
 
-    output, _ = bucket_run
+    output, _, _ = bucket_run
     tokenizer = train_tokenizer(str(tmp_path / "tok"))
-    result = run_cli("pack", output, "--tokenizer", tokenizer, "--seq-len", "256")
-    assert result.returncode == 0, result.stderr
+    remote = pack_output(output, PackConfig(tokenizer=tokenizer, seq_len=256))
     local = pack_output(str(dedup_run), PackConfig(tokenizer=tokenizer, seq_len=256, output=str(tmp_path / "packed")))
     packed = f"{output}/_packed"
-    assert storage.isfile(f"{packed}/_pack.json")
-    remote_rows = read_frame([f"{packed}/{s.path}" for s in local.shards])
-    assert remote_rows.equals(read_frame(local.files(str(tmp_path / "packed"))))
+    assert storage.isfile(f"{packed}/_pack.json") and remote.source == output
+    assert [s.path for s in remote.shards] == [s.path for s in local.shards]
+    assert read_frame(remote.files(packed)).equals(read_frame(local.files(str(tmp_path / "packed"))))
 
     documents = [item["id"] for item in CurateDataset(output)]
     assert documents == frames(str(dedup_run))[0]["id"].to_list()
-    rows = [item["tokens"] for item in CurateDataset(packed)]
-    assert len(rows) == local.sequences and sum(rows) == local.document_tokens
-
-
-def _unit_markers(output: str) -> list[str]:
-    return storage.listdir(f"{output}/_stages/{CHAIN}/_units")
-
-
-@pytest.mark.slow
-@pytest.mark.ray
-def test_a_run_killed_on_a_bucket_resumes_to_the_same_output(s3_server, dedup_run):
-    from curate.manifest import has_manifest, read_manifest
-
-    make_bucket("killed")
-    upload(SAMPLE, "s3://killed/raw")
-    output = "s3://killed/curated"
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "curate.cli", "run", DEDUP, "--input", "s3://killed/raw", "--output", output,
-         "--num-cpus", "2"], cwd=REPO, env=dict(env, RAY_AUTH_MODE="disabled"), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
-    while not _unit_markers(output) and process.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)  # kill -9: the driver, Ray and its workers, mid-upload or not
-    process.wait()
-    finished_units = _unit_markers(output)
-    assert finished_units, "the run was killed before any unit finished"
-    step_finished = storage.isfile(f"{output}/_stages/{CHAIN}/_SUCCESS.json")
-    finished = has_manifest(output)
-
-    if not finished:  # an unfinished output is never presented as complete
-        shown = run_cli("inspect", output)
-        assert shown.returncode != 0 and "no _manifest.json" in shown.stderr and "Traceback" not in shown.stderr
-        result = run_cli("run", DEDUP, "--input", "s3://killed/raw", "--output", output, "--num-cpus", "2")
-        assert result.returncode == 0, result.stderr
-        stages = read_manifest(output).stages
-        if step_finished:
-            assert stages[0].resumed and stages[1].resumed
-        else:
-            assert stages[1].parts_resumed >= len(finished_units)
-    for remote, local in zip(frames(output), frames(str(dedup_run))):
-        assert remote.equals(local)
-    # no leftover of the units cut short: the checkpoint holds exactly the parts of the local run
-    assert storage.listdir(f"{output}/_stages/{CHAIN}") == sorted(os.listdir(Path(dedup_run) / "_stages" / CHAIN))
+    rows = [int(item["tokens"]) for item in CurateDataset(packed)]
+    assert len(rows) == local.sequences and sum(rows) == sum(n * c for n, c in local.sequences_by_length.items()) \
+        - local.padding_tokens

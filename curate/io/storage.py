@@ -50,8 +50,8 @@ def filesystem(path: str) -> tuple[Any, str]:
         try:
             _FILESYSTEMS[key] = fsspec.filesystem(protocol, use_listings_cache=False, skip_instance_cache=True)
         except ImportError as exc:
-            raise StorageError(f"{protocol}:// paths need {exc.name or 'an fsspec backend'}: "
-                               f"pip install 'curate[s3]' (or the fsspec package for {protocol}://)") from None
+            hint = " (pip install 'curate[s3]')" if protocol in ("s3", "s3a") else ""
+            raise StorageError(f"{protocol}:// paths need a package that is not installed: {exc}{hint}") from None
         except ValueError as exc:
             raise StorageError(f"{path}: {exc}") from None
     fs = _FILESYSTEMS[key]
@@ -75,11 +75,11 @@ def exists(path: str) -> bool:
     return _kind(path) is not None
 
 
-def _kind(path: str) -> str | None:
+def _kind(path: str, label: str | None = None) -> str | None:
     """``file``, ``directory`` or None (missing) for a URL; fsspec's own isfile/isdir would hide a dead store."""
     fs, inner = filesystem(path)
     try:
-        return guarded(path, lambda: fs.info(inner)).get("type")
+        return guarded(label or path, lambda: fs.info(inner)).get("type")
     except FileNotFoundError:
         return None
 
@@ -238,7 +238,7 @@ def probe(path: str) -> None:
         _kind(path)
         return
     bucket = inner.split("/", 1)[0]
-    if _kind(f"{path.split('://', 1)[0]}://{bucket}") is None:
+    if _kind(f"{path.split('://', 1)[0]}://{bucket}", label=path) is None:
         raise StorageError(f"{path}: bucket {bucket!r} not found (or not visible with these credentials)")
 
 
