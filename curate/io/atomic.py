@@ -109,12 +109,23 @@ def write_text(path: str, text: str) -> None:
 
 
 class ParquetFileWriter:
-    """``pq.ParquetWriter`` into an :class:`AtomicFile`: ``close()`` commits, ``abort()`` leaves nothing."""
+    """``pq.ParquetWriter`` whose file is published by ``close()``; ``abort()`` leaves nothing.
+
+    Locally pyarrow writes ``NAME.tmp`` itself (no Python in the write path) and ``close()`` renames it; in an
+    object store it writes into an :class:`AtomicFile`.
+    """
 
     def __init__(self, path: str, schema: pa.Schema, **options: Any) -> None:
         self.path = path
-        self.file = AtomicFile(path)
-        self.writer = pq.ParquetWriter(self.file, schema, **options)
+        self.file: AtomicFile | None = None
+        if storage.is_remote(path):
+            self.file = AtomicFile(path)
+            sink: Any = self.file
+        else:
+            self.local = storage.absolute(path)
+            os.makedirs(os.path.dirname(self.local), exist_ok=True)
+            sink = self.local + TMP
+        self.writer = pq.ParquetWriter(sink, schema, **options)
 
     def write_table(self, table: pa.Table, **options: Any) -> None:
         self.writer.write_table(table, **options)
@@ -122,12 +133,18 @@ class ParquetFileWriter:
     def close(self) -> int:
         """Finish and publish the file; returns its size in bytes."""
         self.writer.close()
-        self.file.commit()
-        return self.file.written
+        if self.file is not None:
+            self.file.commit()
+            return self.file.written
+        os.replace(self.local + TMP, self.local)
+        return os.path.getsize(self.local)
 
     def abort(self) -> None:
         self.writer.close()
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
+        else:
+            os.remove(self.local + TMP)
 
 
 def write_table(table: pa.Table, path: str, **options: Any) -> int:
