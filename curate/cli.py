@@ -16,8 +16,8 @@ from rich.table import Table
 from curate import __version__
 from curate.annotate.command import annotate_command
 from curate.classify.command import train_classifier_command
-from curate.config import ConfigError, PipelineConfig, load_pipeline
-from curate.io.reader import InputError
+from curate.config import PipelineConfig, load_pipeline
+from curate.errors import ConfigError, InputError
 from curate.manifest import Manifest
 
 console = Console(stderr=True, highlight=False)
@@ -102,8 +102,9 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
     if not config.output:
         _fail("no output: pass --output FOLDER or set 'output' in the pipeline")
 
+    from curate.errors import StageError
     from curate.ray_env import init_ray
-    from curate.runner import StageError, run_pipeline
+    from curate.runner import run_pipeline
 
     try:
         from curate.io.reader import check_inputs, resolve_inputs
