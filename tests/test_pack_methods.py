@@ -102,6 +102,14 @@ def _sourced_output(folder: str, seed: int = 0) -> dict[str, int]:
     return sizes
 
 
+def _cooldown_shares(split: dict, unit: str) -> dict[str, tuple[float, float]]:
+    """Per source: its share of all documents (or characters) and its share of the cool-down's."""
+    by_source = split["by_source"]
+    overall = {s: sum(v.get(unit, 0) for v in shares.values()) for s, shares in by_source.items()}
+    cooled = {s: shares.get("cooldown", {}).get(unit, 0) for s, shares in by_source.items()}
+    return {s: (overall[s] / sum(overall.values()), cooled[s] / sum(cooled.values())) for s in by_source}
+
+
 def test_cooldown_is_a_random_share_of_every_source(tokenizer, tmp_path):
     folder = str(tmp_path / "sourced")
     sizes = _sourced_output(folder)
@@ -109,11 +117,11 @@ def test_cooldown_is_a_random_share_of_every_source(tokenizer, tmp_path):
                            tokenizer=tokenizer)
     split = manifest.metadata_split
     cooldown = split["cooldown"]["documents"]
-    assert abs(cooldown / sum(sizes.values()) - 0.1) < 0.02
-    for source, n in sizes.items():
-        overall = n / sum(sizes.values())
-        in_cooldown = split["documents_by_source"][source]["cooldown"] / cooldown
-        assert abs(in_cooldown - overall) < 0.05, (source, in_cooldown, overall)  # the tail would be all 'omega'
+    characters = split["cooldown"]["characters"] / (split["cooldown"]["characters"] + split["conditioned"]["characters"])
+    assert abs(characters - 0.1) < 0.01 and abs(cooldown / sum(sizes.values()) - 0.1) < 0.02
+    for unit in ("documents", "characters"):
+        for source, (overall, in_cooldown) in _cooldown_shares(split, unit).items():
+            assert abs(in_cooldown - overall) < 0.03, (unit, source)  # the output's tail would be all 'omega'
     rows = _rows(os.path.join(folder, "_packed"))
     cooled = {doc for row in rows if not row["metadata"] for doc in row["doc_ids"]}
     assert len(cooled) == cooldown
@@ -124,6 +132,33 @@ def test_cooldown_is_a_random_share_of_every_source(tokenizer, tmp_path):
     assert again.metadata_split == split  # the same seed draws the same cool-down
     other_cooled = {doc for row in _rows(str(tmp_path / "other")) if not row["metadata"] for doc in row["doc_ids"]}
     assert other.metadata_split["seed"] == 1 and other_cooled != cooled
+    assert len(cooled & other_cooled) < 0.3 * len(cooled)  # another seed, another random pool
+
+
+def test_cooldown_of_whole_contexts_keeps_the_source_mix(tokenizer, tmp_path):
+    """Few units, each of one source (as related documents in one context): the draw is balanced by source."""
+    folder = str(tmp_path / "contexts")
+    sizes = _sourced_output(folder)
+    table = pq.read_table(os.path.join(folder, "part-00000.parquet"))
+    rng = random.Random(2)
+    context, contexts, previous = -1, [], None
+    for source in table["source"].to_pylist():
+        if source != previous or rng.random() < 0.08:  # contexts of about 12 documents, one source each
+            context += 1
+        contexts.append(context)
+        previous = source
+    pq.write_table(table.append_column("context_id", pa.array(contexts, pa.int64())),
+                   os.path.join(folder, "part-00000.parquet"))
+    manifest = pack_output(folder, PackConfig(metadata="source", seq_len=64), tokenizer=tokenizer)
+    assert context + 1 < 300 and manifest.metadata_split["rule"] == "balanced"
+    for source, (overall, in_cooldown) in _cooldown_shares(manifest.metadata_split, "characters").items():
+        assert abs(in_cooldown - overall) < 0.03, source
+    rows = _rows(os.path.join(folder, "_packed"))
+    shares: dict[int, set] = {}
+    for row in rows:
+        shares.setdefault(row["context_id"], set()).add(row["metadata"])
+    assert all(len(s) == 1 for s in shares.values()) and sum(not s.pop() for s in shares.values()) > 5
+    assert sum(sizes.values()) == manifest.documents
 
 
 def test_overflow_pieces_follow_the_reference_odds():

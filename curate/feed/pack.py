@@ -31,11 +31,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curate.feed.contexts import DEFAULT_SEQ_LEN, GROUP, Attention, attention_for, context_tokens
-from curate.feed.cooldown import RULE, conditioned
+from curate.feed.cooldown import BALANCE_MAX, RULES, balanced_cooldown, hashed_cooldown, share_key, unit_characters
 from curate.feed.metadata import prefixes
 from curate.feed.packing import Packer, Row, decompose, is_power_of_two
 from curate.feed.shards import PACK_MANIFEST, ShardWriter, document_shards
@@ -211,7 +212,7 @@ def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokeni
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging)
     sink = _Sink(staging, config, contexts=bool(config.align_contexts))
-    state = _PackState(config, tokenizer, sink)
+    state = _PackState(config, tokenizer, sink, _Shares(files, config))
     for path in files:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=config.batch_documents,
                                                        columns=_columns(path, config)):
@@ -225,7 +226,7 @@ def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokeni
                    "eos_id": tokenizer.eos_id, "vocab_size": tokenizer.backend.get_vocab_size()},
         documents=state.documents, document_tokens=state.document_tokens,
         metadata_documents=state.metadata_documents, metadata_tokens=state.metadata_tokens,
-        metadata_split=state.split.summary(config) if config.metadata else {},
+        metadata_split=state.split.summary(config, state.shares.rule) if config.metadata else {},
         padding_tokens=sum(p.padding for p in state.packers.values()),
         sequences=sum(state.sequences.values()), sequences_by_length=dict(sorted(state.sequences.items())),
         shards=sink.close(),
@@ -238,33 +239,65 @@ def pack_output(output: str, config: PackConfig | None = None, tokenizer: Tokeni
     return manifest
 
 
+class _Shares:
+    """Which documents get the metadata prefix: all but a random cool-down (``curate.feed.cooldown``)."""
+
+    def __init__(self, files: list[str], config: PackConfig) -> None:
+        self.config = config
+        self.rule = "hash"
+        self.cooldown: set[str] | None = None
+        rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+        if config.metadata and 0.0 < config.metadata_share < 1.0 and rows <= BALANCE_MAX:
+            self.rule = "balanced"
+            self.cooldown = balanced_cooldown(unit_characters(self._rows(files)), config.metadata_share, config.seed)
+
+    @staticmethod
+    def _rows(files: list[str]) -> Any:
+        for path in files:
+            names = pq.read_schema(path).names
+            columns = [name for name in ("id", GROUP, "source", "text") if name in names]
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=columns):
+                table = pa.Table.from_batches([batch])
+                none = [None] * table.num_rows
+                chars = pa.compute.utf8_length(table["text"]).fill_null(0).to_pylist()
+                yield from zip(table["id"].to_pylist(), table[GROUP].to_pylist() if GROUP in columns else none,
+                               table["source"].to_pylist() if "source" in columns else none, chars)
+
+    def conditioned(self, doc_id: str, context: Any) -> bool:
+        if not self.config.metadata:
+            return False
+        key = share_key(doc_id, context)
+        if self.cooldown is not None:
+            return key not in self.cooldown
+        return not hashed_cooldown(self.config.seed, self.config.metadata_share, key)
+
+
 class _Split:
     """Documents, characters and tokens of each share (conditioned, cool-down), in all and by source."""
 
     def __init__(self) -> None:
         self.totals: dict[str, dict[str, int]] = {}
-        self.sources: dict[str, dict[str, int]] = {}
+        self.sources: dict[str, dict[str, dict[str, int]]] = {}
 
     def add(self, share: bool, source: str | None, characters: int, tokens: int) -> None:
         name = "conditioned" if share else "cooldown"
-        total = self.totals.setdefault(name, {"documents": 0, "characters": 0, "tokens": 0})
-        total["documents"] += 1
-        total["characters"] += characters
-        total["tokens"] += tokens
-        by_source = self.sources.setdefault(source or "", {"conditioned": 0, "cooldown": 0})
-        by_source[name] += 1
+        for counts, values in ((self.totals.setdefault(name, {}), (characters, tokens)),
+                               (self.sources.setdefault(source or "", {}).setdefault(name, {}), (characters,))):
+            counts["documents"] = counts.get("documents", 0) + 1
+            for key, value in zip(("characters", "tokens"), values):
+                counts[key] = counts.get(key, 0) + value
 
-    def summary(self, config: PackConfig) -> dict[str, Any]:
-        return {"rule": RULE, "seed": config.seed, "share": config.metadata_share,
+    def summary(self, config: PackConfig, rule: str) -> dict[str, Any]:
+        return {"rule": rule, "how": RULES[rule], "seed": config.seed, "share": config.metadata_share,
                 "key": "context_id (whole contexts), else id", **self.totals,
-                "documents_by_source": dict(sorted(self.sources.items()))}
+                "by_source": dict(sorted(self.sources.items()))}
 
 
 class _PackState:
     """Documents in, packed rows out: prefixes, tokenisation, and a packer per row length and share."""
 
-    def __init__(self, config: PackConfig, tokenizer: Tokenizer, sink: _Sink) -> None:
-        self.config, self.tokenizer, self.sink = config, tokenizer, sink
+    def __init__(self, config: PackConfig, tokenizer: Tokenizer, sink: _Sink, shares: _Shares) -> None:
+        self.config, self.tokenizer, self.sink, self.shares = config, tokenizer, sink, shares
         self.prefix_ids: dict[str, np.ndarray] = {}
         self.packers: dict[tuple[int, bool], Packer] = {}
         self.sequences: dict[int, int] = {}
@@ -291,8 +324,7 @@ class _PackState:
         heads = self._prefixes(batch, len(texts))
         sources = batch.column("source").to_pylist() if "source" in batch.schema.names else [None] * len(ids)
         for row, tokens in enumerate(self.tokenizer.encode(texts)):
-            metadata = bool(self.config.metadata) and conditioned(self.config.seed, self.config.metadata_share,
-                                                                  ids[row], contexts[row])
+            metadata = self.shares.conditioned(ids[row], contexts[row])
             if self.config.align_contexts and contexts[row] != self.context.get(metadata, object()):
                 packer = self._packer(self.config.length, metadata)
                 packer.flush()  # a new context starts a new row
