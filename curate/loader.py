@@ -55,12 +55,12 @@ try:
 except ImportError as exc:  # pragma: no cover - torch is an optional extra
     raise ImportError("curate.loader needs PyTorch: pip install 'curate[embed]' (or torch)") from exc
 
+from curate.feed.contexts import GROUP
 from curate.feed.readers import ContextRuns, Equalize, Unit, equal_count, split_spans
 from curate.feed.shards import PACK_MANIFEST, document_shards
 from curate.manifest import MANIFEST
 
 TENSOR_COLUMNS = ("input_ids", "loss_mask", "doc_starts", "doc_offsets")
-GROUP = "context_id"
 CONTEXT_SHUFFLE = 1024  # contexts in the shuffle buffer when in-context-pretraining data is read with the default
 
 __all__ = ["CurateDataset", "Unit"]
@@ -164,6 +164,7 @@ class CurateDataset(IterableDataset):
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank {self.rank} is outside world size {self.world_size}")
         self._row_groups = [_row_group_sizes(f) for f in self.files]  # every reader plans the same units from these
+        self._starts = [[0, *itertools.accumulate(groups)] for groups in self._row_groups]  # first row of each group
         self._runs = [self._context_runs(f) for f in self.files] if group_column else None
         self._yielded = 0
         self._skip = 0
@@ -224,7 +225,7 @@ class CurateDataset(IterableDataset):
                    for u in span)
 
     def _offset(self, unit: Unit) -> int:
-        return sum(self._row_groups[unit.file][:unit.row_group])
+        return self._starts[unit.file][unit.row_group]
 
     def _context_runs(self, path: str) -> ContextRuns:
         keys = pq.read_table(path, columns=[self.group_column])[self.group_column]
