@@ -1,9 +1,12 @@
 """Feeding figures on a run's output: rows per rank, the MeCo cool-down mix, dataset decomposition's draws.
 
+    python benchmarks/feeding.py [--smoke] [--output OUT]   # all three (OUT default: out/default, else the sample)
     python benchmarks/feeding.py ranks OUT/_packed --world 2 [--workers 0] [--equalize pad|drop|none]
     python benchmarks/feeding.py cooldown OUT [--share 0.9] [--seed 0]
     python benchmarks/feeding.py buckets PACKED_WITH_BUCKETS [--tokens-per-batch 16384] [--cycles 8] [--epochs 200]
 
+Without a command, all three run on ``--output`` (``out/default`` when ``make pipeline`` wrote it; else, or
+with ``--smoke``, the bundled sample's documents in file order, packed into a temporary folder).
 ``ranks`` iterates ``CurateDataset`` through a ``DataLoader`` per rank and counts the rows each rank gets.
 ``cooldown`` compares, per source, the share of documents overall with the share in the cool-down: of the
 seeded random draw ``curate pack`` makes (read from a fresh pack's ``_pack.json``) and, as the baseline, of
@@ -41,7 +44,7 @@ def ranks(args: argparse.Namespace) -> None:
     print(f"{args.folder}: {args.world} ranks x {args.workers} workers, equalize={args.equalize}: rows per rank {counts}")
 
 
-def cooldown(args: argparse.Namespace) -> None:
+def cooldown(args: argparse.Namespace) -> tuple[float, float]:
     import polars as pl
 
     from curate.feed.pack import PackConfig, pack_output
@@ -74,6 +77,7 @@ def cooldown(args: argparse.Namespace) -> None:
             worst_new, worst_old = max(worst_new, abs(new - share)), max(worst_old, abs(old_share - share))
             print(f"{source:28s} {share:8.3f} {new:8.3f} {old_share:8.3f}")
         print(f"largest gap to a source's overall share: drawn {worst_new:.3f}, old tail {worst_old:.3f}")
+    return 100 * worst_new, 100 * worst_old  # of characters, the last table
 
 
 def buckets(args: argparse.Namespace) -> None:
@@ -117,9 +121,47 @@ def buckets(args: argparse.Namespace) -> None:
     print(f"one epoch of real batches: {len(seen)} batches, tokens per batch {sorted({t for _, t in seen})}")
 
 
+def everything(args: argparse.Namespace) -> None:
+    from benchmarks._compare import compare
+    from curate.feed.pack import PackConfig, pack_output
+
+    with tempfile.TemporaryDirectory() as scratch:
+        output = args.output
+        if args.smoke or not os.path.isfile(os.path.join(output, "_manifest.json")):
+            output = _sample_output(os.path.join(scratch, "sample"), 400 if args.smoke else None)
+        packed, buckets_folder = os.path.join(scratch, "packed"), os.path.join(scratch, "dd")
+        pack_output(output, PackConfig(output=packed, seq_len=512 if args.smoke else None))
+        for world, workers, equalize in ((2, 0, "none"), (2, 0, "pad"), (2, 0, "drop"), (4, 2, "pad")):
+            ranks(argparse.Namespace(folder=packed, world=world, workers=workers, equalize=equalize, light=True))
+        gaps = cooldown(argparse.Namespace(output=output, share=0.9, seed=0))
+        compare("MeCo cool-down: largest gap between a source's share of characters overall and in the cool-down",
+                "last 10% of output order", gaps[1], gaps[0], "points", higher_is_better=False)
+        pack_output(output, PackConfig(output=buckets_folder, buckets=True, seq_len=1024 if args.smoke else 8192))
+        buckets(argparse.Namespace(folder=buckets_folder, tokens_per_batch=2048 if args.smoke else 16384,
+                                   cycles=2 if args.smoke else 8, epochs=5 if args.smoke else 200, seed=0))
+
+
+def _sample_output(folder: str, limit: int | None) -> str:
+    """The bundled sample's documents, in file order, as a run output folder (no manifest)."""
+    import pyarrow.parquet as pq
+
+    from benchmarks._corpora import sample_table
+
+    table = sample_table().select(["id", "text", "source"])
+    os.makedirs(folder)
+    if limit:  # every k-th document: all sources, still in file order
+        table = table.take(list(range(0, table.num_rows, max(table.num_rows // limit, 1))))
+    pq.write_table(table, os.path.join(folder, "part-00000.parquet"))
+    return folder
+
+
 def main() -> None:
+    from benchmarks._compare import add_smoke_flag
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    add_smoke_flag(parser)
+    parser.add_argument("--output", default="out/default", help="a run's output folder (no command: all figures)")
+    commands = parser.add_subparsers(dest="command")
     p = commands.add_parser("ranks")
     p.add_argument("folder")
     p.add_argument("--world", type=int, default=2)
@@ -137,7 +179,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    {"ranks": ranks, "cooldown": cooldown, "buckets": buckets}[args.command](args)
+    {"ranks": ranks, "cooldown": cooldown, "buckets": buckets, None: everything}[args.command](args)
 
 
 if __name__ == "__main__":
