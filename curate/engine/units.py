@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 
 from curate.documents import MAX_CHILDREN
 from curate.engine import features as features_io
-from curate.engine.errors import StageError
 from curate.engine.snapshot import PartView, read_view
+from curate.errors import StageError
 from curate.io import atomic, storage
 from curate.io.reader import REPAIRED, InputFile, ReaderConfig, read_file
 from curate.stage import (

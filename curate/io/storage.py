@@ -18,12 +18,10 @@ import os
 import shutil
 from typing import Any, BinaryIO
 
+from curate.errors import StorageError as StorageError
+
 LOCAL_SCHEMES = ("file://",)
 BUCKET_SCHEMES = ("s3", "s3a", "gs", "gcs")  # the first path component is a bucket that must exist
-
-
-class StorageError(Exception):
-    """An object store cannot be reached or refuses access: one clear line for the user."""
 
 
 def is_remote(path: str | os.PathLike[str]) -> bool:
