@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 
 import polars as pl
@@ -51,8 +52,9 @@ def test_hugging_face_datasets_loads_the_shards(folders, tmp_path, monkeypatch):
     packed = datasets.load_dataset("parquet", data_files=sorted(glob.glob(os.path.join(out, "_packed", "*.parquet"))),
                                    split="train", cache_dir=cache)
     assert len(packed) == fixed.sequences and len(packed[0]["input_ids"]) == 64
-    torch_rows = packed.with_format("torch")[:2]["input_ids"]
-    assert tuple(torch_rows.shape) == (2, 64)
+    assert packed.with_format("numpy")[:2]["input_ids"].shape == (2, 64)
+    if importlib.util.find_spec("torch") is not None:  # the full install; the light one has no PyTorch
+        assert tuple(packed.with_format("torch")[:2]["input_ids"].shape) == (2, 64)
     documents = datasets.load_dataset("parquet", data_files=os.path.join(out, "*.parquet"), split="train",
                                       cache_dir=cache)
     assert documents["id"] == truth["ids"]
