@@ -57,18 +57,20 @@ def _c4_bad_word_regex():
     return re.compile(r"(?:\W|^)({})(?:\W|$)".format("|".join(re.escape(w) for w in words)))
 
 
-def datatrove_keeps(name: str, texts: Sequence[str]) -> np.ndarray:
-    """DataTrove's decision (True: kept) per text."""
+def datatrove_keeps(names: Sequence[str], texts: Sequence[str]) -> dict[str, np.ndarray]:
+    """DataTrove's decision (True: kept) per text for each named pair, one document at a time through all
+    of them (so DataTrove's own cache tokenizes each text once for its word-based filters)."""
     from datatrove.data import Document
 
-    filters = datatrove_filters(name)
-    kept = np.ones(len(texts), dtype=bool)
+    filters = {name: datatrove_filters(name) for name in names}
+    kept = {name: np.ones(len(texts), dtype=bool) for name in names}
     for i, text in enumerate(texts):
-        for dt_filter in filters:
-            result = dt_filter.filter(Document(text=text, id=str(i)))
-            if result is not True and (isinstance(result, tuple) or not result):
-                kept[i] = False
-                break
+        for name, pair in filters.items():
+            for dt_filter in pair:
+                result = dt_filter.filter(Document(text=text, id=str(i)))
+                if result is not True and (isinstance(result, tuple) or not result):
+                    kept[name][i] = False
+                    break
     return kept
 
 

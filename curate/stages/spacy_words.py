@@ -219,3 +219,9 @@ def _sentencizer():
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     return nlp
+
+
+def clear_cache() -> None:
+    """Forget every cached chunk and token (the next batch tokenizes all its chunks again)."""
+    global _VOCABULARY
+    _VOCABULARY = Vocabulary()
