@@ -18,6 +18,7 @@ TRICKY = ["Don't stop, it's fine: the U.S. (and e.g. Mr. Smith) paid $9.3bn -- o
           "cannot Cannot dont gonna Im I'm we'll end. end, (end) \"end\" END. McD. d.\" St.) obj): ok?!",
           "well-known state-of-the-art 3.14 1,000 50% #tag @user http://example.com/a?b=c a/b <b>x</b>",
           "Ελληνικά. Русский, язык! 中文测试。 日本語のテキスト。 عربي؟ ქართული. emoji 🖕 ok",
+          "Rosneft's it's well-known co-op 12:30:01 1999, 42; A. X. (a) a. kulan-a. I'm-fine 3-4 e-mail's",
           "tabs\there  two  spaces\u00a0nbsp\u2028line\u3000ideo and trailing ... … ..", ""]
 
 

@@ -107,26 +107,33 @@ def gopher_repetition(text: pa.Array, top_ngrams: tuple[int, ...], dup_ngrams: t
 
 def _ngram_values(tokens: Tokens, length: np.ndarray, top_ngrams: tuple[int, ...],
                   dup_ngrams: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """Top n-gram shares (every n-gram counted) and greedy duplicate n-gram shares, over ``len(text)``.
+    """Top n-gram shares (an n-gram that occurs once counts too) and greedy duplicate n-gram shares, over
+    ``len(text)``.
 
-    Every n-gram is kept up to the largest top n; after that only repeated ones
-    (an (n+1)-gram repeats only if its n-gram prefix does).
+    Only repeated n-grams are followed from one n to the next (an (n+1)-gram
+    repeats only if its n-gram prefix does). A document without a repeated
+    n-gram has its first n-gram as its top one (every count is 1; DataTrove's
+    counter keeps the first of equals).
     """
     doc, n_docs = tokens.doc, tokens.n_docs
     ids = tokens.ids.astype(np.uint64) + np.uint64(1)
     length_sums = np.concatenate([[0.0], np.cumsum(tokens.prop("length"))])
+    token_counts = tokens.count()
+    first_token = np.searchsorted(doc, np.arange(n_docs))
     starts = bigram_starts(doc)
     hashes = combine(ids[starts], ids[starts + 1])
     out: dict[str, np.ndarray] = {}
-    for n in range(2, max(dup_ngrams) + 1):
+    for n in range(2, max(*dup_ngrams, *top_ngrams) + 1):
         counts, groups = occurrence_counts(hashes, doc[starts])
+        repeated = counts > 1
+        starts, hashes, groups, counts = starts[repeated], hashes[repeated], groups[repeated], counts[repeated]
         gram_chars = length_sums[starts + n] - length_sums[starts]
         if n in top_ngrams:
-            out[f"top_{n}gram_ratio"] = ratio(_top_chars(starts, counts, doc, gram_chars + n - 1, n_docs), length)
-        if n >= max(top_ngrams):
-            repeated = counts > 1
-            starts, hashes, groups, gram_chars = starts[repeated], hashes[repeated], groups[repeated], \
-                gram_chars[repeated]
+            top = _top_chars(starts, counts, doc, gram_chars + n - 1, n_docs)
+            single = (top == 0) & (token_counts >= n)
+            first = first_token[single]
+            top[single] = length_sums[first + n] - length_sums[first] + n - 1
+            out[f"top_{n}gram_ratio"] = ratio(top, length)
         if n in dup_ngrams:
             out[f"dup_{n}gram_ratio"] = ratio(_greedy_duplicates(starts, groups, doc[starts], gram_chars, n, n_docs),
                                               length)

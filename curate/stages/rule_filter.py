@@ -25,7 +25,6 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
-
 from pydantic import Field
 
 from curate.config import ConfigError

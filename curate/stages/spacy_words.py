@@ -35,7 +35,8 @@ DATATROVE_PUNCTUATION = ("!/—”:％１〈&(、━\\【#%「」，】；+^]~�
 # Chunk shapes (RE2, one group per token) that spaCy's English tokenizer splits exactly by their groups,
 # unless the chunk or a group is one of its special cases: letters; letters and one of , ; : ! ?; ASCII
 # letters ending in a lower-case one, and a full stop; an opening quote or parenthesis and ASCII letters (and
-# one of , ; : ! ?); ASCII letters and a closing parenthesis. Checked against spaCy itself in the tests.
+# one of , ; : ! ?); ASCII letters and a closing parenthesis; letters and 's; two ASCII words joined by a
+# hyphen; digits (and colons, as in times); digits and one of , ; :. Checked against spaCy in the tests.
 PLAIN_SHAPES = (
     r"^(?P<a>\pL+)$",
     r"^(?P<a>\pL+)(?P<b>[,;:!?])$",
@@ -43,6 +44,10 @@ PLAIN_SHAPES = (
     r'^(?P<a>["(])(?P<b>[A-Za-z]+)$',
     r'^(?P<a>["(])(?P<b>[A-Za-z]+)(?P<c>[,;:!?])$',
     r"^(?P<a>[A-Za-z]+)(?P<b>\))$",
+    r"^(?P<a>\pL+)(?P<b>'s)$",
+    r"^(?P<a>[A-Za-z]+)(?P<b>-)(?P<c>[A-Za-z]+)$",
+    r"^(?P<a>[0-9]+(?::[0-9]+)*)$",
+    r"^(?P<a>[0-9]+)(?P<b>[,;:])$",
 )
 # Chunks cached per process before the cache starts again (a bound on memory for long runs).
 _MAX_CACHED_CHUNKS = 2_000_000
@@ -56,9 +61,13 @@ def spacy_available() -> bool:
 
 @lru_cache(maxsize=1)
 def _tokenizer():
+    """spaCy's blank English pipeline, used only to split text: its lexical attributes (shape, number-likeness
+    ...), which spaCy computes for every new token and which splitting never reads, are switched off."""
     import spacy
 
-    return spacy.blank("en")
+    nlp = spacy.blank("en")
+    nlp.vocab.lex_attr_getters = {}
+    return nlp
 
 
 @dataclass
@@ -75,19 +84,22 @@ class Vocabulary:
         if found is None:
             found = self.ids[text] = len(self.texts)
             self.texts.append(text)
-            for name, measure in _PROPERTIES.items():
-                self.props[name].append(measure(text))
         return found
 
     def array(self, name: str) -> np.ndarray:
-        return np.asarray(self.props[name])
+        """A property of every token seen so far (measured once per token, when first asked for)."""
+        values = self.props[name]
+        if len(values) < len(self.texts):
+            measure = _PROPERTIES[name]
+            values.extend(measure(text) for text in self.texts[len(values):])
+        return np.asarray(values)
 
     def add_chunks(self, chunks: list[str]) -> None:
         """Cache the token ids of new chunks: chunks of a few plain shapes (:data:`PLAIN_SHAPES`) are split
         by their groups, the others are tokenized in one spaCy call."""
         if len(self.chunks) + len(chunks) > _MAX_CACHED_CHUNKS:
             self.chunks.clear()
-        special = _special_cases()
+        special, changed = _special_cases()
         rest = pa.array(chunks, pa.string())
         for shape in PLAIN_SHAPES:
             matched = pc.extract_regex(rest, shape)
@@ -97,7 +109,7 @@ class Vocabulary:
             groups = matched.filter(pa.array(hit)).flatten()
             missed = []
             for chunk, *parts in zip(rest.filter(pa.array(hit)).to_pylist(), *(g.to_pylist() for g in groups)):
-                if chunk in special or any(part in special for part in parts):
+                if chunk in special or any(part in changed for part in parts):
                     missed.append(chunk)
                 else:
                     self.chunks[chunk] = np.array([self.token_id(part) for part in parts], dtype=np.int64)
@@ -106,12 +118,13 @@ class Vocabulary:
             self._tokenize(rest.to_pylist())
 
     def _tokenize(self, chunks: list[str]) -> None:
+        joined = " ".join(chunks)
         ends = np.cumsum([len(chunk) + 1 for chunk in chunks])
-        doc = _tokenizer().tokenizer(" ".join(chunks))
-        owners = np.searchsorted(ends, np.array([token.idx for token in doc], dtype=np.int64), side="right")
+        spans = _tokenizer().tokenizer(joined).to_array(["IDX", "LENGTH"]).reshape(-1, 2).tolist()
+        owners = np.searchsorted(ends, np.array([start for start, _ in spans], dtype=np.int64), side="right")
         grouped: list[list[int]] = [[] for _ in chunks]
-        for owner, token in zip(owners.tolist(), doc):
-            text = token.text.strip()  # DataTrove's strip_strings: whitespace tokens go
+        for owner, (start, size) in zip(owners.tolist(), spans):
+            text = joined[start:start + size].strip()  # DataTrove's strip_strings: whitespace tokens go
             if text:
                 grouped[owner].append(self.token_id(text))
         for chunk, ids in zip(chunks, grouped):
@@ -119,8 +132,14 @@ class Vocabulary:
 
 
 @lru_cache(maxsize=1)
-def _special_cases() -> frozenset[str]:
-    return frozenset(_tokenizer().tokenizer.rules)
+def _special_cases() -> tuple[frozenset[str], frozenset[str]]:
+    """The tokenizer's special cases, and those of them that do not stay one token as they are (a chunk in
+    the first may still be split as a whole; a piece in the second would be split further)."""
+    from spacy.attrs import ORTH
+
+    rules = _tokenizer().tokenizer.rules
+    changed = {key for key, tokens in rules.items() if [token.get(ORTH) for token in tokens] != [key]}
+    return frozenset(rules), frozenset(changed)
 
 
 @lru_cache(maxsize=1)
