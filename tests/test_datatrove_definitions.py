@@ -62,3 +62,13 @@ def test_decisions_agree_with_datatrove_on_the_sample():
         agreement = float(np.mean(curate_keeps(name, table, "datatrove") == reference[name]))
         assert agreement >= 0.995, (name, agreement)
         assert 0 < reference[name].sum() < len(texts)  # both decisions occur: the comparison can fail
+
+
+def test_words_stay_the_same_when_the_chunk_cache_starts_again(monkeypatch):
+    import curate.stages.spacy_words as module
+
+    first = spacy_words(pa.array(TRICKY)).texts().to_pylist()
+    monkeypatch.setattr(module, "_MAX_CACHED_CHUNKS", 5)
+    assert spacy_words(pa.array(TRICKY[::-1])).texts().to_pylist() == \
+        [w for text in TRICKY[::-1] for w in split_into_words(text)]
+    assert spacy_words(pa.array(TRICKY)).texts().to_pylist() == first

@@ -97,8 +97,6 @@ class Vocabulary:
     def add_chunks(self, chunks: list[str]) -> None:
         """Cache the token ids of new chunks: chunks of a few plain shapes (:data:`PLAIN_SHAPES`) are split
         by their groups, the others are tokenized in one spaCy call."""
-        if len(self.chunks) + len(chunks) > _MAX_CACHED_CHUNKS:
-            self.chunks.clear()
         special, changed = _special_cases()
         rest = pa.array(chunks, pa.string())
         for shape in PLAIN_SHAPES:
@@ -194,6 +192,9 @@ def spacy_words(text: pa.Array) -> Tokens:
     distinct = encoded.dictionary.to_pylist()
     cache = _VOCABULARY.chunks
     new = [chunk for chunk in distinct if chunk not in cache]
+    if len(cache) + len(new) > _MAX_CACHED_CHUNKS:  # start again: a bound on memory for long runs
+        cache.clear()
+        new = distinct
     if new:
         _VOCABULARY.add_chunks(new)
     per_chunk = [cache[chunk] for chunk in distinct]
