@@ -93,7 +93,7 @@ def test_repetition_lines_and_paragraphs():
 
 def test_c4_rules_and_line_removal():
     good = "\n".join([PROSE, "Menu", "Please enable JavaScript to view this page."])
-    texts = [good, "Lorem ipsum dolor sit amet. " + PROSE, PROSE + " int main() { }", PROSE + " You bastard.",
+    texts = [good, "Lorem ipsum dolor sit amet. " + PROSE, PROSE + " Its block { x } is short.", PROSE + " You bastard.",
              "One sentence only here."]
     out, stats = C4Filter().process_batch(documents(texts))
     assert column(out, DROP_REASON) == [None, "lorem_ipsum", "curly_bracket", "bad_words", "too_few_sentences"]
@@ -106,6 +106,34 @@ def test_c4_rules_and_line_removal():
         C4Filter(bad_words_file="nope.txt")
 
 
+@pytest.mark.parametrize("definition", ["paper", "datatrove"])
+def test_c4_looks_for_curly_brackets_and_lorem_ipsum_only_in_candidate_lines(definition):
+    """As C4 (and DataTrove): a line C4 would remove anyway (no terminal punctuation, under 3 words, or
+    mentioning javascript) does not drop the page for its '{' or 'lorem ipsum'."""
+    texts = ["\n".join([PROSE, "int main() { return 0; }"]), "\n".join([PROSE, "Lorem ipsum"]),
+             "\n".join([PROSE, "Enable javascript: { a } now."]), "\n".join([PROSE, "Here a { b } is."])]
+    out, _ = C4Filter(definition=definition).process_batch(documents(texts))
+    assert column(out, DROP_REASON) == [None, None, None, "curly_bracket"]
+
+
+def test_c4_and_fineweb_terminal_punctuation():
+    """C4 ends lines with . ? ! " ' only; FineWeb with the sentence terminators of every script (no
+    closing curly quotes, no ellipsis)."""
+    lines = ["The words “end here”", "This one trails off…", "Dies ist das Ende.", "这是结尾。"]
+    out, _ = C4Filter(mode="annotate").process_batch(documents(["\n".join(lines)]))
+    assert column(out, "c4_terminal_punct_line_ratio") == [0.25]
+    out, _ = FineWebFilter(mode="annotate").process_batch(documents(["\n".join(lines)]))
+    assert column(out, "fineweb_line_punct_ratio") == [0.5]
+
+
+def test_c4_default_bad_words_are_ldnoobw():
+    texts = [PROSE + " It was a queer and gay day, said Dick.", PROSE + " The film is porn."]
+    out, _ = C4Filter(mode="annotate", min_sentences=None).process_batch(documents(texts))
+    assert column(out, "c4_bad_words") == [1, 1]  # "dick" is on the list, "queer" and "gay" are not
+    out, _ = C4Filter(mode="annotate", min_sentences=None, definition="datatrove").process_batch(documents(texts))
+    assert column(out, "c4_bad_words") == [1, 1]
+
+
 def test_fineweb_rules():
     listing = "\n".join(["Home", "About", "Contact", "Products", "Login"] * 3)
     out, _ = FineWebFilter().process_batch(documents([PROSE, listing, PROSE + "\n" + "This exact same line is repeated here again.\n" * 3]))
@@ -113,9 +141,10 @@ def test_fineweb_rules():
     assert column(out, "fineweb_short_line_ratio")[1] == 1.0
 
 
+@pytest.mark.parametrize("definition", ["paper", "datatrove"])
 @pytest.mark.parametrize("stage", ALL, ids=lambda cls: cls.name)
-def test_bad_input_gets_values_without_errors(stage):
-    out, _ = stage(mode="annotate").process_batch(documents(BAD_INPUT))
+def test_bad_input_gets_values_without_errors(stage, definition):
+    out, _ = stage(mode="annotate", definition=definition).process_batch(documents(BAD_INPUT))
     prefix = stage.prefix
     for name in out.column_names:
         if name.startswith(prefix) and name != f"{stage.name}_reason":

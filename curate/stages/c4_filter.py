@@ -2,25 +2,29 @@
 Unified Text-to-Text Transformer", section 2.2), with the published thresholds, as DataTrove and Dolma
 apply them.
 
-C4 judges lines first: a line is *kept* if it ends with terminal punctuation
-(not an ellipsis), has at least 3 words, does not mention "javascript" and
-contains no cookie or privacy-policy phrase. A document then fails if it
-contains "lorem ipsum", a curly bracket, a bad word, or fewer than 5 sentences
-in its kept lines. With ``remove_lines: true`` the text is replaced by its
-kept lines, as C4 did (off by default: a filter that edits text surprises).
+C4 judges lines first: a *candidate* line ends with terminal punctuation
+(``. ? ! " '``, not ``...``) and has at least 3 words; a candidate is *kept*
+unless it mentions "javascript" or a cookie or privacy-policy phrase. A
+document then fails if a candidate line contains "lorem ipsum", a candidate
+line not dropped for "javascript" contains a curly bracket (C4 looks for
+``{`` only there, so code-like lines that C4 would remove anyway do not
+drop the page), the text has a bad word, or its kept lines have fewer than 5
+sentences. With ``remove_lines: true`` the text is replaced by its kept
+lines, as C4 did (off by default: a filter that edits text surprises).
 
-Bad words: the English list (418 words) shipped by the ``profanityfilter``
-package, read from its data file (the C4 list, LDNOOBW, is not in any package;
-like it, this list also flags words such as "gay" or "breasts" that are not
-offensive in most uses); ``bad_words_file`` takes another list, one word or
-phrase per line. Sentences are counted with a regular
-expression (runs of ``.!?`` and the like followed by a space or the end of the
-line, at least one per kept line), not a trained sentence splitter.
+Bad words: the English LDNOOBW list that C4 used (377 words and phrases,
+shipped in ``curate/stages/data`` under CC BY 4.0, see the README there),
+matched as whole lower-cased words (``paper``) or with C4's own regular
+expression (``datatrove``); ``bad_words_file`` takes another list, one word
+or phrase per line. Like every blunt list it flags ordinary uses ("Moby
+Dick", "sex" in a biology text). Sentences are counted with a regular
+expression in ``paper`` (runs of ``.!?`` and the like followed by a space or
+the end of the line, at least one per kept line) and with spaCy's sentencizer
+in ``datatrove``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from functools import lru_cache
@@ -32,12 +36,13 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from curate.errors import ConfigError
-from curate.stage import FilterParams
-from curate.stages.rule_filter import Rule, RuleFilter
+from curate.stages import datatrove_rules
+from curate.stages.rule_filter import Rule, RuleFilter, RuleParams
 from curate.stages.text_units import (
+    C4_TERMINAL_PUNCTUATION,
     ELLIPSIS_END,
     HAS_CONTENT,
-    TERMINAL_PUNCTUATION,
+    Pieces,
     bare_words,
     ends_with_any,
     ratio,
@@ -48,16 +53,18 @@ from curate.stages.text_units import (
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
                   "use cookies")
 SENTENCE_END = r"[.!?…。！？]+[\"'”’)\]]*(\s|$)"
+LDNOOBW_EN = os.path.join(os.path.dirname(__file__), "data", "ldnoobw_en.txt")
 
 
-class C4FilterParams(FilterParams):
-    filter_lorem_ipsum: bool = Field(True, description="Drop documents containing 'lorem ipsum'.")
-    filter_curly_bracket: bool = Field(True, description="Drop documents containing '{' (C4's guard against code; "
-                                                         "turn off for documentation and code).")
+class C4FilterParams(RuleParams):
+    filter_lorem_ipsum: bool = Field(True, description="Drop documents with 'lorem ipsum' in a candidate "
+                                                     "line.")
+    filter_curly_bracket: bool = Field(True, description="Drop documents with '{' in a candidate line (C4's "
+                                                         "guard against code; turn off for documentation).")
     max_bad_word_ratio: float | None = Field(0.0, ge=0, le=1, description="Drop documents whose share of bad words "
                                                                           "is larger (0.0: any bad word, as C4).")
     bad_words_file: str | None = Field(None, description="A bad-word list, one word or phrase per line "
-                                                         "(default: the profanityfilter list).")
+                                                         "(default: C4's list, LDNOOBW English).")
     min_sentences: int | None = Field(5, ge=0, description="Drop documents with fewer sentences in kept lines.")
     min_words_per_line: int = Field(3, ge=0, description="Lines with fewer words are not kept.")
     require_terminal_punct: bool = Field(True, description="Lines not ending in terminal punctuation are not kept.")
@@ -94,23 +101,29 @@ class C4Filter(RuleFilter):
 
     def measure(self, text: pa.Array) -> dict[str, Any]:
         p: C4FilterParams = self.params  # type: ignore[assignment]
-        lines = split_lines(text)
+        if self.datatrove:
+            lines, line_words, long_word = datatrove_rules.c4_lines(text)
+            terminal = datatrove_rules.c4_terminal(lines)
+        else:
+            lines = split_lines(text)
+            line_words = np.asarray(pc.list_value_length(pc.utf8_split_whitespace(lines.values)), dtype=np.int64)
+            long_word = np.zeros(len(line_words), dtype=bool)
+            terminal = ends_with_any(lines, C4_TERMINAL_PUNCTUATION) & ~lines.matches(ELLIPSIS_END)
         lower = pc.utf8_lower(lines.values)
-        terminal = ends_with_any(lines, TERMINAL_PUNCTUATION) & ~lines.matches(ELLIPSIS_END)
-        short = np.asarray(pc.list_value_length(pc.utf8_split_whitespace(lines.values)), dtype=np.int64) \
-            < p.min_words_per_line
+        short = line_words < p.min_words_per_line
         javascript = np.asarray(pc.match_substring(lower, "javascript"), dtype=bool)
         policy = np.asarray(pc.match_substring_regex(lower, "|".join(POLICY_PHRASES)), dtype=bool)
-        kept = ~short
+        candidate = ~short & ~long_word
         if p.require_terminal_punct:
-            kept &= terminal
+            candidate &= terminal
+        kept = candidate.copy()
         if p.filter_javascript_lines:
             kept &= ~javascript
+        curly_checked = kept.copy()
         if p.filter_policy_lines:
             kept &= ~policy
-        sentences = np.maximum(1, np.asarray(pc.count_substring_regex(lines.values, SENTENCE_END), dtype=np.int64))
         line_count = lines.count()
-        words, bad = _bad_words(text, p.bad_words_file)
+        words, bad = _bad_words(text, p.bad_words_file, self.datatrove)
         measured: dict[str, Any] = {
             "lines": line_count,
             "terminal_punct_line_ratio": ratio(lines.count(terminal), line_count),
@@ -118,9 +131,11 @@ class C4Filter(RuleFilter):
             "javascript_lines": lines.count(javascript),
             "policy_lines": lines.count(policy),
             "kept_lines": lines.count(kept),
-            "sentences": lines.sum(sentences, kept).astype(np.int64),
-            "has_lorem_ipsum": np.asarray(pc.match_substring(text, "lorem ipsum", ignore_case=True), dtype=bool),
-            "has_curly_bracket": np.asarray(pc.match_substring(text, "{"), dtype=bool),
+            "sentences": self._sentences(lines, kept),
+            "has_lorem_ipsum": lines.count(candidate & np.asarray(pc.match_substring(lower, "lorem ipsum"),
+                                                                  dtype=bool)) > 0,
+            "has_curly_bracket": lines.count(curly_checked & np.asarray(pc.match_substring(lines.values, "{"),
+                                                                        dtype=bool)) > 0,
             "bad_words": bad,
             "bad_word_ratio": ratio(bad, words),
         }
@@ -130,34 +145,43 @@ class C4Filter(RuleFilter):
             measured["_kept_text"] = pc.binary_join(kept_lists, "\n")
         return measured
 
+    def _sentences(self, lines: Pieces, kept: np.ndarray) -> np.ndarray:
+        """Sentences in kept lines: spaCy's sentencizer (``datatrove``) or the regular expression (``paper``)."""
+        if self.datatrove:
+            return lines.sum(datatrove_rules.c4_sentences(lines, kept)).astype(np.int64)
+        sentences = np.maximum(1, np.asarray(pc.count_substring_regex(lines.values, SENTENCE_END), dtype=np.int64))
+        return lines.sum(sentences, kept).astype(np.int64)
+
     def edit(self, batch: pa.Table, measured: dict[str, Any]) -> pa.Table:
         if "_kept_text" not in measured:
             return batch
         return batch.set_column(batch.schema.get_field_index("text"), "text", measured["_kept_text"])
 
 
-def _bad_words(text: pa.Array, path: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Words per document and occurrences of bad words and phrases among them."""
-    single, phrases = _word_list(path)
+def _bad_words(text: pa.Array, path: str | None, c4_pattern: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Words per document and occurrences of bad words and phrases among them.
+
+    ``c4_pattern``: occurrences of C4's pattern (an entry between non-word characters) in the lower-cased
+    text instead, as DataTrove's ``C4BadWordsFilter`` searches it.
+    """
+    entries = _word_list(path or LDNOOBW_EN)
     tokens = split_words(text)
     words = tokens.count(tokens.matches(HAS_CONTENT))
+    lower = pc.utf8_lower(text)
+    if c4_pattern:
+        pattern = datatrove_rules.c4_bad_word_pattern(entries)
+        return words, np.asarray(pc.count_substring_regex(lower, pattern), dtype=np.int64)
+    single = [entry for entry in entries if " " not in entry]
     bad = tokens.count(pc.is_in(bare_words(tokens), value_set=pa.array(single, pa.string())))
+    phrases = [entry for entry in entries if " " in entry]
     if phrases:
-        bad = bad + np.asarray(pc.count_substring_regex(pc.utf8_lower(text), phrases), dtype=np.int64)
+        pattern = r"\b(?:" + "|".join(re.escape(phrase) for phrase in phrases) + r")\b"
+        bad = bad + np.asarray(pc.count_substring_regex(lower, pattern), dtype=np.int64)
     return words, bad
 
 
 @lru_cache(maxsize=4)
-def _word_list(path: str | None) -> tuple[list[str], str]:
-    """Single bad words, and one RE2 pattern matching the multi-word phrases as whole words ('' if none)."""
-    if path is None:
-        spec = importlib.util.find_spec("profanityfilter")  # located, not imported
-        if spec is None or not spec.submodule_search_locations:
-            raise RuntimeError("c4_filter needs the profanityfilter package for its bad-word list: "
-                               "pip install profanityfilter (or set bad_words_file)")
-        path = os.path.join(spec.submodule_search_locations[0], "data", "badwords.txt")
+def _word_list(path: str) -> tuple[str, ...]:
+    """The distinct lower-cased entries of a word list (one word or phrase per line)."""
     with open(path, encoding="utf-8") as handle:
-        entries = sorted({line.strip().lower() for line in handle if line.strip()})
-    phrases = [entry for entry in entries if " " in entry]
-    pattern = r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b" if phrases else ""
-    return [entry for entry in entries if " " not in entry], pattern
+        return tuple(sorted({line.strip().lower() for line in handle if line.strip()}))

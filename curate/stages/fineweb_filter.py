@@ -12,8 +12,9 @@ section 3.6) with their published thresholds, plus the list-document rule DataTr
 * ``newline_ratio``: newlines per word (fails above 0.3; documents that are
   mostly one-word lines).
 
-Terminal punctuation includes the full stops of other scripts (。 । ؟ ...), so
-non-Latin text is not penalised for its punctuation.
+Terminal punctuation is FineWeb's set (DataTrove's ``TERMINAL_PUNCTUATION``):
+the sentence terminators of every script (。 । ؟ ...), so non-Latin text is
+not penalised for its punctuation, but no closing quotes and no ellipsis.
 """
 
 from __future__ import annotations
@@ -23,12 +24,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from curate.stage import FilterParams
-from curate.stages.rule_filter import Rule, RuleFilter
-from curate.stages.text_units import HAS_CONTENT, TERMINAL_PUNCTUATION, ends_with_any, ratio, split_lines, split_words
+from curate.stages import datatrove_rules
+from curate.stages.rule_filter import Rule, RuleFilter, RuleParams
+from curate.stages.text_units import (
+    FINEWEB_TERMINAL_PUNCTUATION,
+    HAS_CONTENT,
+    ends_with_any,
+    ratio,
+    split_lines,
+    split_words,
+)
 
 
-class FineWebFilterParams(FilterParams):
+class FineWebFilterParams(RuleParams):
     min_line_punct_ratio: float | None = Field(0.12, ge=0, le=1, description="Drop documents with a smaller share "
                                                                              "of lines ending in punctuation.")
     max_short_line_ratio: float | None = Field(0.67, ge=0, le=1, description="Drop documents with a larger share "
@@ -54,6 +62,8 @@ class FineWebFilter(RuleFilter):
     )
 
     def measure(self, text: pa.Array) -> dict[str, np.ndarray]:
+        if self.datatrove:
+            return datatrove_rules.fineweb(text, self.params.short_line_chars)
         lines = split_lines(text)
         line_count = lines.count()
         lengths = lines.lengths()
@@ -63,7 +73,7 @@ class FineWebFilter(RuleFilter):
         tokens = split_words(text)
         return {
             "lines": line_count,
-            "line_punct_ratio": ratio(lines.count(ends_with_any(lines, TERMINAL_PUNCTUATION)), line_count),
+            "line_punct_ratio": ratio(lines.count(ends_with_any(lines, FINEWEB_TERMINAL_PUNCTUATION)), line_count),
             "short_line_ratio": ratio(lines.count(lengths <= self.params.short_line_chars), line_count),
             "dup_line_char_ratio": ratio(lines.sum(lengths, repeat), chars),
             "newline_ratio": ratio(newlines, tokens.count(tokens.matches(HAS_CONTENT))),

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from curate.stage import FilterParams
-from curate.stages.rule_filter import Rule, RuleFilter
+from curate.stages import datatrove_rules
+from curate.stages.rule_filter import Rule, RuleFilter, RuleParams
 from curate.stages.text_units import ELLIPSIS_END, HAS_CONTENT, LETTER, bare_words, ratio, split_lines, split_words
 
 # The paper's stop words: a document needs at least two occurrences of these.
@@ -24,7 +24,7 @@ STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 BULLETS = r"^[•‣◦⁃●○▪▫■□–\-*·]"
 
 
-class GopherQualityParams(FilterParams):
+class GopherQualityParams(RuleParams):
     min_words: int | None = Field(50, ge=0, description="Drop documents with fewer words.")
     max_words: int | None = Field(100_000, ge=0, description="Drop documents with more words.")
     min_mean_word_length: float | None = Field(3.0, ge=0, description="Drop documents whose mean word length "
@@ -69,6 +69,8 @@ class GopherQuality(RuleFilter):
     )
 
     def measure(self, text: pa.Array) -> dict[str, np.ndarray]:
+        if self.datatrove:
+            return datatrove_rules.gopher_quality(text, STOP_WORDS)
         tokens = split_words(text)
         is_word = tokens.matches(HAS_CONTENT)
         words = tokens.count(is_word)

@@ -25,20 +25,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from curate.stage import FilterParams
-from curate.stages.rule_filter import Rule, RuleFilter
+from curate.stages import datatrove_rules
+from curate.stages.ngram_hash import bigram_starts, combine, extend, occurrence_counts
+from curate.stages.rule_filter import Rule, RuleFilter, RuleParams
 from curate.stages.text_units import Pieces, ratio, split_lines, split_paragraphs, split_words
 
 TOP_NGRAMS = {2: 0.20, 3: 0.18, 4: 0.16}
 DUP_NGRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _ratio_field(default: float, what: str) -> float | None:
     return Field(default, ge=0, le=1, description=f"Drop documents where {what} is larger.")
 
 
-class GopherRepetitionParams(FilterParams):
+class GopherRepetitionParams(RuleParams):
     max_dup_line_ratio: float | None = _ratio_field(0.30, "the share of duplicate lines")
     max_dup_paragraph_ratio: float | None = _ratio_field(0.30, "the share of duplicate paragraphs")
     max_dup_line_char_ratio: float | None = _ratio_field(0.20, "the share of characters in duplicate lines")
@@ -54,6 +54,11 @@ class GopherRepetitionParams(FilterParams):
     max_dup_9gram_ratio: float | None = _ratio_field(DUP_NGRAMS[9], "the character share of duplicate 9-grams")
     max_dup_10gram_ratio: float | None = _ratio_field(DUP_NGRAMS[10], "the character share of duplicate 10-grams")
 
+    @property
+    def drop_empty(self) -> bool:
+        """DataTrove drops an empty text before any rule (``definition: datatrove`` only)."""
+        return self.definition == "datatrove"
+
 
 class GopherRepetition(RuleFilter):
     """Gopher's repetition rules; columns ``gopher_repetition_<value>``.
@@ -66,6 +71,7 @@ class GopherRepetition(RuleFilter):
     Params = GopherRepetitionParams
     prefix = "gopher_repetition_"
     rules = (
+        Rule("empty", "empty", "drop_empty", "flag"),
         Rule("duplicate_lines", "dup_line_ratio", "max_dup_line_ratio", "max"),
         Rule("duplicate_paragraphs", "dup_paragraph_ratio", "max_dup_paragraph_ratio", "max"),
         Rule("duplicate_line_chars", "dup_line_char_ratio", "max_dup_line_char_ratio", "max"),
@@ -75,6 +81,8 @@ class GopherRepetition(RuleFilter):
     )
 
     def measure(self, text: pa.Array) -> dict[str, np.ndarray]:
+        if self.datatrove:
+            return datatrove_rules.gopher_repetition(text, tuple(TOP_NGRAMS), tuple(DUP_NGRAMS))
         chars = np.asarray(pc.utf8_length(text), dtype=np.int64)
         out: dict[str, np.ndarray] = {}
         for unit, pieces in (("line", split_lines(text)), ("paragraph", split_paragraphs(text))):
@@ -98,35 +106,19 @@ def _ngram_values(words: Pieces) -> dict[str, np.ndarray]:
     length_sums = np.concatenate([[0.0], np.cumsum(lengths)])
     ids = np.asarray(pc.dictionary_encode(words.values).indices, dtype=np.uint64) + np.uint64(1) \
         if len(words.values) else np.zeros(0, dtype=np.uint64)
-    starts = np.flatnonzero(doc[:-1] == doc[1:]) if len(doc) > 1 else np.zeros(0, dtype=np.int64)
-    with np.errstate(over="ignore"):
-        hashes = ids[starts] * _MULTIPLIER + ids[starts + 1]
+    starts = bigram_starts(doc)
+    hashes = combine(ids[starts], ids[starts + 1])
     out: dict[str, np.ndarray] = {}
     for n in range(2, max(DUP_NGRAMS) + 1):
-        counts = _counts(hashes, doc[starts])
+        counts, _ = occurrence_counts(hashes, doc[starts])
         repeated = counts > 1
         starts, hashes, counts = starts[repeated], hashes[repeated], counts[repeated]
         if n in TOP_NGRAMS:
             out[f"top_{n}gram_ratio"] = _top_share(starts, counts, doc, length_sums, n, total, n_docs)
         if n in DUP_NGRAMS:
             out[f"dup_{n}gram_ratio"] = _dup_share(starts, doc, lengths, n, total, n_docs)
-        following = starts + n  # extend each surviving n-gram by one word, within its document
-        inside = following < len(ids)
-        inside[inside] = doc[following[inside]] == doc[starts[inside]]
-        starts = starts[inside]
-        with np.errstate(over="ignore"):
-            hashes = hashes[inside] * _MULTIPLIER + ids[following[inside]]
+        starts, hashes = extend(starts, hashes, ids, doc, n)
     return out
-
-
-def _counts(keys: np.ndarray, doc: np.ndarray) -> np.ndarray:
-    """How often each n-gram occurrence's n-gram occurs in its document."""
-    if len(keys) == 0:
-        return np.zeros(0, dtype=np.int64)
-    with np.errstate(over="ignore"):  # the document is mixed into the hash: n-grams count per document
-        keyed = keys * _MULTIPLIER + doc.astype(np.uint64)
-    _, inverse, counts = np.unique(keyed, return_inverse=True, return_counts=True)
-    return counts[inverse.ravel()]
 
 
 def _top_share(starts: np.ndarray, counts: np.ndarray, doc: np.ndarray, length_sums: np.ndarray, n: int,

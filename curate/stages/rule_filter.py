@@ -6,6 +6,12 @@ first failing rule names the document (drop reason, or ``<stage>_reason`` in
 ``mode: annotate``). Every rule reads one measured value and one threshold
 parameter; a threshold set to ``null`` turns its rule off.
 
+``definition`` picks how values are measured: ``paper`` (default) follows
+the papers' definitions as curate reads them; ``datatrove`` reproduces
+DataTrove 0.10.1's filters (its spaCy word tokenizer, denominators and line
+splitting), so that decisions match a FineWeb-style DataTrove pipeline. The
+differences are listed in docs/filters.md.
+
 Stats for the manifest: ``checked`` (documents not already marked by an
 earlier stage), ``failed`` (per rule, documents it names: the first rule they
 fail) and ``failing`` (per rule, every live document that fails it, so the
@@ -19,9 +25,21 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field
 
-from curate.stage import MapStage, Stats, decide, drop_mask, set_column
+from curate.config import ConfigError
+from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask, set_column
+from curate.stages.spacy_words import spacy_available
 from curate.stages.text_units import texts
+
+
+class RuleParams(FilterParams):
+    """Parameters every rule filter shares."""
+
+    definition: Literal["paper", "datatrove"] = Field(
+        "paper", description="paper: the published definitions as curate reads them; datatrove: DataTrove "
+                             "0.10.1's definitions (its spaCy word tokenizer included; needs spacy), as FineWeb "
+                             "was filtered.")
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,17 @@ class RuleFilter(MapStage):
 
     prefix: ClassVar[str] = ""
     rules: ClassVar[tuple[Rule, ...]] = ()
+
+    def __init__(self, params: Any = None, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        if self.datatrove and not spacy_available():
+            raise ConfigError(f"{self.name}: definition: datatrove needs spaCy (DataTrove's word tokenizer): "
+                              f"pip install spacy")
+
+    @property
+    def datatrove(self) -> bool:
+        """Whether values follow DataTrove's definitions."""
+        return self.params.definition == "datatrove"
 
     def measure(self, text: pa.Array) -> dict[str, Any]:
         """Measured values per document, keyed by name without prefix (every rule's value included).
