@@ -4,7 +4,8 @@ The paper embeds with contriever-msmarco (first ~510 tokens, mean of every
 token but [CLS]); that model cannot be fetched here, so the embedders compared
 are those curate ships or can build: hashed word n-grams, all-MiniLM-L6-v2 at
 128 and 256 tokens with its own pooling, and all-MiniLM-L6-v2 at 512 tokens
-pooled as the paper pools (``pooling: mean_without_cls``). Vectors are cached
+pooled as the paper pools (``pooling: mean_without_cls``), over the first
+``--per-source`` documents of each corpus of the sample. Vectors are cached
 under ``out/icp_embedders/``.
 
 Each order is judged by measures that do not depend on its own vector space:
@@ -56,7 +57,7 @@ def topic(source: str, meta: str | None) -> str:
 
 
 def vectors(name: str, texts: list[str], threads: int) -> np.ndarray:
-    path = CACHE / f"{name}.npy"
+    path = CACHE / f"{name}-{len(texts)}.npy"
     if path.exists():
         return np.load(path)
     kind, options = EMBEDDERS[name]
@@ -88,9 +89,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--context-tokens", type=int, default=8192)
+    parser.add_argument("--per-source", type=int, default=120, help="documents per source corpus (the first)")
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     table = sample_table()
+    seen: dict[str, int] = {}
+    rows = []
+    for i, source in enumerate(table.column("source").to_pylist()):
+        seen[source] = seen.get(source, 0) + 1
+        if seen[source] <= args.per_source:
+            rows.append(i)
+    table = table.take(rows)
     texts = [t or "" for t in table.column("text").to_pylist()]
     ids = table.column("id").to_pylist()
     topics = np.array([topic(s, m) for s, m in zip(table.column("source").to_pylist(),

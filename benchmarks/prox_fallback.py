@@ -17,7 +17,12 @@ The document pass is off (SmolLM2 is not ProX's document model): the figures
 are about executing chunk programs. The stage's defaults decide everything
 else (``min_words``, the emptied rules)::
 
-    python benchmarks/prox_fallback.py --documents 30 --threads 1
+    python benchmarks/prox_fallback.py --documents 24 --threads 1 --source instruct
+    python benchmarks/prox_fallback.py --documents 12 --threads 1 --source instruct \
+        --min-chars 2500 --max-chars 6000 --chunk-tokens 400     # several chunks per page
+
+With ``--chunk-tokens`` below ProX's 1,500 the packing of the two prompts can
+differ; such documents are skipped (counted in ``skipped``).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from curate.lm.base import Generation
 from curate.stages.rewrite import RewriteParams, Rewriter
 
 CACHE = Path(__file__).resolve().parents[1] / "out" / "prox_fallback"
-CHUNK_TOKENS = 1500  # ProX's budget; documents are chosen short enough to be one chunk under both prompts
+CHUNK_TOKENS = 1500  # ProX's budget; by default documents are short enough to be one chunk under both prompts
 
 
 class Recorder(LM):
@@ -85,10 +90,10 @@ class Replay(LM):
         raise NotImplementedError("chunk programs only")
 
 
-def web_documents(n: int, max_chars: int) -> list[tuple[str, str]]:
-    """``n`` web pages of at most ``max_chars`` characters, in a fixed hash order of their ids."""
+def web_documents(n: int, max_chars: int, min_chars: int = 0) -> list[tuple[str, str]]:
+    """``n`` web pages of ``min_chars`` to ``max_chars`` characters, in a fixed hash order of their ids."""
     rows = [(r["id"], r["text"]) for r in read_corpus(default_corpora(), "web_pages")
-            if r.get("text", "").strip() and len(r["text"]) <= max_chars]
+            if r.get("text", "").strip() and min_chars <= len(r["text"]) <= max_chars]
     rows.sort(key=lambda r: hashlib.sha1(r[0].encode()).hexdigest())
     return rows[:n]
 
@@ -98,9 +103,9 @@ def table(doc_id: str, text: str) -> pa.Table:
                     schema=DOCUMENT_SCHEMA)
 
 
-def record(source: str, docs: list[tuple[str, str]], lm: LM, path: Path) -> dict[str, list[str]]:
+def record(source: str, docs: list[tuple[str, str]], lm: LM, path: Path, chunk_tokens: int) -> dict[str, list[str]]:
     cached: dict[str, list[str]] = json.loads(path.read_text()) if path.exists() else {}
-    params = RewriteParams(preset=source, document_level=False, min_words=0, chunk_tokens=CHUNK_TOKENS)
+    params = RewriteParams(preset=source, document_level=False, min_words=0, chunk_tokens=chunk_tokens)
     for k, (doc_id, text) in enumerate(docs):
         if doc_id in cached:
             continue
@@ -112,14 +117,13 @@ def record(source: str, docs: list[tuple[str, str]], lm: LM, path: Path) -> dict
     return cached
 
 
-def judge(docs: list[tuple[str, str]], programs: dict[str, list[str]], lm: LM) -> dict:
-    params = RewriteParams(preset="prox", document_level=False, chunk_tokens=CHUNK_TOKENS)
+def judge(docs: list[tuple[str, str]], programs: dict[str, list[str]], lm: LM, chunk_tokens: int) -> dict:
+    params = RewriteParams(preset="prox", document_level=False, chunk_tokens=chunk_tokens)
     statuses: Counter[str] = Counter()
     errors = ignored = skipped = 0
     for doc_id, text in docs:
-        try:
-            row = Rewriter(params, Replay(lm, programs[doc_id])).process(table(doc_id, text)).to_pylist()[0]
-        except ValueError:  # the chunking differs from the recording's: not comparable
+        row = Rewriter(params, Replay(lm, programs[doc_id])).process(table(doc_id, text)).to_pylist()[0]
+        if "cached programs" in (row["rewrite_backend_error"] or ""):  # chunked unlike the recording
             skipped += 1
             continue
         statuses[row["rewrite_status"]] += 1
@@ -136,16 +140,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=30)
     parser.add_argument("--max-chars", type=int, default=2500)
+    parser.add_argument("--min-chars", type=int, default=0, help="longer pages make several chunks")
+    parser.add_argument("--chunk-tokens", type=int, default=CHUNK_TOKENS)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--source", action="append", choices=["prox", "instruct"],
                         help="program sources (default: both)")
     args = parser.parse_args()
     lm = load_lm(LMConfig(n_ctx=2048, n_threads=args.threads), threads=args.threads)
-    docs = web_documents(args.documents, args.max_chars)
+    docs = web_documents(args.documents, args.max_chars, args.min_chars)
     CACHE.mkdir(parents=True, exist_ok=True)
     for source in args.source or ["prox", "instruct"]:
-        programs = record(source, docs, lm, CACHE / f"programs_{source}_{args.max_chars}.json")
-        print(json.dumps({"programs": source, "model": "smollm2-135m-instruct", **judge(docs, programs, lm)}))
+        name = f"programs_{source}_{args.max_chars}" + (f"_{args.min_chars}_{args.chunk_tokens}"
+                                                        if args.min_chars or args.chunk_tokens != CHUNK_TOKENS else "")
+        programs = record(source, docs, lm, CACHE / f"{name}.json", args.chunk_tokens)
+        print(json.dumps({"programs": source, "model": "smollm2-135m-instruct",
+                          **judge(docs, programs, lm, args.chunk_tokens)}))
 
 
 if __name__ == "__main__":
