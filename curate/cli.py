@@ -16,8 +16,8 @@ from rich.table import Table
 from curate import __version__
 from curate.annotate.command import annotate_command
 from curate.classify.command import train_classifier_command
-from curate.config import ConfigError, PipelineConfig, load_pipeline
-from curate.io.reader import InputError
+from curate.config import PipelineConfig, load_pipeline
+from curate.errors import ConfigError, InputError
 from curate.manifest import Manifest
 
 console = Console(stderr=True, highlight=False)
@@ -102,8 +102,9 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
     if not config.output:
         _fail("no output: pass --output FOLDER or set 'output' in the pipeline")
 
+    from curate.errors import StageError
     from curate.ray_env import init_ray
-    from curate.runner import StageError, run_pipeline
+    from curate.runner import run_pipeline
 
     try:
         from curate.io.reader import check_inputs, resolve_inputs
@@ -246,18 +247,26 @@ def inspect(output: str, samples: int) -> None:
 @click.option("--tokenizer", default="default", show_default=True,
               help="'default' (the default LM's, read from its GGUF), a tokenizer.json, a local Hugging Face tokenizer "
                    "folder or a .gguf file.")
-@click.option("--seq-len", type=int, default=2048, show_default=True, help="Tokens per row (the largest bucket).")
+@click.option("--seq-len", type=int, help="Tokens per row (the largest bucket); default: the icp_reorder context "
+                                         "length for in-context-pretraining output, else 2048.")
 @click.option("--eos-token", help="Token after each document (default: <|endoftext|> or the tokenizer's EOS).")
 @click.option("--metadata", help="Prepend metadata (MeCo): 'domain', 'source', or an output column or meta key.")
 @click.option("--metadata-share", type=float, default=0.9, show_default=True,
-              help="Share of the text (in output order) that gets the prefix; the rest is the plain cool-down.")
+              help="Share of the documents (whole contexts together, drawn at random with --seed) that gets the "
+                   "prefix; the rest is the plain cool-down.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the cool-down draw and of the bucket piece lengths.")
 @click.option("--metadata-template", help="Prefix with {value}, e.g. 'URL: {value}\\n\\n' (\\n is a newline).")
 @click.option("--buckets", is_flag=True, help="Dataset decomposition: power-of-two length buckets.")
 @click.option("--min-bucket", type=int, default=256, show_default=True, help="Smallest bucket (a power of two).")
-@click.option("--align-contexts", is_flag=True, help="Start a new row at every context_id.")
-def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token: str | None, metadata: str | None,
-         metadata_share: float, metadata_template: str | None, buckets: bool, min_bucket: int,
-         align_contexts: bool) -> None:
+@click.option("--overflow", type=click.Choice(["random", "largest"]), default="random", show_default=True,
+              help="Buckets: cut documents longer than --seq-len into random piece lengths (dataset "
+                   "decomposition) or into whole --seq-len pieces.")
+@click.option("--align-contexts/--no-align-contexts", default=None,
+              help="Start a new row at every context_id (default: on for in-context-pretraining output).")
+def pack(output: str, into: str | None, tokenizer: str, seq_len: int | None, eos_token: str | None,
+         metadata: str | None, metadata_share: float, seed: int, metadata_template: str | None, buckets: bool,
+         min_bucket: int, overflow: str, align_contexts: bool | None) -> None:
     """Tokenise a run's OUTPUT and pack it into fixed-length token rows (Parquet list columns)."""
     from pydantic import ValidationError
 
@@ -266,8 +275,8 @@ def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token:
 
     try:
         config = PackConfig(tokenizer=tokenizer, seq_len=seq_len, eos_token=eos_token, output=into, metadata=metadata,
-                            metadata_share=metadata_share, buckets=buckets, min_bucket=min_bucket,
-                            align_contexts=align_contexts,
+                            metadata_share=metadata_share, seed=seed, buckets=buckets, min_bucket=min_bucket,
+                            overflow=overflow, align_contexts=align_contexts,
                             metadata_template=metadata_template.replace("\\n", "\n") if metadata_template else None)
         manifest = pack_output(output, config)
     except ValidationError as exc:
@@ -279,7 +288,7 @@ def pack(output: str, into: str | None, tokenizer: str, seq_len: int, eos_token:
     out.print(f"{manifest.documents:,} documents, {manifest.document_tokens:,} tokens "
               f"({manifest.tokenizer['name']}) -> {manifest.sequences:,} sequences ({lengths}), "
               f"{manifest.padding_tokens:,} padding tokens, {manifest.metadata_documents:,} with metadata; "
-              f"{manifest.seconds:.1f}s", soft_wrap=True)
+              f"attention: {manifest.attention}; {manifest.seconds:.1f}s", soft_wrap=True)
     out.print(f"packed: {folder}  (pl.scan_parquet('{folder}/**/*.parquet'); curate.loader.CurateDataset('{folder}'))",
               soft_wrap=True)
 

@@ -19,24 +19,21 @@ may appear more than once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from curate.errors import ConfigError as ConfigError
+from curate.hashing import resolved_config_hash as resolved_config_hash
+from curate.hashing import stable_hash as stable_hash
 from curate.io.reader import ReaderConfig
 from curate.io.writer import WriterConfig
 from curate.stage import Stage
 from curate.stages import get_stage_class, stage_names
 
 TOP_LEVEL_KEYS = ("input", "output", "reader", "writer", "keep_checkpoints", "stages", "pack")
-
-
-class ConfigError(Exception):
-    """The pipeline file or an override is wrong; the message says how to fix it."""
 
 
 @dataclass
@@ -84,15 +81,6 @@ class PipelineConfig:
     def config_hash(self) -> str:
         """Hash of what determines the result (the output path excluded)."""
         return resolved_config_hash(self.to_dict())
-
-
-def resolved_config_hash(resolved: dict[str, Any]) -> str:
-    """Hash of a resolved configuration, ignoring where its output goes and whether checkpoints are kept."""
-    return stable_hash({k: v for k, v in resolved.items() if k not in ("output", "keep_checkpoints")})
-
-
-def stable_hash(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _stage_class(name: str, position: int) -> type[Stage]:

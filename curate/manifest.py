@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from curate.hashing import resolved_config_hash
 from curate.io.reader import InputFile
 
 MANIFEST = "_manifest.json"
@@ -117,7 +118,6 @@ def build_manifest(
     checkpoints_kept: bool = True,
     write_seconds: float = 0.0,
 ) -> Manifest:
-    from curate.config import resolved_config_hash
 
     dropped_by_reason: Counter[str] = Counter()
     dropped_by_stage: dict[str, int] = {}

@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.engine import cluster
-from curate.engine.cluster import Node, ResourceError, StallGuard
+from curate.engine.cluster import Node, StallGuard
+from curate.errors import ResourceError
 from tests.conftest import REPO, SAMPLE, terminate
 
 # ---------------------------------------------------------------- fake nodes, no Ray

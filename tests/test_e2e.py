@@ -82,8 +82,12 @@ def frames(out) -> tuple[pl.DataFrame, pl.DataFrame]:
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, subset):
     out = tmp_path_factory.mktemp("run") / "out"
+    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in subset.iterdir())
     result = run_cli("run", PIPELINE, "--input", str(subset), "--output", str(out))
     assert result.returncode == 0, result.stderr
+    # the run writes under its output folder only: the input and the folder around the output are untouched
+    assert [p.name for p in out.parent.iterdir()] == ["out"]
+    assert sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in subset.iterdir()) == before
     return out, result
 
 

@@ -129,7 +129,7 @@ def test_one_embedding_pass_feeds_heads_and_the_order(ray_session, tmp_path, cor
 
 @pytest.mark.slow
 def test_icp_without_stored_embeddings_says_where_to_put_embed(ray_session, tmp_path, corpus):
-    from curate.engine.errors import StageError
+    from curate.errors import StageError
 
     with pytest.raises(StageError, match="embed stage"):
         Runner([corpus], str(tmp_path / "out"), [IcpReorder(embedding_column="embedding")]).run()

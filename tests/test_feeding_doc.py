@@ -20,12 +20,14 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
 
 
-def test_the_training_example_runs_and_resumes(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("contexts", [True, False])
+def test_the_training_example_runs_and_resumes(tmp_path, monkeypatch, capsys, contexts):
     out = tmp_path / "out" / "default"
-    build_output(str(out), documents=120)
+    build_output(str(out), documents=120, contexts=contexts)
     tokenizer = train_tokenizer(str(tmp_path / "tok"))
-    pack_output(str(out), PackConfig(tokenizer=tokenizer, seq_len=64, metadata="domain"))
-    example = _python_blocks()[0]
+    pack = pack_output(str(out), PackConfig(tokenizer=tokenizer, seq_len=64, metadata="domain"))
+    assert pack.attention == ("causal" if contexts else "document")  # both branches of the example run
+    example = next(block for block in _python_blocks() if "StatefulDataLoader" in block)
     assert "StatefulDataLoader" in example and "load_state_dict" in example
     monkeypatch.chdir(tmp_path)
     exec(compile(example, str(DOC), "exec"), {"__name__": "feeding_example"})
@@ -38,7 +40,8 @@ def test_the_documents_example_runs(tmp_path, monkeypatch):
     out = tmp_path / "out" / "default"
     build_output(str(out), documents=60)
     tokenizer = train_tokenizer(str(tmp_path / "tok"))
-    example = _python_blocks()[1].replace('tokenizer="default"', f"tokenizer={tokenizer!r}")
+    example = next(block for block in _python_blocks() if 'tokenizer="default"' in block)
+    example = example.replace('tokenizer="default"', f"tokenizer={tokenizer!r}")
     assert "CurateDataset" in example
     monkeypatch.chdir(tmp_path)
     exec(compile(example, str(DOC), "exec"), {"__name__": "feeding_example"})
@@ -68,3 +71,18 @@ def test_the_readme_snippets_run_after_a_pipeline(tmp_path, monkeypatch):
 
 def _python_blocks_of(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def test_the_bucket_sampler_example_runs(tmp_path, monkeypatch):
+    out = tmp_path / "out" / "default"
+    build_output(str(out), documents=120, contexts=False)
+    tokenizer = train_tokenizer(str(tmp_path / "tok"))
+    pack_output(str(out), PackConfig(tokenizer=tokenizer, seq_len=64, min_bucket=8, buckets=True,
+                                     output=str(tmp_path / "out" / "dd")))
+    example = next(block for block in _python_blocks() if "BucketBatches" in block)
+    example = example.replace("8 * 8192", "128")  # the same call, sized for the small pack
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "feeding_example"}
+    exec(compile(example, str(DOC), "exec"), namespace)
+    batch = namespace["batch"]
+    assert batch["input_ids"].numel() == 128 and batch["input_ids"].shape[1] == batch["length"]

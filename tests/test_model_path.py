@@ -163,7 +163,7 @@ def test_requested_concurrency_sizes_the_pool(fake_ray, units, tmp_path):
 
 
 def test_a_crash_keeps_finished_units_and_the_rerun_does_only_the_rest(fake_ray, units, tmp_path):
-    from curate.engine.errors import StageError
+    from curate.errors import StageError
 
     log, out = tmp_path / "setups.log", tmp_path / "step"
     crashing = GpuModel(log=str(log), fail_on="f2-3", concurrency=1)
@@ -204,7 +204,7 @@ def test_a_crash_after_some_parts_were_written_leaves_no_doubled_rows(fake_ray, 
     flag.write_text("")
     stage = FailOnce(victim="f2-6", flag=str(flag))
     out = tmp_path / "step"
-    from curate.engine.errors import StageError
+    from curate.errors import StageError
 
     with pytest.raises(StageError, match="worker crashed"):
         mapping.run_units("fail_once", [stage], True, units, str(out), 4, "fp")

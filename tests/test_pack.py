@@ -49,8 +49,8 @@ def _expected(tokenizer, text: str) -> np.ndarray:
 
 def test_fixed_length_rows_give_back_every_document_in_order(setup, tmp_path):
     folder, truth, tokenizer, _ = setup
-    manifest = pack_output(folder, PackConfig(seq_len=64, output=str(tmp_path / "p"), row_group_rows=10),
-                           tokenizer=tokenizer)
+    manifest = pack_output(folder, PackConfig(seq_len=64, output=str(tmp_path / "p"), row_group_rows=10,
+                                              align_contexts=False), tokenizer=tokenizer)
     rows = pl.read_parquet(str(tmp_path / "p" / "*.parquet")).to_dicts()
     assert {len(row["input_ids"]) for row in rows} == {64}
     assert all(row["tokens"] == 64 for row in rows[:-1]) and manifest.padding_tokens == 64 - rows[-1]["tokens"]
@@ -65,46 +65,46 @@ def test_fixed_length_rows_give_back_every_document_in_order(setup, tmp_path):
     assert read_pack_manifest(str(tmp_path / "p")).sequences == manifest.sequences
 
 
-def test_metadata_prefix_for_the_first_share_then_plain_text(setup, tmp_path):
+def test_metadata_prefix_for_the_conditioned_share_then_plain_text(setup, tmp_path):
     folder, truth, tokenizer, _ = setup
     out = str(tmp_path / "p")
     manifest = pack_output(folder, PackConfig(seq_len=64, output=out, metadata="domain", metadata_share=0.7),
                            tokenizer=tokenizer)
     rows = pl.read_parquet(os.path.join(out, "*.parquet")).to_dicts()
-    flags = [row["metadata"] for row in rows]
-    assert flags == sorted(flags, reverse=True) and any(flags) and not all(flags)  # conditioned first, then plain
     for shard in manifest.shards:  # no shard mixes the two
         assert set(pq.read_table(os.path.join(out, shard.path), columns=["metadata"])["metadata"].to_pylist()) == \
             {shard.metadata}
     by_id = {row["id"]: row for row in truth["rows"]}
     pieces = _documents(rows)
-    prefixed = chars = 0
-    total_chars = sum(len(t) for t in truth["texts"].values())
+    share_of: dict[str, bool] = {}
+    for row in rows:  # no row mixes the two
+        for doc_id in row["doc_ids"]:
+            assert share_of.setdefault(doc_id, row["metadata"]) == row["metadata"]
     for doc_id in truth["ids"]:
         ids = np.concatenate([p[1] for p in pieces[doc_id]])
         mask = np.concatenate([p[2] for p in pieces[doc_id]])
         plain = _expected(tokenizer, truth["texts"][doc_id])
-        inside = chars < 0.7 * total_chars
-        chars += len(truth["texts"][doc_id])
-        if not inside:
+        if not share_of[doc_id]:
             assert np.array_equal(ids, plain) and mask.all()
             continue
-        prefixed += 1
         source = by_id[doc_id]["source"]
         head = f"URL: {source}.example.org\n\n" if source == "web" else f"source: {source}\n\n"
         n = len(ids) - len(plain)
         assert tokenizer.decode(ids[:n].tolist()) == head
         assert np.array_equal(ids[n:], plain)
         assert not mask[:n].any() and mask[n:].all()  # no loss on the metadata
-    assert prefixed == manifest.metadata_documents and 0 < prefixed < len(truth["ids"])
-    assert manifest.metadata_tokens > 0
+    for context, members in truth["contexts"].items():  # a context is in one share
+        assert len({share_of[doc_id] for doc_id in members}) == 1, context
+    prefixed = sum(share_of.values())
+    assert prefixed == manifest.metadata_documents == manifest.metadata_split["conditioned"]["documents"]
+    assert 0 < prefixed < len(truth["ids"]) and manifest.metadata_tokens > 0
 
 
 def test_length_buckets_hold_power_of_two_pieces(setup, tmp_path):
     folder, truth, tokenizer, _ = setup
     out = str(tmp_path / "b")
-    manifest = pack_output(folder, PackConfig(seq_len=128, min_bucket=16, buckets=True, output=out),
-                           tokenizer=tokenizer)
+    manifest = pack_output(folder, PackConfig(seq_len=128, min_bucket=16, buckets=True, output=out,
+                                              overflow="largest"), tokenizer=tokenizer)
     rows = pl.read_parquet(os.path.join(out, "**", "*.parquet")).to_dicts()
     lengths = {len(row["input_ids"]) for row in rows}
     assert lengths <= {16, 32, 64, 128} and len(lengths) > 2

@@ -157,10 +157,11 @@ def test_packed_section_and_a_stale_pack(report, tmp_path):
     folder, _, _ = report
     copy = str(tmp_path / "out")
     shutil.copytree(folder, copy)
-    pack_output(copy, PackConfig(tokenizer=train_tokenizer(str(tmp_path / "tok")), seq_len=64))
+    packed = pack_output(copy, PackConfig(tokenizer=train_tokenizer(str(tmp_path / "tok")), seq_len=64))
     with open(write_report(copy, tokenizer="estimate"), encoding="utf-8") as handle:
         html = handle.read()
     assert "packed-lengths" in _parse(html).charts and "run curate pack again" not in html
+    assert ("causal over the row" if packed.attention == "causal" else "per document") in html
     manifest = read_manifest(copy)
     manifest.created = "2030-01-01T00:00:00Z"  # a later run over the same folder
     write_manifest(copy, manifest)

@@ -15,7 +15,8 @@ from curate.annotate.output import annotation_table, check_output_path, summariz
 from curate.annotate.rubric import DEFAULT, Rubric
 from curate.annotate.sample import sample_documents
 from curate.annotate.scorer import METHODS, Annotation, Annotator
-from curate.config import ConfigError, _validated
+from curate.config import _validated
+from curate.errors import ConfigError
 from curate.io.reader import InputError, ReaderConfig
 from curate.lm import LMConfig, LMError, load_lm
 

@@ -25,11 +25,12 @@ import ctypes
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from curate.engine.errors import StageError
+from curate.engine.errors import unwrap
+from curate.errors import InputError, ResourceError, StageError
 
 # Seconds without any finished work after which a wait asks whether it can finish at all.
 DEFAULT_STALL_SECONDS = 60.0
@@ -37,10 +38,6 @@ DEFAULT_STALL_SECONDS = 60.0
 CONFIRM_LOOKS = 3
 CONFIRM_INTERVAL = 1.0
 _EPS = 1e-9
-
-
-class ResourceError(StageError):
-    """Work that the cluster's resources cannot run; the message names the stage, the request and the nodes."""
 
 
 @dataclass(frozen=True)
@@ -399,3 +396,18 @@ class StallGuard:
 def _set_async(thread_id: int, exc: type[BaseException] | None) -> None:
     """Raise ``exc`` in thread ``thread_id`` at its next Python instruction (``None`` takes a pending one back)."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None)
+
+
+def execute(action: Callable[[], Any], stage_name: str) -> Any:
+    """Run Ray work, turning Ray's wrapped errors into ours with the innermost message.
+
+    The work is watched: when its tasks wait for resources no node can give
+    them, it fails with a ResourceError instead of waiting forever.
+    """
+    try:
+        with StallGuard(stage_name):
+            return action()
+    except (InputError, StageError):
+        raise
+    except Exception as exc:
+        raise unwrap(exc, stage_name) from exc

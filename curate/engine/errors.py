@@ -1,33 +1,10 @@
-"""One error type for failed stages, and Ray's wrapped errors turned back into ours."""
+"""Ray's wrapped errors turned back into curate's own (:mod:`curate.errors`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
-from curate.io.reader import InputError
-
-
-class StageError(Exception):
-    """A stage failed or broke the contract of its kind; the message names the stage."""
-
-
-def execute(action: Callable[[], Any], stage_name: str) -> Any:
-    """Run Ray work, turning Ray's wrapped errors into ours with the innermost message.
-
-    The work is watched: when its tasks wait for resources no node can give
-    them, it fails with a ResourceError instead of waiting forever.
-    """
-    from curate.engine.cluster import StallGuard
-
-    try:
-        with StallGuard(stage_name):
-            return action()
-    except (InputError, StageError):
-        raise
-    except Exception as exc:
-        raise unwrap(exc, stage_name) from exc
+from curate.errors import InputError, StageError
 
 
 def unwrap(exc: BaseException, stage_name: str) -> Exception:

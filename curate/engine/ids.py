@@ -17,10 +17,10 @@ import pyarrow.compute as pc
 
 from curate.documents import position_of
 from curate.engine import snapshot
-from curate.engine.errors import execute
+from curate.engine.cluster import execute
 from curate.engine.marks import write_marks
+from curate.errors import InputError
 from curate.grouping import KEPT, later_duplicates
-from curate.io.reader import InputError
 from curate.stage import DROP_DETAIL, DROP_REASON, DROP_STAGE, ORDER
 
 READ = "read"

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from curate.documents import SUB_BITS
 from curate.engine import marks as marks_io
-from curate.engine.errors import StageError
 from curate.engine.snapshot import Generation, PartView, over_views, read_view
+from curate.errors import StageError
 from curate.io import checkpoint
 from curate.stage import DROP_REASON, ORDER, ORDER_KEY, OrderResult, Stage, ensure_drop_columns
 

@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 
 from curate.documents import MAX_CHILDREN
 from curate.engine import features as features_io
-from curate.engine.errors import StageError
 from curate.engine.snapshot import PartView, read_view
+from curate.errors import StageError
 from curate.io.reader import REPAIRED, InputFile, ReaderConfig, read_file
 from curate.stage import (
     CREATED_BY,

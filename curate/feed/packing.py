@@ -10,12 +10,13 @@ on metadata-prefix tokens and on padding.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-Row = dict  # one packed sequence: input_ids, loss_mask, doc_starts, doc_ids, doc_offsets, tokens, metadata
+Row = dict  # one packed sequence: input_ids, loss_mask, doc_starts, doc_ids, doc_offsets, tokens, metadata, context_id
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Packer:
     pad_id: int
     emit: Callable[[Row], None]
     metadata: bool = False
+    context: int | None = None  # the in-context-pretraining context of the rows, where rows are aligned to contexts
     ids: np.ndarray = field(init=False)
     mask: np.ndarray = field(init=False)
     fill: int = field(default=0, init=False)
@@ -68,27 +70,37 @@ class Packer:
 
     def _emit(self) -> None:
         self.emit({"input_ids": self.ids.copy(), "loss_mask": self.mask.copy(), "doc_starts": list(self.starts),
-                   "doc_ids": list(self.doc_ids), "doc_offsets": list(self.offsets), "tokens": self.fill, "metadata": self.metadata})
+                   "doc_ids": list(self.doc_ids), "doc_offsets": list(self.offsets), "tokens": self.fill, "metadata": self.metadata,
+                   "context_id": self.context})
         self.fill = 0
         self.starts.clear()
         self.doc_ids.clear()
         self.offsets.clear()
 
 
-def decompose(total: int, min_length: int, max_length: int) -> tuple[list[int], int]:
+def decompose(total: int, min_length: int, max_length: int, rng: random.Random | None = None) -> tuple[list[int], int]:
     """Piece lengths of a ``total``-token document, dataset-decomposition style, and the tail left over.
 
-    Whole ``max_length`` pieces first, then one piece per set bit of the remainder down to
-    ``min_length`` (largest first); the tail (under ``min_length`` tokens) is returned separately.
+    As ``get_binary`` in apple/ml-dataset-decomposition (``scripts/make_dd_buckets.py``): repeatedly cut the
+    largest power of two that fits; while that is longer than ``max_length``, the piece length is
+    ``max_length`` without ``rng``, and with it drawn from ``min_length .. max_length`` with odds
+    proportional to ``max_length / length`` (``randomize=True``), so the overflow of long documents adds the
+    same expected number of tokens to every bucket. The tail (under ``min_length`` tokens) is returned
+    separately (the reference drops it).
     """
-    pieces = [max_length] * (total // max_length)
-    rest = total % max_length
-    length = max_length // 2
+    lengths = []
+    length = max_length
     while length >= min_length:
-        if rest >= length:
-            pieces.append(length)
-            rest -= length
+        lengths.append(length)
         length //= 2
+    odds = [max_length // length for length in lengths]
+    pieces, rest = [], total
+    while rest >= min_length:
+        piece = 1 << (rest.bit_length() - 1)  # the largest power of two <= rest
+        if piece > max_length:
+            piece = rng.choices(lengths, weights=odds)[0] if rng is not None else max_length
+        pieces.append(piece)
+        rest -= piece
     return pieces, rest
 
 

@@ -22,6 +22,11 @@ PACKED_SCHEMA = pa.schema([
     ("tokens", pa.int32()),
     ("metadata", pa.bool_()),
 ])
+CONTEXT_FIELD = pa.field("context_id", pa.int64())  # rows aligned to in-context-pretraining contexts
+
+
+def packed_schema(contexts: bool) -> pa.Schema:
+    return PACKED_SCHEMA.append(CONTEXT_FIELD) if contexts else PACKED_SCHEMA
 
 
 def _list_array(arrays: list[np.ndarray], dtype: pa.DataType) -> pa.ListArray:
@@ -32,8 +37,8 @@ def _list_array(arrays: list[np.ndarray], dtype: pa.DataType) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=dtype))
 
 
-def rows_to_table(rows: list[Row]) -> pa.Table:
-    return pa.table({
+def rows_to_table(rows: list[Row], contexts: bool = False) -> pa.Table:
+    columns = {
         "input_ids": _list_array([r["input_ids"] for r in rows], pa.int32()),
         "loss_mask": _list_array([r["loss_mask"] for r in rows], pa.int8()),
         "doc_starts": pa.array([r["doc_starts"] for r in rows], type=pa.list_(pa.int32())),
@@ -41,18 +46,23 @@ def rows_to_table(rows: list[Row]) -> pa.Table:
         "doc_offsets": pa.array([r["doc_offsets"] for r in rows], type=pa.list_(pa.int32())),
         "tokens": pa.array([r["tokens"] for r in rows], type=pa.int32()),
         "metadata": pa.array([r["metadata"] for r in rows], type=pa.bool_()),
-    }, schema=PACKED_SCHEMA)
+    }
+    if contexts:
+        columns["context_id"] = pa.array([r["context_id"] for r in rows], type=pa.int64())
+    return pa.table(columns, schema=packed_schema(contexts))
 
 
 class ShardWriter:
-    """Rows into ``folder/part-NNNNN.parquet``: ``rows_per_shard`` rows a shard, ``row_group_rows`` a row group.
+    """Rows into ``folder/<prefix>-NNNNN.parquet``: ``rows_per_shard`` rows a shard, ``row_group_rows`` a row group.
 
     Each shard is written under a temporary name and renamed when complete. ``cut()`` ends the current
-    shard early, so no shard mixes the metadata-conditioned share with the plain one.
+    shard early, so no shard mixes the metadata-conditioned share with the plain one. ``contexts``: the rows
+    carry ``context_id``.
     """
 
-    def __init__(self, folder: str, relative_to: str, rows_per_shard: int, row_group_rows: int) -> None:
-        self.folder, self.relative_to = folder, relative_to
+    def __init__(self, folder: str, relative_to: str, rows_per_shard: int, row_group_rows: int,
+                 prefix: str = "part", contexts: bool = False) -> None:
+        self.folder, self.relative_to, self.prefix, self.contexts = folder, relative_to, prefix, contexts
         self.rows_per_shard, self.row_group_rows = rows_per_shard, row_group_rows
         self.pending: list[Row] = []
         self.writer: pq.ParquetWriter | None = None
@@ -74,9 +84,9 @@ class ShardWriter:
             return
         if self.writer is None:
             os.makedirs(self.folder, exist_ok=True)
-            self._path = os.path.join(self.folder, f"part-{len(self.shards):05d}.parquet")
-            self.writer = pq.ParquetWriter(self._path + ".tmp", PACKED_SCHEMA, compression="zstd")
-        self.writer.write_table(rows_to_table(self.pending), row_group_size=self.row_group_rows)
+            self._path = os.path.join(self.folder, f"{self.prefix}-{len(self.shards):05d}.parquet")
+            self.writer = pq.ParquetWriter(self._path + ".tmp", packed_schema(self.contexts), compression="zstd")
+        self.writer.write_table(rows_to_table(self.pending, self.contexts), row_group_size=self.row_group_rows)
         self.in_shard += len(self.pending)
         self.pending = []
 

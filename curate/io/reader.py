@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
 from curate.documents import MARKED_SCHEMA, MAX_FILES, RECORD_BITS, order_of
+from curate.errors import InputError as InputError
 from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz", ".jsonl.zst", ".json.zst", ".ndjson.zst")
@@ -38,10 +39,6 @@ BOM = b"\xef\xbb\xbf"
 # The last record index of a file is kept for the row reporting an unreadable
 # file, so records are numbered 1 .. UNREADABLE_RECORD - 1.
 UNREADABLE_RECORD = (1 << RECORD_BITS) - 1
-
-
-class InputError(Exception):
-    """A problem with the input that the user must fix (bad path, wrong schema, strict mode)."""
 
 
 class ReaderConfig(BaseModel):

@@ -217,7 +217,8 @@ def _packed(data: collect.RunData) -> str:
     rows = [["tokenizer", pack.tokenizer.get("name")], ["documents", pack.documents],
             ["document tokens", pack.document_tokens], ["metadata prefix tokens", pack.metadata_tokens],
             ["documents with metadata", pack.metadata_documents], ["padding tokens", pack.padding_tokens],
-            ["padding share", f"{100 * pack.padding_tokens / max(total, 1):.2f}%"], ["rows", pack.sequences]]
+            ["padding share", f"{100 * pack.padding_tokens / max(total, 1):.2f}%"], ["rows", pack.sequences],
+            ["attention", "causal over the row (ICP contexts)" if pack.attention == "causal" else "per document"]]
     stale = ""
     if pack.run_created and pack.run_created != data.manifest.created:
         stale = (f'<p class="bad">Packed from the run of {escape(pack.run_created)}, not this one '

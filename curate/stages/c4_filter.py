@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from curate.config import ConfigError
+from curate.errors import ConfigError
 from curate.stage import FilterParams
 from curate.stages.rule_filter import Rule, RuleFilter
 from curate.stages.text_units import (

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from curate.classify.fasttext_model import LABEL_PREFIX, ModelFileError, load_model
-from curate.config import ConfigError
+from curate.errors import ConfigError
 from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask, set_column
 from curate.stages.text_units import texts
 
