@@ -5,7 +5,8 @@ on a deterministic subset of ``data/sample`` and prints the stage's summary
 (programs parsed and executed, drops, token retention) with the speed.
 
     python benchmarks/rewrite.py                          # blocks (no LM) and line_lm (SmolLM2, llamacpp)
-    python benchmarks/rewrite.py --backend vllm --model /models/prox-refining --preset prox --documents 2000
+    python benchmarks/rewrite.py --backend vllm --model /models/web-chunk-refining-lm \
+        --doc-model /models/web-doc-refining-lm --preset prox --documents 2000
 
 On a GPU machine with vLLM installed, ``benchmarks/rewrite_vllm_gpu.sh`` runs the second form.
 """
@@ -49,18 +50,24 @@ def sample_documents(n: int, max_chars: int) -> pa.Table:
                      "meta": [None] * len(rows), "_order": list(range(len(rows)))}, schema=DOCUMENT_SCHEMA)
 
 
-def run(preset: str, lm_config: LMConfig, table: pa.Table, threads: int, lm=None) -> tuple[dict, object]:
-    # every line is classified (no short-document guard, no document pass), so lines/s compare like for like
-    params = RewriteParams(lm=lm_config, preset=preset, min_words=0, document_level=preset != "line_lm")
+def run(preset: str, lm_config: LMConfig, table: pa.Table, threads: int, lm=None,
+        doc_config: LMConfig | None = None) -> tuple[dict, object]:
+    # every line is classified (no short-document guard, no document pass), so lines/s compare like for like;
+    # prox runs its document pass only with a document model (--doc-model)
+    document_level = preset != "line_lm" and (preset != "prox" or doc_config is not None)
+    params = RewriteParams(lm=lm_config, doc_lm=doc_config if preset == "prox" else None, preset=preset,
+                           min_words=0, document_level=document_level)
+    doc_lm = None
     if params.needs_lm:
-        lm = lm or load_lm(lm_config, threads=threads)
+        lm = lm or load_lm(params.lm, threads=threads)
+        doc_lm = load_lm(params.doc_lm, threads=threads) if params.doc_lm is not None and document_level else None
     repeats, count_seconds = None, 0.0
     if preset == "blocks":  # the stage's prepare step: line counts over the whole input, timed apart
         started = time.time()
         repeats = LineRepeats.from_texts(table.column("text").to_pylist())
         count_seconds = time.time() - started
     started = time.time()
-    out = Rewriter(params, lm if params.needs_lm else None, repeats=repeats).process(table)
+    out = Rewriter(params, lm if params.needs_lm else None, doc_lm, repeats=repeats).process(table)
     seconds = time.time() - started
     lines = sum(1 for text in table.column("text").to_pylist() for line in text.split("\n") if line.strip())
     stats = summarize(out.to_pylist())
@@ -80,6 +87,8 @@ def main() -> None:
     parser.add_argument("--backend", default="llamacpp", choices=["llamacpp", "openai", "vllm"])
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    parser.add_argument("--doc-model", help="prox: the document model (web-doc-refining-lm); omitted, the "
+                                            "document pass is skipped")
     parser.add_argument("--preset", action="append", choices=["blocks", "line_lm", "instruct", "prox"],
                         help="presets to run (default: blocks and line_lm)")
     parser.add_argument("--documents", type=int, default=12)
@@ -89,10 +98,12 @@ def main() -> None:
     args = parser.parse_args()
     config = LMConfig(backend=args.backend, model=args.model, base_url=args.base_url)
     table = sample_documents(2 if args.smoke else args.documents, 1500 if args.smoke else args.max_chars)
+    doc_config = LMConfig(backend=args.backend, model=args.doc_model, base_url=args.base_url) \
+        if args.doc_model else None
     lm = None
     results = {}
     for preset in args.preset or ["blocks", "line_lm"]:
-        stats, lm = run(preset, config, table, args.threads, lm)
+        stats, lm = run(preset, config, table, args.threads, lm, doc_config)
         results[preset] = stats
         print(json.dumps(stats))
     if "blocks" in results and "line_lm" in results:

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from curate.rewriting.program import Call, decide_document, execute, parse_program
 from curate.rewriting.prompts import chunk_grammar
+from curate.rewriting.prox_executor import execute_prox
 from curate.stages.rewrite import pack_chunks, removal_program
 
 LINES = [f"line {i} text" for i in range(10)]
@@ -67,11 +68,11 @@ def test_prox_executor_ignores_unknown_calls_and_removes_all():
     lines = ["a b c", "d e f", "g h i"]
     strict = execute(lines, [(0, 1), (2, 2)], ["os.remove_lines(1, 2)\nprint('x')\nremove_lines(0, 0)", "keep_chunk()"])
     assert strict.removed == {0} and len(strict.parse_errors) == 2 and strict.ignored == 0
-    lenient = execute(lines, [(0, 1), (2, 2)], ["os.remove_lines(1, 2)\nprint('x')\nremove_lines(0, 0)", "keep_chunk()"],
-                      prox=True)
+    lenient = execute_prox(lines, [(0, 1), (2, 2)], ["os.remove_lines(1, 2)\nprint('x')\nremove_lines(0, 0)",
+                                                     "keep_chunk()"])
     assert lenient.removed == {0} and lenient.parse_errors == [] and lenient.ignored == 2
     assert execute(lines, [(0, 1), (2, 2)], ["keep_chunk()", "remove_lines(all=True)"]).removed == {2}
-    assert execute(lines, [(0, 1), (2, 2)], ["keep_chunk()", "remove_lines(all=True)"], prox=True).removed == {0, 1, 2}
+    assert execute_prox(lines, [(0, 1), (2, 2)], ["keep_chunk()", "remove_lines(all=True)"]).removed == {0, 1, 2}
 
 
 def test_document_decision():
@@ -192,6 +193,9 @@ def test_no_program_raises_or_loses_the_document(lines, data):
             assert run.lines[i] == lines[i]
     decision = decide_document(data.draw(programs()))
     assert isinstance(decision.drop, bool)
+    prox = execute_prox(lines, chunks, chunk_programs)  # ProX's semantics: may grow a line, never adds or loses one
+    assert len(prox.lines) == len(lines) and prox.removed <= set(range(len(lines)))
+    assert prox.text == "\n".join(line for i, line in enumerate(prox.lines) if i not in prox.removed)
 
 
 @settings(max_examples=200, deadline=None)

@@ -90,6 +90,7 @@ def test_unparsable_document_decision_keeps_the_document_and_counts_an_error():
 
 
 SYSTEM = "[INST] <<SYS>>\nYou are a helpful, respectful and honest assistant.\n<</SYS>>\n\n"
+DOC_LM = {"model": "web-doc-refining-lm"}  # the scripted model answers both passes; the config names both
 
 
 def test_prox_prompts_match_prox_formatting():
@@ -97,7 +98,7 @@ def test_prox_prompts_match_prox_formatting():
     template: system prompt, [INST] wrapping, "[000]line" numbering, chunks packed on numbered lines."""
     text = "Title line\nSecond line here\n\nLast"
     lm = ScriptedLM(["keep_doc()", "keep_chunk()", "keep_chunk()"])
-    params = RewriteParams(preset="prox", min_words=0, chunk_tokens=7)
+    params = RewriteParams(preset="prox", doc_lm=DOC_LM, chunk_tokens=7)
     row = Rewriter(params, lm).process(documents([text])).to_pylist()[0]
     assert lm.prompts == [
         SYSTEM + "Title line\nSecond line here\n\nLast [/INST]",
@@ -105,20 +106,20 @@ def test_prox_prompts_match_prox_formatting():
         SYSTEM + "[doc]\n[002]\n[003]Last\n[/doc] [/INST]",
     ]
     assert lm.constraints == [None, None]  # no grammar for the released models
-    assert row["text"] == text and row["rewrite_status"] == "unchanged"
+    assert row["text"] == text and row["rewrite_status"] == "emptied"  # ProX drops 10 words or fewer
     assert params.lm.max_model_len == 2048 and params.doc_budget == 1900
     wide = ScriptedLM(["keep_doc()"])
-    Rewriter(RewriteParams(preset="prox", min_words=0), wide).process(documents(["x\n" * 1000 + "end"]))
+    Rewriter(RewriteParams(preset="prox", doc_lm=DOC_LM), wide).process(documents(["x\n" * 1000 + "end"]))
     assert wide.prompts[-1].endswith("[999]x\n[1000]end\n[/doc] [/INST]")
 
 
 def test_prox_executor_semantics_in_the_stage():
     text = "\n".join(f"line {i} has a few words" for i in range(12))
     lm = ScriptedLM(["I would drop_doc() this"])
-    dropped = Rewriter(RewriteParams(preset="prox", min_words=0), lm).process(documents([text])).to_pylist()[0]
+    dropped = Rewriter(RewriteParams(preset="prox", doc_lm=DOC_LM), lm).process(documents([text])).to_pylist()[0]
     assert dropped[DROP_REASON] == "rewrite_drop_doc" and dropped["text"] == text
     lm = ScriptedLM(["keep_doc()", "remove_lines(line_start=0, line_end=1)\nexplain(1)\nSure! Here it is"])
-    row = Rewriter(RewriteParams(preset="prox", min_words=0), lm).process(documents([text])).to_pylist()[0]
+    row = Rewriter(RewriteParams(preset="prox", doc_lm=DOC_LM), lm).process(documents([text])).to_pylist()[0]
     assert row["rewrite_status"] == "edited" and row["rewrite_ignored_calls"] == 2
     assert row["text"] == text.split("\n", 2)[2] and row["rewrite_parse_errors"] == 0
 
@@ -143,8 +144,10 @@ def test_subset_selection_and_keep_original():
 
 
 def test_vllm_backend_declares_gpus():
-    assert Rewrite(preset="prox", lm={"backend": "vllm", "model": "x", "tensor_parallel_size": 2}).resources.num_gpus == 2
-    assert Rewrite(preset="prox", lm={"backend": "vllm", "model": "x"}).params.lm.max_model_len == 2048
+    doc = {"backend": "vllm", "model": "d"}
+    assert Rewrite(preset="prox", lm={"backend": "vllm", "model": "x", "tensor_parallel_size": 2},
+                   doc_lm=doc).resources.num_gpus == 2
+    assert Rewrite(preset="prox", lm={"backend": "vllm", "model": "x"}, doc_lm=doc).params.lm.max_model_len == 2048
     assert Rewrite().resources.num_gpus == 0
 
 

