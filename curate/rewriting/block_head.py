@@ -17,7 +17,12 @@ The decision is taken on blocks (runs of non-blank lines), not on lines alone:
   it sits between whole sentences: the kept line before it ends with ". ! ?",
   its own last line leaves no sentence open, the kept line after it starts
   with a capital letter, and neither of them is indented (so never inside a
-  sentence, a list, code or other verbatim text).
+  sentence, a list, code or other verbatim text);
+* a heading stays with its section: a one-line block that looks like a
+  heading (a ``#`` heading, or a short line without a sentence end) is kept
+  when the next block is kept and opens with a line of prose (ten words or
+  more): "Translations" above a paragraph on translations, an article's
+  title above its first paragraph.
 """
 
 from __future__ import annotations
@@ -31,8 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from curate.rewriting.features import _TERMINAL, NAMES, blocks, document_features
+from curate.rewriting.page_features import markup_share
 
 WEIGHTS = Path(__file__).with_name("block_head.json")
+#: a page with this share of list-item and heading lines or more is a converted web page (fit documentation
+#: sources: 0.03 at their 90th percentile; fit web pages: 0.27 at their 10th)
+MARKUP_PAGE = 0.15
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,14 @@ class BlockHead:
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
-    threshold: float
+    threshold: float  # for plain text: documentation, e-mail, prose
+    markup_threshold: float  # for web pages converted to markdown-like text (see threshold_for)
+
+    def threshold_for(self, lines: list[str]) -> float:
+        """The page's threshold: ``markup_threshold`` when at least MARKUP_PAGE of its non-blank lines are list
+        items or ``#`` headings (a web page converted to text), else ``threshold``. Each is chosen on the fit
+        pages of its kind (benchmarks/rewrite_eval.py)."""
+        return self.markup_threshold if markup_share(lines) >= MARKUP_PAGE else self.threshold
 
     @classmethod
     def from_dict(cls, data: dict) -> BlockHead:
@@ -50,7 +66,7 @@ class BlockHead:
             raise ValueError("the block head's weights were fitted on other features; refit them with "
                              "python benchmarks/rewrite_eval.py --save")
         return cls(tuple(data["names"]), np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]),
-                   float(data["intercept"]), float(data["threshold"]))
+                   float(data["intercept"]), float(data["threshold"]), float(data["markup_threshold"]))
 
     def probabilities(self, lines: list[str], counts: list[int] | None = None) -> dict[int, float]:
         """P(boilerplate) of every non-blank line, by line index; ``counts``: documents each line occurs in."""
@@ -91,7 +107,25 @@ def block_removals(lines: list[str], probabilities: dict[int, float], threshold:
         removed.update(range(first, first + head))
         removed.update(range(last - tail + 1, last + 1))
         removed.update(_inner_runs(lines, hit, first, first + head, last - tail))
-    return removed
+    return removed - _section_headings(lines, removed)
+
+
+#: a heading has at most this many words
+HEADING_WORDS = 12
+
+
+def _section_headings(lines: list[str], removed: set[int]) -> set[int]:
+    """Removed one-line heading blocks whose next block is kept and opens with prose (see the module docstring)."""
+    spans = blocks(lines)
+    out: set[int] = set()
+    for (first, last), (nxt, _) in zip(spans, spans[1:]):
+        text = lines[first].strip()
+        words = len(text.split())
+        heading = text.startswith("#") or not _SENTENCE_END.search(text)
+        if (first == last and first in removed and heading and 0 < words <= HEADING_WORDS and nxt not in removed
+                and len(lines[nxt].split()) >= 10):
+            out.add(first)
+    return out
 
 
 #: A line that ends a sentence: ". ! ?" (or their CJK forms), perhaps inside closing quotes or brackets.

@@ -6,7 +6,9 @@ or ``»``, words typical of site chrome such as "cookies" or "share"), the same
 shape for its previous and next non-blank line, its block's size and prose
 share, and where it sits in the block and in the document; and, when counts
 over the corpus are given (:mod:`curate.rewriting.repeats`), in how many
-documents the line, its neighbours and its block's lines occur. Everything is plain
+documents the line, its neighbours and its block's lines occur; and what the page's own text says about
+chrome, without other pages (:mod:`curate.rewriting.page_features`: list and link markup, menu-like runs of
+short lines, where the line sits relative to the page's prose). Everything is plain
 Python over the line's text: no model call, tens of thousands of lines per
 second on one core.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import math
 import re
 
+from curate.rewriting import page_features
+
 #: Words typical of navigation, banners, share bars and footers of web pages (lowercase, whole words).
 CHROME_WORDS = frozenset("""
 home menu navigation nav next prev previous up back top skip index contents search login log sign register
@@ -23,10 +27,25 @@ account cart subscribe newsletter cookie cookies consent accept privacy policy t
 rights reserved share tweet facebook twitter linkedin reddit pinterest whatsapp email print follow like
 related recommended popular trending advertisement advertising sponsored sitemap contact about help faq
 powered comments comment reply permalink tags categories archive archives rss feed download app
+impressum datenschutz datenschutzerklärung kontakt startseite anmelden abmelden registrieren suche suchen menü
+teilen kommentar kommentare kommentieren antworten newsletter abonnieren warenkorb merkzettel weiterlesen
+drucken empfehlen agb haftungsausschluss werbung anzeige vorbehalten
+accueil connexion recherche partager commentaires mentions légales confidentialité abonnez
+inicio buscar compartir comentarios aviso legal privacidad suscríbete
+strona główna szukaj udostępnij komentarze regulamin prywatności zaloguj
 """.split())
+#: Function words of running prose (English, German, French, Spanish, Italian, Dutch, Polish): menus and buttons
+#: have few of them.
 _STOPWORDS = frozenset("""
 the a an of to in and or is are was were be been it that this with for on as by at from which who
 but not have has had will would can could may should its their they he she we you i
+der die das und ist nicht mit von zu den im für auf ein eine einen es sich auch dem des als wird bei oder dass
+wie aber noch nach wenn sind war hat werden kann nur um so aus vor
+le la les des et est un une du en que qui pour dans sur pas au aux ce il elle ne se plus par
+el los las y es del por con para una se lo como más pero su al
+il di che e non per un una sono della nel
+de het een van en is dat niet met op te voor zijn
+i w na z się nie do to że jest jak po ale
 """.split())
 _SEPARATORS = re.compile(r"[|•·»›>«‹/]|\s-\s|::")
 _SPLIT = re.compile(r"\s*(?:[|•·»›>«‹/]|\s-\s|::|\s{2,})\s*")
@@ -46,7 +65,10 @@ REPEAT_CAP = 8
 #: A document with this share of its words on lines that occur in other documents is a copy (an exact or near
 #: duplicate that deduplication has not removed), not a page made of chrome: its lines are judged as if seen once.
 DUPLICATE_SHARE = 0.9
-NAMES = (list(OWN) + [f"prev_{n}" for n in NEIGHBOUR] + [f"next_{n}" for n in NEIGHBOUR] + list(CONTEXT))
+BASE = (list(OWN) + [f"prev_{n}" for n in NEIGHBOUR] + [f"next_{n}" for n in NEIGHBOUR] + list(CONTEXT)
+        + list(page_features.NAMES))
+#: every feature again, times the page's share of markup lines (page_features: ``markup_page``)
+NAMES = BASE + [f"markup_x_{n}" for n in BASE if n != "markup_page"]
 
 
 def line_shape(line: str) -> dict[str, float]:
@@ -109,6 +131,7 @@ def document_features(lines: list[str], counts: list[int] | None = None) -> tupl
     (:meth:`curate.rewriting.repeats.LineRepeats.line_counts`); without it every line counts as seen once,
     and so it does for a document that is nearly all repeated lines (:data:`DUPLICATE_SHARE`).
     """
+    linked, lines = lines, [page_features.delink(line) for line in lines]  # shapes read link labels as text
     spans = blocks(lines)
     index = [i for first, last in spans for i in range(first, last + 1)]
     if not index:
@@ -125,6 +148,7 @@ def document_features(lines: list[str], counts: list[int] | None = None) -> tupl
         shapes[i]["repeat_docs"] = math.log(max(1, seen)) / math.log(REPEAT_CAP)
         # a long line repeated verbatim across documents is chrome; a short one may be a common heading
         shapes[i]["repeat_long"] = shapes[i]["repeat_docs"] * min(1.0, shapes[i]["log_words"] / math.log1p(12))
+    page = page_features.page_features(lines, index, words, linked)
     total = len(lines)
     rows: list[list[float]] = []
     empty = dict.fromkeys(NEIGHBOUR, 0.0)
@@ -159,5 +183,8 @@ def document_features(lines: list[str], counts: list[int] | None = None) -> tupl
             row += [(prev or empty)[n] for n in NEIGHBOUR]
             row += [(nxt or empty)[n] for n in NEIGHBOUR]
             row += [context[n] for n in CONTEXT]
+            row += [page[i][n] for n in page_features.NAMES]
+            markup = page[i]["markup_page"]
+            row += [markup * value for value in row[:-1]]  # markup_page is the last base feature
             rows.append(row)
     return index, rows
