@@ -58,9 +58,8 @@ from benchmarks._compare import add_smoke_flag, compare
 from benchmarks._corpora import DEFAULT_CORPORA, require_corpora
 from benchmarks._rewrite_evalset import CONFIRM_SOURCES, EVAL_SOURCES, FIT_SOURCES, EvalDoc, build
 from benchmarks._web_pages import WebPage, page_counts
-from curate.rewriting.block_head import MARKUP_PAGE, WEIGHTS, BlockHead, block_removals
+from curate.rewriting.block_head import WEIGHTS, BlockHead, block_removals, is_markup_page
 from curate.rewriting.features import NAMES, document_features, line_shape
-from curate.rewriting.page_features import markup_share
 from curate.rewriting.repeats import LineRepeats
 from curate.stages.rewrite import Rewrite
 
@@ -216,12 +215,14 @@ def line_lm(limit_lines: int) -> Method:
 
 
 def fit_head(docs: list[Doc]) -> BlockHead:
-    """The logistic regression over every labelled line of ``docs`` (a web page's lines that hold no snippet
-    are unlabelled and left out), token-weighted."""
+    """One logistic regression per kind of page (plain text; converted web pages, :func:`is_markup_page`) over
+    every labelled line of ``docs`` of that kind (a web page's lines that hold no snippet are unlabelled and left
+    out), token-weighted; line counts over all of ``docs``. Without markup pages, one head judges every page."""
     from sklearn.linear_model import LogisticRegression
 
-    xs, ys, ws = [], [], []
+    data: dict[bool, tuple[list, list, list]] = {False: ([], [], []), True: ([], [], [])}
     for d, counts in zip(docs, corpus_counts(docs)):
+        xs, ys, ws = data[is_markup_page(d.lines)]
         index, rows = document_features(d.lines, counts)
         for i, row in zip(index, rows):
             if d.labels[i] is None:
@@ -229,10 +230,16 @@ def fit_head(docs: list[Doc]) -> BlockHead:
             xs.append(row)
             ys.append(0 if d.labels[i] else 1)
             ws.append(1 + len(d.lines[i].split()))  # token-weighted, as the measure
-    x, y = np.asarray(xs), np.asarray(ys)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y, sample_weight=np.asarray(ws))
-    return BlockHead(tuple(NAMES), mean, scale, model.coef_[0], float(model.intercept_[0]), 0.5, 0.5)
+    heads = {}
+    for markup, (xs, ys, ws) in data.items():
+        if len(set(ys)) < 2:
+            continue
+        x, y = np.asarray(xs), np.asarray(ys)
+        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y, sample_weight=np.asarray(ws))
+        heads[markup] = BlockHead(tuple(NAMES), mean, scale, model.coef_[0], float(model.intercept_[0]), 0.5)
+    plain = heads.get(False, heads.get(True))
+    return dataclasses.replace(plain, markup=heads.get(True) if False in heads else None)
 
 
 def fit_threshold(make: Callable[[float], Method], docs: list[Doc], grid: list[float], target: float) -> float:
@@ -264,11 +271,6 @@ def fit_group(doc: Doc) -> str:
     return doc.source
 
 
-def is_markup(doc: Doc) -> bool:
-    """A web page converted to markdown-like text, as :meth:`BlockHead.threshold_for` tells them apart."""
-    return markup_share(doc.lines) >= MARKUP_PAGE
-
-
 def loso_threshold(docs: list[Doc], grid: list[float]) -> dict[str, tuple[float, dict[float, tuple[float, float]]]]:
     """The classifier's thresholds, one per kind of page (plain text, markup), chosen by leaving each fit group
     out in turn (within the fit half only).
@@ -287,7 +289,7 @@ def loso_threshold(docs: list[Doc], grid: list[float]) -> dict[str, tuple[float,
         scores: dict = {}
         for t in grid:
             rows = count_rows(held, head_method(head, t, True, scores)(held))
-            markup = np.array([is_markup(d) for d in held])
+            markup = np.array([is_markup_page(d.lines) for d in held])
             for kind, picked in (("plain", ~markup), ("markup", markup)):
                 if picked.any():
                     held_kept, held_removed = shares(rows[picked])
@@ -373,16 +375,16 @@ def main() -> None:
               f"(leave-one-group-out)", flush=True)
     head = fit_head(fit_docs)
     scores: dict = {}
-    head = dataclasses.replace(head, threshold=threshold, markup_threshold=markup_threshold)
+    markup_head = dataclasses.replace(head.markup, threshold=markup_threshold) if head.markup else None
+    head = dataclasses.replace(head, threshold=threshold, markup=markup_head)
     if args.save:
         WEIGHTS.write_text(json.dumps({
-            "names": list(head.names), "mean": head.mean.round(6).tolist(), "scale": head.scale.round(6).tolist(),
-            "coef": head.coef.round(6).tolist(), "intercept": round(head.intercept, 6), "threshold": threshold,
-            "markup_threshold": markup_threshold, "loso_content_target": LOSO_TARGET,
+            **head.to_dict(), "loso_content_target": LOSO_TARGET,
             "loso_worst_content_kept": curve[threshold][0], "loso_mean_boilerplate_removed": curve[threshold][1],
             "markup_loso_worst_content_kept": markup_curve[markup_threshold][0],
             "markup_loso_mean_boilerplate_removed": markup_curve[markup_threshold][1],
-            "fitted_on": "benchmarks/rewrite_eval.py --save (fit sources with boilerplate pool A, fit web pages)",
+            "fitted_on": "benchmarks/rewrite_eval.py --save (fit sources with boilerplate pool A, fit web pages; "
+                         "markup: the head for converted web pages)",
         }, indent=1) + "\n")
     # the baselines' settings: the most removal that keeps LOSO_TARGET of content on every fit source
     repeat_pages = fit_threshold(repeated_lines, fit_docs, [2, 3, 4, 5, 8], LOSO_TARGET)

@@ -70,10 +70,10 @@ def test_link_menus_score_as_chrome_and_the_article_with_its_heading_stays():
     assert below <= removed, [lines[i] for i in below - removed]
     menu = _indices(lines, MENU)
     prose = {i for i in content if lines[i] in ARTICLE}
-    # the link menu above the article scores as chrome, on average above every prose line (at the shipped
-    # operating point, a cautious one, its items without chrome words may stay: see docs/rewrite.md)
+    # the link menu above the article scores as chrome, on average above every prose line, and goes but for an
+    # item the classifier is less sure of between removed ones (a run inside a block goes only between sentences)
     assert sum(probabilities[i] for i in menu) / len(menu) > max(probabilities[i] for i in prose)
-    assert menu & removed
+    assert len(menu & removed) >= len(menu) - 1, [lines[i] for i in menu - removed]
 
 
 def test_a_prose_paragraph_with_one_link_is_kept():
@@ -142,8 +142,8 @@ def test_a_heading_stays_with_the_prose_section_it_opens():
     assert block_removals(sentence, {0: 0.99, 2: 0.0}, 0.5) == {0}
 
 
-def test_converted_web_pages_get_their_own_threshold():
+def test_converted_web_pages_get_their_own_head_and_threshold():
     head = default_head()
     web = _page(MENU, ["# Haushalt 2024 vorgestellt"], ARTICLE, FOOTER)
-    assert head.threshold_for(web) == head.markup_threshold
+    assert head.markup is not None and head.threshold_for(web) == head.markup.threshold
     assert head.threshold_for([line for line in ARTICLE]) == head.threshold

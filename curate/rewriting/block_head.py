@@ -44,37 +44,54 @@ WEIGHTS = Path(__file__).with_name("block_head.json")
 MARKUP_PAGE = 0.15
 
 
+def is_markup_page(lines: list[str]) -> bool:
+    """A web page converted to markdown-like text: at least MARKUP_PAGE of its non-blank lines are list items or
+    ``#`` headings."""
+    return markup_share(lines) >= MARKUP_PAGE
+
+
 @dataclass(frozen=True)
 class BlockHead:
+    """One logistic regression and its threshold; ``markup`` (for the shipped head): the one for converted web
+    pages, which :meth:`probabilities` and :meth:`threshold_for` hand such pages to."""
+
     names: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
-    threshold: float  # for plain text: documentation, e-mail, prose
-    markup_threshold: float  # for web pages converted to markdown-like text (see threshold_for)
+    threshold: float
+    markup: BlockHead | None = None
+
+    def _for(self, lines: list[str]) -> BlockHead:
+        return self.markup if self.markup is not None and is_markup_page(lines) else self
 
     def threshold_for(self, lines: list[str]) -> float:
-        """The page's threshold: ``markup_threshold`` when at least MARKUP_PAGE of its non-blank lines are list
-        items or ``#`` headings (a web page converted to text), else ``threshold``. Each is chosen on the fit
-        pages of its kind (benchmarks/rewrite_eval.py)."""
-        return self.markup_threshold if markup_share(lines) >= MARKUP_PAGE else self.threshold
+        """The threshold of the head that judges this page (each is chosen on fit pages of its kind)."""
+        return self._for(lines).threshold
 
     @classmethod
     def from_dict(cls, data: dict) -> BlockHead:
         if tuple(data["names"]) != tuple(NAMES):
             raise ValueError("the block head's weights were fitted on other features; refit them with "
                              "python benchmarks/rewrite_eval.py --save")
+        markup = cls.from_dict(data["markup"]) if data.get("markup") else None
         return cls(tuple(data["names"]), np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]),
-                   float(data["intercept"]), float(data["threshold"]), float(data["markup_threshold"]))
+                   float(data["intercept"]), float(data["threshold"]), markup)
+
+    def to_dict(self) -> dict:
+        return {"names": list(self.names), "mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(),
+                "coef": self.coef.round(6).tolist(), "intercept": round(self.intercept, 6),
+                "threshold": self.threshold, **({"markup": self.markup.to_dict()} if self.markup else {})}
 
     def probabilities(self, lines: list[str], counts: list[int] | None = None) -> dict[int, float]:
         """P(boilerplate) of every non-blank line, by line index; ``counts``: documents each line occurs in."""
+        head = self._for(lines)
         index, rows = document_features(lines, counts)
         if not index:
             return {}
-        x = (np.asarray(rows, dtype=np.float64) - self.mean) / self.scale
-        z = x @ self.coef + self.intercept
+        x = (np.asarray(rows, dtype=np.float64) - head.mean) / head.scale
+        z = x @ head.coef + head.intercept
         return dict(zip(index, (1.0 / (1.0 + np.exp(-z))).tolist()))
 
 

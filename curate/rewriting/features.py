@@ -65,10 +65,8 @@ REPEAT_CAP = 8
 #: A document with this share of its words on lines that occur in other documents is a copy (an exact or near
 #: duplicate that deduplication has not removed), not a page made of chrome: its lines are judged as if seen once.
 DUPLICATE_SHARE = 0.9
-BASE = (list(OWN) + [f"prev_{n}" for n in NEIGHBOUR] + [f"next_{n}" for n in NEIGHBOUR] + list(CONTEXT)
-        + list(page_features.NAMES))
-#: every feature again, times the page's share of markup lines (page_features: ``markup_page``)
-NAMES = BASE + [f"markup_x_{n}" for n in BASE if n != "markup_page"]
+NAMES = (list(OWN) + [f"prev_{n}" for n in NEIGHBOUR] + [f"next_{n}" for n in NEIGHBOUR] + list(CONTEXT)
+         + list(page_features.NAMES))
 
 
 def line_shape(line: str) -> dict[str, float]:
@@ -184,7 +182,5 @@ def document_features(lines: list[str], counts: list[int] | None = None) -> tupl
             row += [(nxt or empty)[n] for n in NEIGHBOUR]
             row += [context[n] for n in CONTEXT]
             row += [page[i][n] for n in page_features.NAMES]
-            markup = page[i]["markup_page"]
-            row += [markup * value for value in row[:-1]]  # markup_page is the last base feature
             rows.append(row)
     return index, rows

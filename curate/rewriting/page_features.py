@@ -21,11 +21,10 @@ region of long lines of running prose. So, per non-blank line:
 * a heading followed by prose (a section title of the content, kept with it);
 * the page's share of list-item and ``#`` heading lines (``markup_page``): high on
   a web page converted to markdown-like text, near zero in reStructuredText,
-  man pages, e-mails or plain prose. :mod:`curate.rewriting.features` also
-  gives the classifier every feature multiplied by it, so that one linear
-  classifier weighs the cues differently on converted web pages and on other
-  text (a list of short lines is a menu on the one, a table of options in the
-  other).
+  man pages, e-mails or plain prose. The shipped classifier has one head for
+  each kind (:func:`curate.rewriting.block_head.is_markup_page`), since the
+  cues weigh differently (a list of short lines is a menu on the one, a table
+  of options in the other).
 
 Every value lies in [0, 1]; the classifier weighs them with the other features
 (:mod:`curate.rewriting.features`).
