@@ -3,7 +3,9 @@
 The classifier is a logistic regression over :mod:`curate.rewriting.features`
 (a line's shape, its neighbours' and its block's), fitted on labelled lines by
 ``benchmarks/rewrite_eval.py --save`` and shipped as a small JSON file of
-weights. It scores every non-blank line with P(boilerplate).
+weights. It scores every non-blank line with P(boilerplate). The shipped head
+has two regressions, each with its threshold: one for web pages converted to
+markdown-like text (:func:`is_markup_page`), one for other text.
 
 The decision is taken on blocks (runs of non-blank lines), not on lines alone:
 
