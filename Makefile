@@ -142,9 +142,11 @@ lint: $(VENV)/.installed-test
 sample: $(VENV)/.installed
 	$(BIN)/python scripts/build_sample.py --corpora ../shared/corpora --out data/sample
 
-# The default quality and toxicity models shipped in curate/models/, from ../shared (see docs/classifiers.md).
+# The default quality and toxicity models shipped in curate/models/, from ../shared (see docs/classifiers.md):
+# the fastText models, then the MiniLM heads (embeddings cached in out/heads/).
 models: $(VENV)/.installed
 	$(BIN)/python scripts/train_default_models.py
+	$(BIN)/python scripts/train_heads.py
 
 clean:
 	rm -rf out .pytest_cache

@@ -30,6 +30,7 @@ from benchmarks._compare import add_smoke_flag, best_of, compare
 from benchmarks._corpora import sample_table
 from curate.classify.fasttext_model import load_model
 from curate.classify.sentences import END_PATTERN, split_batch
+from curate.models import shipped
 from curate.stage import ORDER, drop_mask
 from curate.stages.quality import Quality
 from curate.stages.toxicity import Toxicity
@@ -96,11 +97,13 @@ def main() -> None:
     table = sample_documents(docs)
     texts = [t or "" for t in table.column("text").to_pylist()]
     print(f"{table.num_rows} documents of the sample corpus, {sum(map(len, texts)) / 1e6:.1f} M characters")
+    # the fastText models (scoring the text); the default heads score an embedding column (benchmarks/embed.py)
+    quality, profanity = shipped("quality.ftz"), shipped("toxicity.ftz")
     stages = {
-        "quality": Quality(),
-        "quality (percentile)": Quality(percentile=10),
-        "toxicity (document)": Toxicity(level="document"),
-        "toxicity (sentence)": Toxicity(),
+        "quality": Quality(model=quality),
+        "quality (percentile)": Quality(model=quality, percentile=10),
+        "toxicity (document)": Toxicity(model=profanity, label="toxic", level="document", threshold=0.4),
+        "toxicity (sentence)": Toxicity(model=profanity, label="toxic", level="sentence", threshold=0.4),
     }
     results = []
     for label, stage in stages.items():

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from curate import __version__
+from curate.annotate.command import annotate_command
 from curate.classify.command import train_classifier_command
 from curate.config import ConfigError, PipelineConfig, load_pipeline
 from curate.io.reader import InputError
@@ -46,6 +47,7 @@ def main() -> None:
 
 
 main.add_command(train_classifier_command)
+main.add_command(annotate_command)
 
 
 def _load(pipeline: str, overrides: tuple[str, ...]) -> PipelineConfig:

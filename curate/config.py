@@ -61,6 +61,13 @@ class PipelineConfig:
         for position, spec in enumerate(self.stages, start=1):
             cls = _stage_class(spec.name, position)
             stages.append(cls(_validated(cls.Params, spec.params, f"stage {position} ({spec.name})")))
+        if any(stage.name == "embed" for stage in stages):
+            from curate.stages.embed import check_embedding_inputs
+
+            try:
+                check_embedding_inputs(stages)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         return stages
 
     def to_dict(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from curate import __version__
 from curate.config import PipelineConfig, stable_hash
 from curate.documents import order_of
 from curate.engine import features, ids, output, snapshot
-from curate.engine.code import code_fingerprint
+from curate.engine.code import code_fingerprint, files_fingerprint
 from curate.engine.errors import StageError, execute
 from curate.engine.mapping import run_units
 from curate.engine.marks import write_marks
@@ -123,7 +123,8 @@ class Runner:
 
         self.on_event("start", StageRecord(index=len(records), name="write", kind="write"))
         write_started = time.time()
-        shards, dropped = output.write(self.generations, self.output, self.writer, self.group_column)
+        working = tuple(c for stage in self.stages for c in stage.working_columns())
+        shards, dropped = output.write(self.generations, self.output, self.writer, self.group_column, working)
         write_seconds = round(time.time() - write_started, 3)
         manifest = build_manifest(
             config=self.config, files=self.files, records=records, shards=shards, dropped_shards=dropped,
@@ -147,7 +148,8 @@ class Runner:
         for offset, stage in enumerate(step.stages):
             params = stage.params.model_dump(mode="json")
             previous = stable_hash({"previous": previous, "name": stage.name, "params": params,
-                                    "code": code_fingerprint(type(stage))})
+                                    "code": code_fingerprint(type(stage)),
+                                    "files": files_fingerprint(stage.model_files())})
             records.append(StageRecord(index=step.first + offset + (1 if step.reads_input else 0), name=stage.name,
                                        kind=stage.kind, params=params, fingerprint=previous))
         return records

@@ -95,6 +95,15 @@ class Stage:
         """Resources per worker; model stages derive them from their parameters."""
         return Resources()
 
+    def model_files(self) -> tuple[str, ...]:
+        """Files the stage reads besides its code (a model given by path): their contents enter the checkpoint
+        fingerprint, so replacing a model file recomputes the stage instead of resuming it."""
+        return ()
+
+    def working_columns(self) -> tuple[str, ...]:
+        """Columns the stage writes only for later stages (e.g. embeddings); the output shards leave them out."""
+        return ()
+
     @classmethod
     def summarize(cls, stats: Stats) -> Stats:
         """The stage's statistics for the manifest, from the sums of what its batches reported.

@@ -107,3 +107,19 @@ def dedup_run(tmp_path_factory) -> Path:
                      "--num-cpus", "2")
     assert result.returncode == 0, result.stderr
     return out
+
+
+TOPICS = {
+    "cooking": "oven flour butter sugar bake dough recipe knead yeast bread crust",
+    "sailing": "boat sail wind harbour mast keel anchor tide crew deck rope",
+    "chess": "king queen rook bishop knight pawn checkmate opening endgame board move",
+}
+
+
+def topic_records(count: int, words: int) -> list[dict]:
+    """``count`` documents of three topics (TOPICS), interleaved, each ``words`` random words of its topic."""
+    import random
+
+    rng = random.Random(0)
+    return [{"id": f"{topic}-{i:02d}", "text": " ".join(rng.choice(TOPICS[topic].split()) for _ in range(words)),
+             "source": topic} for i, topic in zip(range(count), list(TOPICS) * count)]

@@ -8,29 +8,14 @@ from curate.io.writer import WriterConfig
 from curate.runner import Runner
 from curate.stages.icp_reorder import IcpReorder
 from curate.stages.normalize import Normalize
-from tests.conftest import write_jsonl
+from tests.conftest import TOPICS, topic_records, write_jsonl
 
 pytestmark = pytest.mark.slow
-
-TOPICS = {
-    "cooking": "oven flour butter sugar bake dough recipe knead yeast bread crust",
-    "sailing": "boat sail wind harbour mast keel anchor tide crew deck rope",
-    "chess": "king queen rook bishop knight pawn checkmate opening endgame board move",
-}
-
 
 @pytest.fixture
 def corpus(tmp_path):
     """Documents of three topics, interleaved, plus one near-copy."""
-    import random
-
-    rng = random.Random(0)
-    records = []
-    for i in range(60):
-        topic = list(TOPICS)[i % 3]
-        words = TOPICS[topic].split()
-        records.append({"id": f"{topic}-{i:02d}", "text": " ".join(rng.choice(words) for _ in range(120)),
-                        "source": topic})
+    records = topic_records(60, 120)
     records.append({"id": "zz-copy", "text": records[0]["text"] + " bake", "source": "cooking"})
     return str(write_jsonl(tmp_path / "in.jsonl", records))
 

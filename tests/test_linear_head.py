@@ -9,8 +9,6 @@ from curate.classify.fasttext_model import ModelFileError
 from curate.classify.linear_head import LinearHead, load_head, train_head
 from curate.classify.metrics import roc_auc
 from curate.config import ConfigError, parse_pipeline
-from curate.stage import drop_mask
-from tests.conftest import documents
 
 
 def test_head_learns_a_direction_and_round_trips(tmp_path):
@@ -37,21 +35,3 @@ def test_missing_or_foreign_head_names_the_path(tmp_path):
     with pytest.raises(ConfigError, match="nope.npz"):
         parse_pipeline({"stages": [{"classify_embedding": {"model": str(tmp_path / "nope.npz")}}]})
 
-
-def test_embedding_stage_scores_bad_input_and_decides(tmp_path):
-    """The stage's scoring and decision, with a hashing embedder in place of MiniLM (no model load)."""
-    from curate.icp.embed import HashingEmbedder
-    from curate.stages.classify_embedding import ClassifyEmbedding
-
-    rng = np.random.default_rng(1)
-    head = LinearHead(weights=rng.normal(size=64).astype(np.float32), bias=0.0, labels=("a", "b"),
-                      embedder="hashing", max_tokens=32)
-    head.save(str(tmp_path / "head.npz"))
-    texts = ["A plain sentence about the weather.", "", "   ", "\x00\x01 binary \ufffd", "日本語の文です。",
-             "Another sentence, about trains and rain."]
-    stage = ClassifyEmbedding(model=str(tmp_path / "head.npz"), threshold=0.5, keep="below")
-    stage.head, stage.embedder = load_head(str(tmp_path / "head.npz")), HashingEmbedder(dim=64)
-    out, stats = stage.process_batch(documents(texts))
-    scores = out.column("embedding_score").to_numpy()
-    assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
-    assert drop_mask(out).tolist() == (scores >= 0.5).tolist() and stats["failed"] == int((scores >= 0.5).sum())

@@ -177,3 +177,33 @@ def test_a_run_that_kept_nothing_still_gets_a_report(tmp_path):
     with open(write_report(folder, tokenizer="estimate"), encoding="utf-8") as handle:
         html = handle.read()
     assert "0 out" in html and "No document was dropped" in html and "funnel" in _parse(html).charts
+
+
+def test_long_drop_reasons_and_pii_counts_are_shown_whole(report, tmp_path):
+    """Labels such as gopher_quality/too_few_alpha_words are written in full, inside the chart; pii stats get a chart."""
+    from curate.manifest import StageRecord
+    from curate.report.svg import label_extent
+
+    folder, _, _ = report
+    copy = str(tmp_path / "out")
+    shutil.copytree(folder, copy)
+    manifest = read_manifest(copy)
+    long_reason = "too_few_alpha_words_in_a_rather_long_reason_name"
+    manifest.stages.append(StageRecord(index=5, name="gopher_quality", kind="map", dropped={long_reason: 3}))
+    manifest.stages.append(StageRecord(index=6, name="pii", kind="map", params={"mode": "replace"},
+                                       stats={"checked": 10, "matches": {"email": 7, "ip": 2},
+                                              "documents": {"email": 4, "ip": 1}, "exempted": {"email": 1, "ip": 5}}))
+    write_manifest(copy, manifest)
+    with open(write_report(copy, tokenizer="estimate"), encoding="utf-8") as handle:
+        html = handle.read()
+    page = _parse(html)
+    assert "pii-6" in page.charts
+    drops = html[html.index('data-chart="drop-reasons"'):]
+    drops = drops[:drops.index("</figure>")]
+    label = f"gopher_quality/{long_reason}"
+    match = re.search(r'<text x="([\d.]+)"[^>]*text-anchor="end"><title>[^<]*</title>' + re.escape(label) + "</text>",
+                      drops)
+    assert match, "the label is not written in full"
+    assert float(match.group(1)) - label_extent([label]) >= 0  # its left end is inside the chart
+    width = float(re.search(r'<svg width="([\d.]+)"', drops).group(1))
+    assert width > float(match.group(1)) + 300  # and the bars still have their room

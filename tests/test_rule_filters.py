@@ -141,5 +141,5 @@ def test_quality_pipeline_parses():
     from curate.config import load_pipeline
 
     names = [spec.name for spec in load_pipeline("pipelines/quality.yaml").stages]
-    assert names[1:] == ["language", "gopher_quality", "gopher_repetition", "c4_filter", "fineweb_filter", "quality",
-                        "toxicity"]
+    assert names[1:] == ["language", "gopher_quality", "gopher_repetition", "c4_filter", "fineweb_filter", "embed",
+                        "quality", "toxicity", "profanity"]

@@ -11,7 +11,9 @@ import pytest
 from curate.classify.fasttext_model import load_model, model_labels, predict_scores
 from curate.classify.sentences import sentence_spans, split_batch
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs
+from curate.models import shipped
 from curate.stage import DROP_REASON, drop_mask
+from curate.stages.profanity import Profanity
 from curate.stages.quality import Quality
 from curate.stages.toxicity import REMOVED, Toxicity, ToxicityPercentile
 from tests.classify_models import BAD, GOOD, sentence, shared_model
@@ -57,7 +59,7 @@ def test_toxic_sentences_are_removed_and_counted(model):
     mixed = " ".join([good[0], bad[0], good[1], bad[1], good[2]])
     all_bad = " ".join(_sentences(BAD, 3, 3))
     table = documents([mixed, " ".join(good), all_bad, "", "   "])
-    out, stats = Toxicity(model=model, label="lq").process_batch(table)
+    out, stats = Toxicity(model=model, label="lq", level="sentence").process_batch(table)
     texts = out.column("text").to_pylist()
     assert texts[0] == " ".join([good[0], good[1], good[2]])
     assert texts[1] == " ".join(good)
@@ -71,10 +73,21 @@ def test_toxic_sentences_are_removed_and_counted(model):
     assert Toxicity.summarize(stats)["sentences_removed_share"] == pytest.approx(5 / stats["sentences"], abs=1e-6)
 
 
+def test_profanity_is_a_score_of_its_own_beside_toxicity(model):
+    good, bad = _sentences(GOOD, 2, 1), _sentences(BAD, 2, 2)
+    table = documents([" ".join([good[0], bad[0], good[1]]), " ".join(bad)])
+    out, _ = Profanity(model=model, label="lq").process_batch(table)
+    out, _ = Toxicity(model=model, label="lq", level="sentence", mode="annotate").process_batch(out)
+    assert out.column("profane_sentences_removed").to_pylist() == [1, 2]
+    assert out.column(DROP_REASON).to_pylist()[1] == "profane_all_sentences"
+    assert out.column("profanity_score")[0].as_py() > 0.4 and "toxicity_score" in out.column_names
+    assert Profanity().params.model_path().endswith(".ftz")
+
+
 def test_annotate_keeps_texts_and_counts(model):
     mixed = " ".join(_sentences(GOOD, 2, 4) + _sentences(BAD, 1, 5))
     table = documents([mixed, " ".join(_sentences(BAD, 2, 6))])
-    out, _ = Toxicity(model=model, label="lq", mode="annotate").process_batch(table)
+    out, _ = Toxicity(model=model, label="lq", level="sentence", mode="annotate").process_batch(table)
     assert out.column("text").to_pylist() == table.column("text").to_pylist()
     assert out.column(REMOVED).to_pylist() == [1, 2]
     assert not drop_mask(out).any()
@@ -84,7 +97,7 @@ def test_annotate_keeps_texts_and_counts(model):
 def test_languages_leaves_other_languages_untouched(model):
     all_bad = " ".join(_sentences(BAD, 3, 9))
     table = documents([all_bad, all_bad]).append_column("language", pa.array(["en", "ja"], pa.string()))
-    out, stats = Toxicity(model=model, label="lq", languages=["en"]).process_batch(table)
+    out, stats = Toxicity(model=model, label="lq", level="sentence", languages=["en"]).process_batch(table)
     assert out.column("text").to_pylist() == [all_bad, all_bad]
     assert drop_mask(out).tolist() == [True, False] and out.column(REMOVED).to_pylist() == [3, 0]
     assert out.column("toxicity_score")[1].as_py() is None
@@ -102,19 +115,25 @@ def test_document_level_and_inverse_filter(model):
     assert drop_mask(inverse).tolist() == [True, False]
     assert isinstance(Toxicity(model=model, label="lq", level="document", percentile=90), ToxicityPercentile)
     with pytest.raises(ValueError, match="keep: below"):
-        Toxicity(model=model, label="lq", keep="above")
+        Toxicity(model=model, label="lq", level="sentence", keep="above")
 
 
 def test_shipped_models_score_bad_input():
     texts = ["The committee approved the annual budget after a short debate.", "", "   ",
              "\x00\x01\xfe binary \ufffd\ufffd", "これは日本語の文です。", "Привет, мир!",
              "FREE!!! click here to WIN $$$ now!!!"]
-    quality, _ = Quality().process_batch(documents(texts))
-    toxicity, _ = Toxicity().process_batch(documents(texts))
-    for column, table in (("quality_score", quality), ("toxicity_score", toxicity)):
+    """The shipped fastText models (the heads on embeddings are checked in test_embed.py)."""
+    quality, _ = Quality(model=shipped("quality.ftz")).process_batch(documents(texts))
+    profanity, _ = Profanity().process_batch(documents(texts))
+    for column, table in (("quality_score", quality), ("profanity_score", profanity)):
         values = table.column(column).to_numpy()
         assert np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
     assert quality.column("quality_score")[0].as_py() > quality.column("quality_score")[6].as_py()
+
+
+def sentence_toxicity(**params) -> Toxicity:
+    """Dolma's sentence-level removal with the shipped tweet-trained fastText model."""
+    return Toxicity(model=shipped("toxicity.ftz"), label="toxic", level="sentence", **params)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +148,7 @@ def sample_texts() -> list[str]:
 
 def _per_document(texts: list[str], threshold: float) -> tuple[list[str], list[float], list[int], list[bool]]:
     """The straightforward form of the sentence-level stage: split, score and rejoin each document on its own."""
-    model = load_model(Toxicity().params.model_path())
+    model = load_model(sentence_toxicity().params.model_path())
     column = model_labels(model).index("toxic")
     out, scores, removed, emptied = [], [], [], []
     for text in texts:
@@ -150,7 +169,7 @@ def test_batch_stage_equals_the_per_document_form_on_sample_text(sample_texts, t
     texts = sample_texts + ["", "   ", "You are a fucking idiot. \n\n Fine.", "Shut up, bitch.\t\n",
                             "Fine.\n  \nYou are a fucking idiot.",
                             "  \nYou are a fucking idiot."]  # only whitespace left: emptied
-    out, _ = Toxicity(threshold=threshold).process_batch(documents(texts))
+    out, _ = sentence_toxicity(threshold=threshold).process_batch(documents(texts))
     expected, scores, removed, emptied = _per_document(texts, threshold)
     assert sum(removed) > 0 and any(t != e for t, e in zip(texts, expected))
     assert out.column("text").to_pylist() == expected
@@ -162,6 +181,6 @@ def test_batch_stage_equals_the_per_document_form_on_sample_text(sample_texts, t
 def test_sentences_are_scored_as_score_scores_texts(sample_texts):
     """Scoring the sentences of a batch at once (distinct ones once, cut to max_chars) matches ``score``."""
     sentences, _ = split_batch(pa.array(sample_texts[:40]))
-    for stage in (Toxicity(), Toxicity(max_chars=12)):
+    for stage in (sentence_toxicity(), sentence_toxicity(max_chars=12)):
         expected = stage.score(sentences.to_pylist())["toxicity_score"]
         assert stage._score_sentences(sentences).tolist() == expected.tolist()

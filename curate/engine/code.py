@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 
 # Data files beside a module that change what a stage computes.
-DATA_SUFFIXES = (".json", ".ftz", ".bin", ".txt", ".tsv", ".csv")
+DATA_SUFFIXES = (".json", ".ftz", ".bin", ".npz", ".txt", ".tsv", ".csv")
 DATA_FILE_LIMIT = 64 * 1024 * 1024
 # Shared modules whose edits are engine changes, not stage changes.
 SHARED_PREFIXES = ("curate.stage", "curate.engine", "curate.runner", "curate.config", "curate.manifest",
@@ -104,4 +104,23 @@ def code_fingerprint(cls: type) -> str:
         digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     for path in _data_files([path for _, path in files]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def files_fingerprint(paths: tuple[str, ...]) -> str:
+    """Hash of files a stage reads besides its code (a model given by path): their contents up to
+    ``DATA_FILE_LIMIT``, size and modification time above it; a missing file hashes as missing."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode() + b"\0")
+        file = Path(path)
+        if not file.is_file():
+            digest.update(b"missing\0")
+            continue
+        info = file.stat()
+        if info.st_size <= DATA_FILE_LIMIT:
+            digest.update(file.read_bytes())
+        else:
+            digest.update(f"{info.st_size}:{info.st_mtime_ns}".encode())
+        digest.update(b"\0")
     return digest.hexdigest()[:16]

@@ -54,7 +54,8 @@ def _split_all(views: list[PartView], keep_rows: bool) -> Iterator[tuple[pa.Tabl
         yield result
 
 
-def final_schema(generation: Generation) -> pa.Schema | None:
+def final_schema(generation: Generation, leave_out: tuple[str, ...] = ()) -> pa.Schema | None:
+    """The output shards' schema; ``leave_out``: stages' working columns (see ``Stage.working_columns``)."""
     files = generation.parts() + [f for layer in generation.layers for f in layer.files()]
     schema = unified_schema(files)
     if schema is None:
@@ -63,14 +64,15 @@ def final_schema(generation: Generation) -> pa.Schema | None:
         for name, value in layer.defaults.items():
             if name not in schema.names:
                 schema = schema.append(pa.field(name, pa.scalar(value).type))
-    return output_schema(schema)
+    schema = output_schema(schema)
+    return pa.schema([f for f in schema if f.name not in leave_out])
 
 
-def write(generations: list[Generation], folder: str, config: WriterConfig, group_column: str | None
-          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def write(generations: list[Generation], folder: str, config: WriterConfig, group_column: str | None,
+          leave_out: tuple[str, ...] = ()) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Write the output shards and the dropped-documents table; returns both shard lists."""
     last = generations[-1]
-    schema = final_schema(last)
+    schema = final_schema(last, leave_out)
     kept_writer = ShardWriter(folder, schema, config, group_column=group_column) if schema is not None else None
     dropped_writer = ShardWriter(os.path.join(folder, "_dropped"), DROPPED_SCHEMA, config)
     for generation in generations:

@@ -149,6 +149,23 @@ def _icp(data: collect.RunData) -> str:
     return '<div class="grid">' + "".join(parts) + "</div>"
 
 
+def _pii(data: collect.RunData) -> str:
+    """Per kind of personal data: matches (replaced, annotated or counted for drops), documents, exempted."""
+    parts = []
+    for record in data.manifest.stages:
+        stats = record.stats
+        if not all(isinstance(stats.get(key), dict) for key in ("matches", "documents", "exempted")):
+            continue
+        kinds = list(stats["matches"])
+        columns = [[stats[key].get(kind, 0) for kind in kinds] for key in ("matches", "documents", "exempted")]
+        mode = record.params.get("mode", "replace")
+        parts.append(bars(f"pii-{record.index}", kinds, columns,
+                          f"{record.index} {record.name} (mode {mode}): matches, documents with a match and "
+                          "exempted values (documentation, private, version-like) per kind",
+                          legend=("matches", "documents", "exempted")))
+    return "".join(parts) or "<p>The run has no personal-data stage.</p>"
+
+
 def _diff(before: str, after: str) -> tuple[str, str]:
     """Line-level diff: removed lines struck through on the left, added lines highlighted on the right."""
     left, right = [], []
@@ -214,6 +231,7 @@ SECTIONS = (
     ("scores", "Score columns", _scores),
     ("mix", "Language and source mix", _mix),
     ("dedup", "Duplicate clusters", _dedup),
+    ("pii", "Personal data", _pii),
     ("icp", "In-context-pretraining order", _icp),
     ("rewrites", "Rewritten documents", _rewrites),
     ("packed", "Packed tokens", _packed),

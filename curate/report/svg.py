@@ -42,19 +42,18 @@ def bars(name: str, labels: Sequence[str], series: Sequence[Sequence[float]], ca
     per_row = 6 + 16 * len(series)
     top = 22 if legend else 6
     height = top + rows * per_row + 6
-    label_width = 190
-    plot = WIDTH - label_width - 70
+    label_width = max(190, label_extent(labels) + 12)  # wide enough for the longest label: never cut
+    plot = WIDTH - 260
     peaks = [max(values, default=0.0) or 1.0 for values in series]
-    parts = [_open(height, caption)]
+    parts = [_open(height, caption, label_width + plot + 70)]
     for index, name_ in enumerate(legend):
         x = label_width + index * 140
         parts.append(f'<rect x="{x}" y="4" width="10" height="10" fill="{PALETTE[index]}"/>'
                      f'<text x="{x + 14}" y="13" class="small">{escape(name_)}</text>')
     for row, label in enumerate(labels):
         y = top + row * per_row
-        short = label if len(label) <= 30 else label[:29] + "…"
         parts.append(f'<text x="{label_width - 6}" y="{y + per_row / 2 + 4:.1f}" text-anchor="end">'
-                     f"<title>{escape(label)}</title>{escape(short)}</text>")
+                     f"<title>{escape(label)}</title>{escape(label)}</text>")
         for index, (values, peak) in enumerate(zip(series, peaks)):
             value = values[row]
             width = max(plot * value / peak, 0.5 if value else 0)
@@ -64,6 +63,18 @@ def bars(name: str, labels: Sequence[str], series: Sequence[Sequence[float]], ca
                          f'<text x="{label_width + width + 4:.1f}" y="{bar_y + 11}" class="small">{number(value)}</text>')
     parts.append("</svg>")
     return figure(name, "".join(parts), caption)
+
+
+# Advance widths at 12px of sans-serif fonts (Helvetica, Arial, Segoe UI, Roboto), rounded up, by character class.
+NARROW, WIDE = set("iljtfr.,:;'|!()[] "), set("mwMW@%")
+
+
+def label_extent(labels: Sequence[str]) -> int:
+    """Pixels the longest label takes at 12px, rounded up (a little wide rather than cut)."""
+    def width(label: str) -> float:
+        return sum(4.0 if c in NARROW else 12.0 if ord(c) >= 0x2E80 else 11.0 if c in WIDE
+                   else 8.5 if c.isupper() else 7.0 for c in label)
+    return math.ceil(max((width(label) for label in labels), default=0.0))
 
 
 def histogram(name: str, values: np.ndarray, caption: str, bins: int = 30, log: bool | None = None) -> str:

@@ -28,7 +28,10 @@ BUILTIN_STAGES: dict[str, str] = {
     "classify": "curate.stages.classify:Classify",
     "quality": "curate.stages.quality:Quality",
     "toxicity": "curate.stages.toxicity:Toxicity",
+    "profanity": "curate.stages.profanity:Profanity",
     "classify_embedding": "curate.stages.classify_embedding:ClassifyEmbedding",
+    "embed": "curate.stages.embed:Embed",
+    "pii": "curate.stages.pii:Pii",
 }
 
 

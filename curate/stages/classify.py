@@ -11,6 +11,8 @@ drop marks are written, never the texts.
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +21,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.classify.fasttext_model import load_model, model_labels, predict_scores
+from curate.classify.linear_head import LinearHead, load_head
 from curate.classify.threshold import Keep, decide_by_score, failing, percentile_cut
 from curate.stage import (
     ORDER,
@@ -29,11 +32,13 @@ from curate.stage import (
     Stats,
     set_column,
 )
+from curate.stages.embed import embedding_rows
 
 
 class ClassifyParams(FilterParams):
-    model: str | None = Field(None, description="Path of a fastText model (.bin or .ftz), e.g. your own DCLM or "
-                                                "Dolma classifier or one from `curate train-classifier`.")
+    model: str | None = Field(None, description="Path of a fastText model (.bin or .ftz; scores the text), e.g. "
+                                                "your own DCLM or Dolma classifier, or of a linear head (.npz; scores "
+                                                "the embedding column), e.g. one from `curate train-classifier`.")
     label: str | None = Field(None, description="The label scored and decided on (without __label__). Required "
                                                 "with column, threshold or percentile.")
     column: str | None = Field(None, description="Write only P(label) to this column; without it, one column "
@@ -52,6 +57,9 @@ class ClassifyParams(FilterParams):
                                         "trained on English; the others pass unscored (null score), never dropped "
                                         "here.")
     language_column: str = Field("language", description="The column holding each document's language code.")
+    embedding_column: str = Field(
+        "embedding", description="With a linear-head model (.npz): the column of document embeddings it scores, "
+                                 "written by an embed stage earlier in the pipeline (same embedder as the head).")
 
     @model_validator(mode="before")
     @classmethod
@@ -65,12 +73,12 @@ class ClassifyParams(FilterParams):
     def _consistent(self) -> ClassifyParams:
         if self.threshold is not None and self.percentile is not None:
             raise ValueError("give threshold (absolute) or percentile, not both")
+        path = self.model_path()
+        # a missing or damaged model stops the run before any data is read
+        labels = list(load_head(path).labels) if is_head(path) else model_labels(load_model(path))
         if (self.column or self.deciding) and not self.label:
             raise ValueError("label is required with column, threshold or percentile (which label's score?)")
-        path = self.model_path()
-        model = load_model(path)  # a missing or damaged model stops the run before any data is read
         if self.label is not None:
-            labels = model_labels(model)
             if self.label not in labels:
                 raise ValueError(f"label {self.label!r} is not a label of {path}; its labels: {', '.join(labels)}")
         return self
@@ -81,8 +89,29 @@ class ClassifyParams(FilterParams):
 
     def model_path(self) -> str:
         if self.model is None:
-            raise ValueError("model is required: the path of a fastText model (.bin or .ftz)")
+            raise ValueError("model is required: the path of a fastText model (.bin or .ftz) or of a linear head "
+                             "on embeddings (.npz)")
         return self.model
+
+    @property
+    def uses_head(self) -> bool:
+        """Whether the model is a linear head that scores the embedding column (else fastText on the text)."""
+        return is_head(self.model_path())
+
+
+def is_head(path: str) -> bool:
+    return path.lower().endswith(".npz")
+
+
+def cached_head(path: str) -> LinearHead:
+    """The linear head at ``path``, loaded once per process (the cache key includes size and mtime)."""
+    info = os.stat(path)
+    return _head(os.path.realpath(path), info.st_size, info.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _head(path: str, size: int, mtime_ns: int) -> LinearHead:
+    return load_head(path)
 
 
 class Scorer:
@@ -108,37 +137,59 @@ class Scorer:
         return np.asarray(pc.fill_null(pc.is_in(column, pa.array(p.languages, pa.string())), False))
 
     def score_batch(self, batch: pa.Table) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-        """Score columns for the rows of ``batch`` in scope (NaN elsewhere), and the scope (None: every row)."""
-        texts = batch.column("text").to_pylist()
+        """Score columns for the rows of ``batch`` in scope (NaN elsewhere), and the scope (None: every row).
+
+        With a linear head, rows without an embedding (null) are out of scope too.
+        """
+        p = self.params
         scope = self.in_scope(batch)
+        if p.uses_head:
+            vectors, embedded = embedding_rows(batch, p.embedding_column, self.name)  # type: ignore[attr-defined]
+            if not embedded.all():
+                scope = embedded if scope is None else scope & embedded
+            inputs: Any = vectors
+        else:
+            inputs = batch.column("text").to_pylist()
         if scope is None:
-            return self.score(texts), None
+            return self.score(inputs), None
         rows = np.flatnonzero(scope)
-        scored = self.score([texts[i] for i in rows]) if len(rows) else {}
+        scored = self.score(inputs[rows] if p.uses_head else [inputs[i] for i in rows]) if len(rows) else {}
         out = {}
         for name in self.score_names():
-            out[name] = np.full(len(texts), np.nan, np.float32)
+            out[name] = np.full(batch.num_rows, np.nan, np.float32)
             if len(rows):
                 out[name][rows] = scored[name]
         return out, scope
+
+    def model_files(self) -> tuple[str, ...]:
+        return (self.params.model_path(),)
+
+    def labels(self) -> list[str]:
+        path = self.params.model_path()
+        return list(cached_head(path).labels) if is_head(path) else model_labels(load_model(path))
 
     def score_names(self) -> list[str]:
         """The score columns this stage writes."""
         p = self.params
         if p.column:
             return [p.column]
-        return [f"{p.prefix}{label}" for label in model_labels(load_model(p.model_path()))]
+        return [f"{p.prefix}{label}" for label in self.labels()]
 
-    def score(self, texts: list[str | None]) -> dict[str, np.ndarray]:
-        """Score columns for ``texts``: P(label) under ``column``, or one column per label."""
-        model = load_model(self.params.model_path())
-        if self.params.max_chars:
-            texts = [t[: self.params.max_chars] if t else t for t in texts]
-        probabilities = predict_scores(model, texts)
-        labels = model_labels(model)
-        if self.params.column:
-            return {self.params.column: probabilities[:, labels.index(self.params.label)]}
-        return {f"{self.params.prefix}{label}": probabilities[:, j] for j, label in enumerate(labels)}
+    def score(self, inputs: Any) -> dict[str, np.ndarray]:
+        """Score columns for ``inputs`` (texts, or embedding rows for a linear head): P(label) under ``column``, or
+        one column per label."""
+        p = self.params
+        path = p.model_path()
+        if is_head(path):
+            positive = cached_head(path).score(np.asarray(inputs, dtype=np.float32))
+            probabilities = np.stack([1.0 - positive, positive], axis=1).astype(np.float32)
+        else:
+            texts = [t[: p.max_chars] if t else t for t in inputs] if p.max_chars else inputs
+            probabilities = predict_scores(load_model(path), texts)
+        labels = self.labels()
+        if p.column:
+            return {p.column: probabilities[:, labels.index(p.label)]}
+        return {f"{p.prefix}{label}": probabilities[:, j] for j, label in enumerate(labels)}
 
     def with_scores(self, batch: pa.Table, scores: dict[str, np.ndarray]) -> pa.Table:
         """``batch`` with the score columns; NaN (a document out of scope) is written as null."""
@@ -192,7 +243,7 @@ class Classify(Scorer, MapStage):
         return super().__new__(cls)
 
     def setup(self) -> None:
-        load_model(self.params.model_path())
+        self.labels()  # loads the model once per worker
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
         scores, scope = self.score_batch(batch)

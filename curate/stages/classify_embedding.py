@@ -1,68 +1,69 @@
-"""``classify_embedding``: score documents with a linear head on MiniLM sentence embeddings; drop or annotate.
+"""``classify_embedding``: score documents with a linear head on their embeddings; drop or annotate.
 
-The second classifier kind (see ``curate.classify.linear_head``): slower than
-fastText (a transformer runs on each document's first ``max_tokens`` tokens),
-but its features are meanings, not a source's words. The default head is the
-shipped toxicity head (``curate/models/toxicity_minilm.npz``).
+The ``classify`` stage for linear-head models (``.npz``, see
+``curate.classify.linear_head``): it reads the embedding column an ``embed``
+stage wrote earlier in the pipeline, so any number of heads cost one embedding
+pass. Embeddings carry meaning rather than a source's words, so such heads
+transfer across sources better than bigram models. The default head is the
+shipped toxicity head; pass your own (``curate train-classifier``) as
+``model``. Absolute or percentile thresholds, ``keep``, ``mode`` and
+``languages`` work as in ``classify``.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import os
+from typing import Any
 
-import numpy as np
-import pyarrow as pa
 from pydantic import Field, model_validator
 
-from curate.classify.linear_head import load_head
-from curate.classify.threshold import Keep, decide_by_score
+from curate.classify.fasttext_model import ModelFileError
+from curate.classify.threshold import Keep
 from curate.models import shipped
-from curate.stage import FilterParams, ModelStage, Stats
+from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile, is_head
 
 DEFAULT_HEAD = "toxicity_minilm.npz"
 
 
-class ClassifyEmbeddingParams(FilterParams):
+class ClassifyEmbeddingParams(ClassifyParams):
     model: str | None = Field(None, description="Linear-head file (.npz); default: the shipped toxicity head.")
-    column: str = Field("embedding_score", description="Column for P(positive label of the head).")
-    threshold: float | None = Field(None, description="Absolute cut on the score (null: annotate scores only).")
+    label: str | None = Field(None, description="The label scored and decided on; default: the head's positive "
+                                                "label.")
+    column: str | None = Field("embedding_score", description="Column for P(label).")
     keep: Keep = Field("below", description="below: keep score < cut; above: keep score >= cut.")
     reason: str = Field("embedding_classifier", description="Drop reason of failing documents.")
-    max_tokens: int = Field(128, ge=2, description="Tokens of each document embedded.")
-    num_cpus: float = Field(1.0, gt=0, description="CPUs per actor.")
-    concurrency: int | None = Field(None, ge=1, description="Actors (default: as many as fit).")
 
-    @model_validator(mode="after")
-    def _head_loads(self) -> ClassifyEmbeddingParams:
-        load_head(self.model_path())  # a missing or foreign file stops the run before any data is read
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _positive_label(cls, data: Any) -> Any:
+        """Without ``label``, the head's positive label (its second)."""
+        if isinstance(data, dict) and data.get("label") is None:
+            from curate.classify.linear_head import load_head
+
+            path = str(data.get("model") or shipped(DEFAULT_HEAD))
+            if is_head(path) and os.path.isfile(path):  # else the model check names the problem
+                try:
+                    data = {**data, "label": load_head(path).labels[1]}
+                except ModelFileError:
+                    pass
+        return data
 
     def model_path(self) -> str:
-        return self.model or shipped(DEFAULT_HEAD)
+        path = self.model or shipped(DEFAULT_HEAD)
+        if not is_head(path):
+            raise ValueError(f"classify_embedding scores embeddings with a linear head (.npz), not {path}; use "
+                             "classify for fastText models")
+        return path
 
 
-class ClassifyEmbedding(ModelStage):
-    """Score every document with a linear head on sentence embeddings; with ``threshold``, drop or annotate."""
+class ClassifyEmbeddingPercentile(ClassifyPercentile):
+    name = "classify_embedding"
+    Params = ClassifyEmbeddingParams
+
+
+class ClassifyEmbedding(Classify):
+    """Score every document's embedding with a linear head; with a threshold, drop or annotate."""
 
     name = "classify_embedding"
     Params = ClassifyEmbeddingParams
-    batch_size: ClassVar[int] = 64
-
-    def setup(self) -> None:
-        from curate.icp.embed import MiniLMEmbedder
-
-        self.head = load_head(self.params.model_path())
-        self.embedder = MiniLMEmbedder(max_tokens=self.params.max_tokens, threads=1)
-
-    def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
-        if not hasattr(self, "embedder"):
-            self.setup()
-        p = self.params
-        texts = [t or "" for t in batch.column("text").to_pylist()]
-        scores = self.head.score(self.embedder.embed(texts))
-        batch = batch.append_column(p.column, pa.array(scores, pa.float32()))
-        stats: Stats = {"scored": len(texts), "score_sum": float(scores.astype(np.float64).sum())}
-        if p.threshold is not None:
-            batch, stats["failed"] = decide_by_score(self.name, batch, p.mode, scores, p.column, p.threshold, p.keep,
-                                                     p.reason)
-        return batch, stats
+    percentile_form = ClassifyEmbeddingPercentile

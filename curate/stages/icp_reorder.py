@@ -4,7 +4,9 @@ Related documents should share a training context. The stage follows the
 paper (not its reference code):
 
 1. embed each document's first ``max_tokens`` tokens (all-MiniLM-L6-v2 by
-   default, or a cheap hashing embedder), in a Ray actor pool;
+   default, or a cheap hashing embedder), in a Ray actor pool, or read the
+   embeddings an ``embed`` stage stored (``embedding_column``), so quality
+   heads and the order share one embedding pass;
 2. find each document's ``k`` nearest neighbours with FAISS (exact search
    below ``exact_max`` documents, HNSW or IVF above);
 3. optionally remove semantic near-duplicates (cosine >= ``dedup_threshold``)
@@ -23,6 +25,7 @@ are kNN edges, jumps per thousand documents, repeats and missing (both 0).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +41,10 @@ REASON = "semantic_duplicate"
 
 
 class IcpReorderParams(StageParams):
+    embedding_column: str | None = Field(
+        None, description="Read each document's embedding from this column (written by an embed stage before this "
+                          "one, e.g. 'embedding') instead of embedding again; embedder, model, max_tokens and the "
+                          "actor options are then unused.")
     embedder: Literal["minilm", "hashing"] = Field(
         "minilm", description="minilm: all-MiniLM-L6-v2 sentence embeddings (the packaged model by default); "
                               "hashing: hashed word uni- and bigrams, no neural model, for very large CPU runs.")
@@ -79,7 +86,7 @@ class IcpReorder(OrderStage):
 
         p: IcpReorderParams = self.params  # type: ignore[assignment]
         clock = Clock()
-        table = embed_dataset(dataset, p)
+        table = read_embeddings(dataset, p) if p.embedding_column else embed_dataset(dataset, p)
         clock.lap("embed")
         orders = table.column(ORDER).to_numpy()
         ids = table.column("id").to_pylist()
@@ -142,7 +149,8 @@ def order_documents(vectors: np.ndarray, orders: np.ndarray, ids: list[str], tok
         columns[DROP_DETAIL] = pa.array(detail, pa.string())
     stats = dict(metrics, documents=n, ordered=int(len(kept)), semantic_duplicates=int(len(dropped)),
                  contexts=int(context_id.max() + 1) if len(context_id) else 0, jumps=int(jumps), k=p.k,
-                 knn="exact" if n <= p.exact_max else p.index, embedder=p.embedder,
+                 knn="exact" if n <= p.exact_max else p.index,
+                 embedder=f"column {p.embedding_column}" if p.embedding_column else p.embedder,
                  dimension=int(vectors.shape[1]) if vectors.ndim == 2 else 0)
     return pa.table(columns), stats
 
@@ -200,8 +208,45 @@ class _EmbedActor:
                          EMBEDDING: pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
 
 
+def _stored_embeddings(batch: pa.Table, column: str, tokenizer: str) -> pa.Table:
+    """Order, id, token count and the stored embedding of each row; a row without one is an error."""
+    from curate.stages.embed import embedding_rows
+
+    vectors, present = embedding_rows(batch, column, IcpReorder.name)
+    if not present.all():
+        raise ValueError(f"{IcpReorder.name}: {int((~present).sum())} documents have no embedding in {column!r} "
+                         f"(rows created or added after the embed stage, e.g. {batch.column('id')[int(np.argmin(present))]}); "
+                         "put the embed stage after every stage that creates or changes texts")
+    texts = [t or "" for t in batch.column("text").to_pylist()]
+    flat = pa.array(vectors.reshape(-1), pa.float32())
+    return pa.table({ORDER: batch.column(ORDER), "id": batch.column("id"),
+                     TOKENS: pa.array(token_counter(tokenizer)(texts), pa.int64()),
+                     EMBEDDING: pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
+
+
+def read_embeddings(dataset: Any, p: IcpReorderParams) -> pa.Table:
+    """The embeddings an earlier stage stored in ``p.embedding_column``, collected sorted by ``_order``."""
+    import ray
+
+    names = dataset.schema().names if dataset.schema() is not None else []
+    if p.embedding_column not in names:
+        raise ValueError(f"{IcpReorder.name}: needs the embedding column {p.embedding_column!r}; put an embed stage "
+                         "before it (- embed: {}), or leave embedding_column unset to embed here")
+    embedded = dataset.select_columns([ORDER, "id", "text", p.embedding_column]).map_batches(
+        _stored_embeddings, fn_kwargs={"column": p.embedding_column, "tokenizer": p.tokenizer},
+        batch_format="pyarrow", batch_size=p.batch_size * 16)
+    blocks = ray.get(embedded.to_arrow_refs())
+    return pa.concat_tables(blocks).sort_by(ORDER) if blocks else _empty_embeddings()
+
+
+def _empty_embeddings() -> pa.Table:
+    return pa.table({ORDER: pa.array([], pa.int64()), "id": pa.array([], pa.string()), TOKENS: pa.array([], pa.int64()),
+                     EMBEDDING: pa.FixedSizeListArray.from_arrays(pa.array([], pa.float32()), 1)})
+
+
+@lru_cache(maxsize=4)
 def token_counter(tokenizer: str):
-    """Token counts for packing: a fast estimate, or a local Hugging Face tokenizer."""
+    """Token counts for packing: a fast estimate, or a local Hugging Face tokenizer (loaded once per process)."""
     if tokenizer == "estimate":
         from curate.icp.pack import estimate_tokens
 
@@ -229,9 +274,7 @@ def embed_dataset(dataset: Any, p: IcpReorderParams) -> pa.Table:
         _EmbedActor, fn_constructor_args=(p,), concurrency=(1, pool), batch_size=p.batch_size, batch_format="pyarrow",
         **options)
     blocks = ray.get(embedded.to_arrow_refs())
-    return pa.concat_tables(blocks).sort_by(ORDER) if blocks else pa.table({
-        ORDER: pa.array([], pa.int64()), "id": pa.array([], pa.string()), TOKENS: pa.array([], pa.int64()),
-        EMBEDDING: pa.FixedSizeListArray.from_arrays(pa.array([], pa.float32()), 1)})
+    return pa.concat_tables(blocks).sort_by(ORDER) if blocks else _empty_embeddings()
 
 
 def embedding_matrix(table: pa.Table) -> np.ndarray:

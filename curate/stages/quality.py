@@ -1,8 +1,11 @@
-"""``quality``: the shipped fastText quality classifier (edited prose and documentation vs spam and noisy text).
+"""``quality``: edited prose and documentation vs spam and noisy text, by the shipped quality head.
 
-The ``classify`` stage with defaults: column ``quality_score`` = P(hq), keep
-documents scoring at or above the cut. See docs/classifiers.md for what the
-model was trained on and what it is good (and not good) for.
+The ``classify`` stage with defaults: column ``quality_score`` = P(hq) from
+``quality_minilm.npz``, a linear head on the all-MiniLM-L6-v2 vectors an
+``embed`` stage writes; keep documents scoring at or above the cut (0.1).
+``model: <path>/quality.ftz`` (shipped too) scores the text with fastText
+instead, without an embedding pass. See docs/classifiers.md for what the
+models were trained on, their left-out-source figures and limits.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from curate.classify.threshold import Keep
 from curate.models import shipped
 from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile
 
-QUALITY_MODEL = "quality.ftz"
+QUALITY_MODEL = "quality_minilm.npz"
 
 
 class QualityParams(ClassifyParams):
-    model: str | None = Field(None, description="fastText model path; default: the shipped quality model.")
+    model: str | None = Field(None, description="A linear head (.npz, scores the embedding column of an embed stage) "
+                                                "or a fastText model (.ftz/.bin, scores the text); default: the "
+                                                "shipped quality head.")
     label: str | None = Field("hq", description="The label scored and decided on.")
     column: str | None = Field("quality_score", description="Column for P(label).")
     threshold: float | None = Field(0.1, description="Absolute cut on quality_score (null: annotate scores only, "

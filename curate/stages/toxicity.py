@@ -1,52 +1,85 @@
-"""``toxicity``: the shipped fastText toxicity classifier, per sentence (Dolma's method) or per document.
+"""``toxicity``: identity-directed hate, scored by default with the shipped hate head on the document embedding.
 
-``level: sentence`` (default) scores each sentence and removes the sentences
-scoring at or above ``threshold`` (tau, 0.4 as in Dolma) from the text,
-recording how many were removed; a document left empty is dropped with reason
-``toxic_all_sentences`` and its original text. ``level: document`` scores
-whole documents like ``classify`` (absolute or percentile cut, keep below or
-above). Column ``toxicity_score``: P(toxic) of the document, or at sentence
-level of its most toxic sentence. See docs/classifiers.md for the model's
-limits: it was trained on tweets.
+The default model is ``hate_minilm.npz``, a linear head on the all-MiniLM-L6-v2
+vectors an ``embed`` stage writes (fitted on forum sentences, implicit hate
+about 15 groups and hateful tweets, offensive-only tweets counted as not hate;
+see docs/classifiers.md): column ``toxicity_score`` = P(hate), documents at or
+above the head's stored cut (``threshold`` overrides it) dropped or annotated.
+Offensive language without a target is the ``profanity`` stage's score.
+
+With a fastText model (``.ftz``/``.bin``), ``level: sentence`` scores each
+sentence and removes those scoring at or above ``threshold`` (tau, 0.4 as in
+Dolma), recording how many were removed; a document left empty is dropped with
+reason ``toxic_all_sentences`` and its original text. ``level: document``
+decides on whole documents like ``classify`` (absolute or percentile cut, keep
+below or above); the column then holds P(label) of the document, or at
+sentence level of its most toxic sentence.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.classify.fasttext_model import load_model, model_labels, predict_unique
+from curate.classify.fasttext_model import ModelFileError, load_model, model_labels, predict_unique
+from curate.classify.linear_head import load_head
 from curate.classify.sentences import split_batch
 from curate.classify.threshold import Keep
 from curate.models import shipped
-from curate.stage import Stats, decide
-from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile, scope_stats
+from curate.stage import Stats, decide, set_column
+from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile, is_head, scope_stats
 
-TOXICITY_MODEL = "toxicity.ftz"
+TOXICITY_MODEL = "hate_minilm.npz"
 REMOVED = "toxic_sentences_removed"
 EMPTIED = "toxic_all_sentences"
 
 
 class ToxicityParams(ClassifyParams):
-    model: str | None = Field(None, description="fastText model path; default: the shipped toxicity model.")
-    label: str | None = Field("toxic", description="The label scored and decided on.")
+    #: The shipped model used when ``model`` is not given.
+    default_model: ClassVar[str] = TOXICITY_MODEL
+    model: str | None = Field(None, description="A linear head (.npz, scores the embedding column of an embed stage) "
+                                                "or a fastText model (.ftz/.bin, scores the text); default: the "
+                                                "shipped hate head.")
+    label: str | None = Field("hate", description="The label scored and decided on.")
     column: str | None = Field("toxicity_score", description="Column for P(label).")
     level: Literal["sentence", "document"] = Field(
-        "sentence", description="sentence: remove sentences scoring >= threshold from the text (Dolma); "
-                                "document: drop or annotate whole documents.")
-    threshold: float | None = Field(0.4, description="Cut on P(toxic): sentences (or documents) at or above it "
-                                                     "are removed (tau).")
+        "document", description="document: drop or annotate whole documents; sentence (fastText models): remove "
+                                "sentences scoring >= threshold from the text (Dolma).")
+    threshold: float | None = Field(0.4, description="Cut on P(label): documents (or sentences) at or above it are "
+                                                     "removed; default: the cut stored in a head file (the shipped "
+                                                     "hate head's), else 0.4 (Dolma's tau).")
     keep: Keep = Field("below", description="below: keep score < cut; above: keep score >= cut (inverse filter; "
                                             "document level only).")
     reason: str = Field("toxic", description="Drop reason of failing documents (document level).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _head_cut(cls, data: Any) -> Any:
+        """Without ``threshold`` (or ``percentile``), a head file's stored cut, where it has one."""
+        if not isinstance(data, dict) or "threshold" in data or data.get("percentile") is not None:
+            return data
+        path = str(data.get("model") or shipped(cls.default_model))
+        if is_head(path) and os.path.isfile(path):
+            try:
+                cut = load_head(path).threshold
+            except ModelFileError:  # the model check names the problem
+                return data
+            if cut is not None:
+                data = {**data, "threshold": cut}
+        return data
+
     @model_validator(mode="after")
     def _sentence_level(self) -> ToxicityParams:
         if self.level == "sentence":
+            if self.uses_head:
+                raise ValueError("level: sentence scores each sentence's text with a fastText model; a linear head "
+                                 "(.npz) scores the document embedding: use level: document (or the profanity "
+                                 "stage, which removes offensive sentences)")
             if self.percentile is not None:
                 raise ValueError("a percentile needs level: document (sentences are cut at an absolute threshold)")
             if self.threshold is None:
@@ -57,7 +90,7 @@ class ToxicityParams(ClassifyParams):
         return self
 
     def model_path(self) -> str:
-        return self.model or shipped(TOXICITY_MODEL)
+        return self.model or shipped(self.default_model)
 
 
 class ToxicityPercentile(ClassifyPercentile):
@@ -66,11 +99,14 @@ class ToxicityPercentile(ClassifyPercentile):
 
 
 class Toxicity(Classify):
-    """Remove toxic sentences (default) or documents, scored by the shipped toxicity model."""
+    """Drop (or annotate) hateful documents, scored by the shipped hate head; or toxic sentences with fastText."""
 
     name = "toxicity"
     Params = ToxicityParams
     percentile_form = ToxicityPercentile
+    #: Column counting each document's removed sentences, and the reason of a document left empty.
+    removed_column: ClassVar[str] = REMOVED
+    emptied_reason: ClassVar[str] = EMPTIED
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
         if self.params.level == "document":
@@ -105,11 +141,11 @@ class Toxicity(Classify):
         if p.mode == "drop":
             batch = self._without_toxic(batch, sentences, rows, toxic, (removed > 0) & ~emptied, emptied)
         batch = self.with_scores(batch, {self.score_column: doc_scores})
-        batch = batch.append_column(REMOVED, pa.array(removed, pa.int64()))
+        batch = set_column(batch, self.removed_column, pa.array(removed, pa.int64()))
         # emptied documents keep their original text; in annotate mode nothing is removed, the reason names them
         why = np.full(n, None, dtype=object)
         why[emptied] = [f"all {r} sentences scored >= {p.threshold}" for r in removed[emptied]]
-        batch = decide(self.name, batch, p.mode, emptied, EMPTIED, detail=pa.array(why, pa.string()))
+        batch = decide(self.name, batch, p.mode, emptied, self.emptied_reason, detail=pa.array(why, pa.string()))
         stats = scope_stats(n, scope)
         stats.update({"score_sum": float(np.nansum(doc_scores.astype(np.float64))),
                       "sentences": int(counts.sum()), "sentences_removed": int(removed.sum()),
