@@ -95,9 +95,6 @@ def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
                           timeout=timeout, env=env, cwd=REPO)
 
 
-# The vLLM backend runs for real only in its own environment (make test-vllm).
-collect_ignore_glob = [] if os.environ.get("CURATE_VLLM_MODEL") else ["vllm/*"]
-
 
 @pytest.fixture(scope="session")
 def dedup_run(tmp_path_factory) -> Path:

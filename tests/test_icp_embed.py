@@ -221,3 +221,37 @@ def test_minilm_folder_that_is_not_a_model(tmp_path):
     (tmp_path / "notes.txt").write_text("not a model")
     with pytest.raises(EmbedderError, match=f"cannot load embedding model {re.escape(str(tmp_path))} from folder"):
         MiniLMEmbedder(model=str(tmp_path))
+
+
+@pytest.mark.model
+def test_plain_torch_bert_gives_sentence_transformers_vectors(minilm):
+    """The packaged model runs without sentence-transformers; its vectors are sentence-transformers' own."""
+    from sentence_transformers import SentenceTransformer
+
+    from curate.icp.embed import default_model_path
+
+    assert minilm._bert
+    texts = [t for t in AWKWARD[2:] if "\ud800" not in t] + [BANK, BANK_2, FLOUR, " ".join(f"word{i}" for i in range(300)), "  padded  "]
+    texts += sample_docs(["spamassassin_emails", "bbc_news", "udhr_multilingual"], 5)[0]
+    reference = SentenceTransformer(str(default_model_path()), device="cpu", local_files_only=True)
+    reference.max_seq_length = 128
+    expected = reference.encode(texts, batch_size=4, convert_to_numpy=True, normalize_embeddings=True)
+    np.testing.assert_allclose(minilm.embed(texts), expected, atol=2e-5)
+
+
+@pytest.mark.model
+def test_folders_with_other_pooling_go_to_sentence_transformers(tmp_path):
+    import shutil
+
+    from curate.icp.bert import supports
+    from curate.icp.embed import default_model_path
+
+    folder = tmp_path / "cls"
+    shutil.copytree(default_model_path(), folder)
+    assert supports(folder)
+    (folder / "1_Pooling" / "config.json").write_text(
+        '{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}')
+    assert not supports(folder)
+    embedder = MiniLMEmbedder(model=str(folder), max_tokens=32, threads=1, precision="float32")
+    assert not embedder._bert
+    check_rows(embedder.embed([BANK, FLOUR]), 2, 384)

@@ -129,3 +129,19 @@ def test_prepare_counts_lines_over_the_whole_ray_dataset(ray_session):
     expected = LineRepeats.from_texts(pages)
     assert stage.repeats.hashes.tolist() == expected.hashes.tolist()
     assert stage.repeats.counts.tolist() == expected.counts.tolist() and len(expected) == 3
+
+
+@pytest.mark.ray
+def test_with_max_documents_prepare_counts_the_chosen_documents_lines_alone(ray_session):
+    import ray
+
+    pages = [*_site(6), "unrelated\nStart » Documentation » Community » Download", "lone\nlone line"]
+    table = documents(pages)
+    stage = Rewrite(max_documents=2)
+    stage.prepare(ray.data.from_arrow(table).repartition(3))
+    full = LineRepeats.from_texts(pages)
+    chosen = [page for doc_id, page in zip(table.column("id").to_pylist(), pages) if doc_id in stage.selected]
+    lines = [line for page in chosen for line in page.split("\n")]
+    assert len(stage.selected) == 2
+    assert stage.repeats.line_counts(lines) == full.line_counts(lines)
+    assert len(stage.repeats) <= len(full)

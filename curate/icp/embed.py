@@ -200,7 +200,9 @@ class MiniLMEmbedder:
     huggingface_hub is set up: only where the hub can be reached or the model is in its cache; without network
     and without ``HF_HUB_OFFLINE=1`` huggingface_hub retries for about a minute before the load fails).
     ``max_tokens`` becomes the model's ``max_seq_length`` (special tokens included; capped at the model's
-    position embeddings). ``device``: None takes CUDA when available, else the CPU. ``threads``: torch CPU
+    position embeddings). A local mean-pooled BERT folder, the packaged model included, is computed by
+    :class:`curate.icp.bert.BertEncoder` (the same vectors without importing sentence-transformers); other
+    folders and hub ids load through sentence-transformers. ``device``: None takes CUDA when available, else the CPU. ``threads``: torch CPU
     threads for this process (1 inside parallel workers: torch slows down several times when its threads
     compete with another process for cores); with 1 thread the tokenizer's own thread pool is turned off too.
     ``precision``: ``float32``, ``bfloat16`` (autocast: weights stay float32, matrix products in bfloat16,
@@ -232,9 +234,14 @@ class MiniLMEmbedder:
             else:
                 source, local, name = model, False, model
         self.model_name = name
+        from curate.icp.bert import supports
+
+        self._bert = local and supports(source)
         try:
             import torch
-            from sentence_transformers import SentenceTransformer
+
+            if not self._bert:
+                from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise EmbedderError(
                 f"cannot load embedding model {name}: {exc.name or exc} is not installed; pip install "
@@ -248,18 +255,26 @@ class MiniLMEmbedder:
             precision = "bfloat16" if _native_bf16(torch, self._device_type) else "float32"
         self.precision = precision
         try:
-            with _quiet_loading():
-                self.model = SentenceTransformer(source, device=self.device, local_files_only=local)
+            if self._bert:
+                from curate.icp.bert import BertEncoder
+
+                self.model: Any = BertEncoder(source, int(max_tokens), device=self.device)
+                self.max_tokens, self.dim = self.model.max_tokens, self.model.dim
+            else:
+                with _quiet_loading():
+                    self.model = SentenceTransformer(source, device=self.device, local_files_only=local)
         except Exception as exc:
             where = f"from folder {source}" if local else (
                 "from the Hugging Face hub (no such local folder; a hub id needs the hub or its local cache, and "
                 "HF_HUB_OFFLINE=1 makes a machine without network fail at once instead of retrying)")
             raise EmbedderError(f"cannot load embedding model {name} {where}: {type(exc).__name__}: {exc}") from exc
-        limit = _position_limit(self.model)
-        self.max_tokens = min(int(max_tokens), limit) if limit else int(max_tokens)
-        self.model.max_seq_length = self.max_tokens
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        if not self._bert:
+            limit = _position_limit(self.model)
+            self.max_tokens = min(int(max_tokens), limit) if limit else int(max_tokens)
+            self.model.max_seq_length = self.max_tokens
+            get_dim = (getattr(self.model, "get_embedding_dimension", None)
+                       or self.model.get_sentence_embedding_dimension)
+            self.dim = int(get_dim())
         self._max_chars = self.max_tokens * CHARS_PER_TOKEN_CAP
 
     def __repr__(self) -> str:
@@ -279,8 +294,11 @@ class MiniLMEmbedder:
             batch = [_valid_utf8(texts[i][: self._max_chars]) for i in rows]
             with torch.inference_mode(), torch.autocast(self._device_type, dtype=torch.bfloat16,
                                                         enabled=self.precision == "bfloat16"):
-                vectors = self.model.encode(batch, batch_size=self.batch_size, show_progress_bar=False,
-                                            convert_to_numpy=True, normalize_embeddings=True)
+                if self._bert:
+                    vectors = self.model.encode(batch, batch_size=self.batch_size)
+                else:
+                    vectors = self.model.encode(batch, batch_size=self.batch_size, show_progress_bar=False,
+                                                convert_to_numpy=True, normalize_embeddings=True)
             out[rows] = _finish(vectors)
         return out
 

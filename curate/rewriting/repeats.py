@@ -10,7 +10,10 @@ is shipped to the workers with the stage.
 
 Counting over a Ray dataset is a ``map_batches`` (per-batch counts of the
 distinct lines of each document) and a ``groupby`` sum over the hashes: exact,
-so the result does not depend on how the input is split into blocks.
+so the result does not depend on how the input is split into blocks. When only
+a few documents will be judged (``max_documents``), only their lines are
+counted: each batch returns the counts of those lines alone, summed on the
+driver, with no shuffle.
 """
 
 from __future__ import annotations
@@ -56,8 +59,16 @@ class LineRepeats:
         return cls.from_counter(_document_counts(texts))
 
     @classmethod
-    def from_dataset(cls, dataset: Any) -> LineRepeats:
-        """Count over a whole Ray dataset with a ``text`` column."""
+    def from_dataset(cls, dataset: Any, only: set[int] | None = None) -> LineRepeats:
+        """Count over a whole Ray dataset with a ``text`` column; ``only``: count these line hashes alone
+        (the lines of the documents that will be judged), the same numbers for them without a shuffle."""
+        if only is not None:
+            counted = dataset.select_columns(["text"]).map_batches(
+                _batch_counts_of, fn_kwargs={"only": only}, batch_format="pyarrow").take_all()
+            counter: Counter[int] = Counter()
+            for row in counted:
+                counter[int(np.int64(row["hash"]).view(np.uint64))] += int(row["docs"])
+            return cls.from_counter(counter)
         sums = (dataset.select_columns(["text"]).map_batches(_batch_counts, batch_format="pyarrow")
                 .groupby("hash").sum("docs").map_batches(_repeated, batch_format="pyarrow"))
         hashes, counts = [], []
@@ -91,6 +102,14 @@ def _batch_counts(batch: pa.Table) -> pa.Table:
     counter = _document_counts(batch.column("text").to_pylist())
     hashes = np.fromiter(counter, dtype=np.uint64, count=len(counter)).view(np.int64)  # Ray groups signed ints
     return pa.table({"hash": pa.array(hashes), "docs": pa.array(list(counter.values()), pa.int64())})
+
+
+def _batch_counts_of(batch: pa.Table, only: set[int]) -> pa.Table:
+    """Per-batch document counts of the lines in ``only`` (the others are not returned)."""
+    counter = _document_counts(batch.column("text").to_pylist())
+    kept = {h: c for h, c in counter.items() if h in only}
+    hashes = np.fromiter(kept, dtype=np.uint64, count=len(kept)).view(np.int64)
+    return pa.table({"hash": pa.array(hashes, pa.int64()), "docs": pa.array(list(kept.values()), pa.int64())})
 
 
 def _repeated(batch: pa.Table) -> pa.Table:

@@ -102,29 +102,31 @@ class EntiGraph(ExpandStage):
     # ------------------------------------------------------------ batches
     def process_batch(self, batch: pa.Table) -> ExpandResult:
         p: EntiGraphParams = self.params  # type: ignore[assignment]
-        if self.generator is None:
-            self.setup()
-        generator = self.generator
-        assert generator is not None
         ids = batch.column("id").to_pylist()
         texts = batch.column("text").to_pylist()
         sources = batch.column("source").to_pylist() if "source" in batch.column_names else [None] * len(ids)
         chosen = [i for i, doc_id in enumerate(ids) if self.selected is None or doc_id in self.selected]
-        words = [word_count(texts[i]) for i in chosen]
-        total = self.total_words
-        if total is None:  # not prepared (called outside the runner): this batch is the run
-            total = sum(words)
-        shares = [budget_share(p.token_budget, n, total) for n in words]
-        seconds = generator.lm_seconds
-        done = generator.run([ids[i] for i in chosen], [texts[i] for i in chosen], shares)
         results: list[DocResult | None] = [None] * len(ids)
-        for i, result in zip(chosen, done):
-            results[i] = result
+        model, lm_seconds = "", 0.0
+        if chosen:  # the model is loaded by the first batch that has a document to write about
+            if self.generator is None:
+                self.setup()
+            generator = self.generator
+            assert generator is not None
+            words = [word_count(texts[i]) for i in chosen]
+            total = self.total_words
+            if total is None:  # not prepared (called outside the runner): this batch is the run
+                total = sum(words)
+            shares = [budget_share(p.token_budget, n, total) for n in words]
+            seconds = generator.lm_seconds
+            done = generator.run([ids[i] for i in chosen], [texts[i] for i in chosen], shares)
+            for i, result in zip(chosen, done):
+                results[i] = result
+            model, lm_seconds = generator.model_name, generator.lm_seconds - seconds
         out = _source_columns(batch, results)
         out = _mark_sources(out, results) if p.emit == "synthetic" else ensure_drop_columns(out)
-        created = _created(ids, sources, results, generator.model_name)
-        stats = batch_stats(results, generator.lm_seconds - seconds)
-        return ExpandResult(batch=out, created=created, stats=stats)
+        created = _created(ids, sources, results, model)
+        return ExpandResult(batch=out, created=created, stats=batch_stats(results, lm_seconds))
 
     @classmethod
     def summarize(cls, stats: dict[str, Any]) -> dict[str, Any]:

