@@ -58,9 +58,10 @@ from benchmarks._compare import add_smoke_flag, compare
 from benchmarks._corpora import DEFAULT_CORPORA, require_corpora
 from benchmarks._rewrite_evalset import CONFIRM_SOURCES, EVAL_SOURCES, FIT_SOURCES, EvalDoc, build
 from benchmarks._web_pages import WebPage, page_counts
-from curate.rewriting.block_head import WEIGHTS, BlockHead, block_removals, is_markup_page
-from curate.rewriting.features import NAMES, document_features, line_shape
+from curate.rewriting.block_head import WEIGHTS, BlockHead, block_removals, is_web_page
+from curate.rewriting.features import NAMES, WEB_NAMES, document_features, line_shape
 from curate.rewriting.repeats import LineRepeats
+from curate.rewriting.trees import Trees
 from curate.stages.rewrite import Rewrite
 
 Doc = EvalDoc | WebPage
@@ -176,10 +177,11 @@ def corpus_counts(docs: list[EvalDoc], batch: int | None = None) -> list[list[in
 
 
 def head_method(head: BlockHead, threshold: float | None, on_blocks: bool, cache: dict | None = None,
-                batch: int | None = None) -> Method:
+                batch: int | None = None, headings: bool = True) -> Method:
     """The classifier, on blocks or line by line, with line counts over the evaluated documents (or batches of
     ``batch``); ``cache`` (document id -> probabilities) saves rescoring when only the threshold changes.
-    ``threshold`` None: the head's own, per kind of page (:meth:`BlockHead.threshold_for`), as the stage does."""
+    ``threshold`` None: the head's own, per kind of page (:meth:`BlockHead.threshold_for`), as the stage does;
+    ``headings``: keep section headings with their section (:func:`block_removals`)."""
     def run(docs: list[EvalDoc]) -> list[set[int]]:
         out = []
         counts = None if cache is not None and all(id(d) in cache for d in docs) else corpus_counts(docs, batch)
@@ -191,7 +193,7 @@ def head_method(head: BlockHead, threshold: float | None, on_blocks: bool, cache
                     cache[id(d)] = probabilities
             cut = head.threshold_for(d.lines) if threshold is None else threshold
             if on_blocks:
-                out.append(block_removals(d.lines, probabilities, cut))
+                out.append(block_removals(d.lines, probabilities, cut, headings))
             else:
                 out.append({i for i, p in probabilities.items() if p >= cut})
         return out
@@ -215,31 +217,52 @@ def line_lm(limit_lines: int) -> Method:
 
 
 def fit_head(docs: list[Doc]) -> BlockHead:
-    """One logistic regression per kind of page (plain text; converted web pages, :func:`is_markup_page`) over
-    every labelled line of ``docs`` of that kind (a web page's lines that hold no snippet are unlabelled and left
-    out), token-weighted; line counts over all of ``docs``. Without markup pages, one head judges every page."""
-    from sklearn.linear_model import LogisticRegression
+    """The shipped head: a logistic regression over the documentation sources' lines (other text), and boosted
+    trees over the converted web pages' lines (:func:`is_web_page`, with the page features) that judge such
+    pages."""
+    plain = [d for d in docs if not isinstance(d, WebPage)]
+    web = [d for d in docs if isinstance(d, WebPage) and is_web_page(d.lines)]
+    heads = ([fit_logistic(*labelled_lines(plain, False))] if plain else []) + (
+        [fit_trees(*labelled_lines(web, True))] if web else [])
+    return dataclasses.replace(heads[0], web_head=heads[1]) if len(heads) == 2 else heads[0]
 
-    data: dict[bool, tuple[list, list, list]] = {False: ([], [], []), True: ([], [], [])}
+
+def labelled_lines(docs: list[Doc], web: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels (1: boilerplate) and token weights of every labelled line of ``docs`` (a web page's lines
+    that hold no snippet are unlabelled and left out); line counts over ``docs``; ``web``: the web features."""
+    xs, ys, ws = [], [], []
     for d, counts in zip(docs, corpus_counts(docs)):
-        xs, ys, ws = data[is_markup_page(d.lines)]
-        index, rows = document_features(d.lines, counts)
+        index, rows = document_features(d.lines, counts, web=web)
         for i, row in zip(index, rows):
             if d.labels[i] is None:
                 continue
             xs.append(row)
             ys.append(0 if d.labels[i] else 1)
             ws.append(1 + len(d.lines[i].split()))  # token-weighted, as the measure
-    heads = {}
-    for markup, (xs, ys, ws) in data.items():
-        if len(set(ys)) < 2:
-            continue
-        x, y = np.asarray(xs), np.asarray(ys)
-        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-        model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y, sample_weight=np.asarray(ws))
-        heads[markup] = BlockHead(tuple(NAMES), mean, scale, model.coef_[0], float(model.intercept_[0]), 0.5)
-    plain = heads.get(False, heads.get(True))
-    return dataclasses.replace(plain, markup=heads.get(True) if False in heads else None)
+    return np.asarray(xs), np.asarray(ys), np.asarray(ws, dtype=np.float64)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> BlockHead:
+    """The head for other text: a logistic regression over standardised features."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y, sample_weight=w)
+    return BlockHead(tuple(NAMES), mean, scale, model.coef_[0], float(model.intercept_[0]), 0.5)
+
+
+#: the web head's trees: shallow, slow learning and large leaves, since a page has only a few labelled lines
+TREE_PARAMS = {"max_depth": 3, "learning_rate": 0.05, "max_iter": 300, "min_samples_leaf": 50,
+               "l2_regularization": 1.0, "random_state": 0}
+
+
+def fit_trees(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> BlockHead:
+    """The head for converted web pages: gradient-boosted trees (exported to :class:`Trees`)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(early_stopping=False, **TREE_PARAMS).fit(x, y, sample_weight=w)
+    empty = np.zeros(0)
+    return BlockHead(tuple(WEB_NAMES), empty, empty, empty, 0.0, 0.5, True, trees=Trees.from_sklearn(model))
 
 
 def fit_threshold(make: Callable[[float], Method], docs: list[Doc], grid: list[float], target: float) -> float:
@@ -272,7 +295,7 @@ def fit_group(doc: Doc) -> str:
 
 
 def loso_threshold(docs: list[Doc], grid: list[float]) -> dict[str, tuple[float, dict[float, tuple[float, float]]]]:
-    """The classifier's thresholds, one per kind of page (plain text, markup), chosen by leaving each fit group
+    """The classifier's thresholds, one per kind of page (plain text, converted web pages: ``markup``), chosen by leaving each fit group
     out in turn (within the fit half only).
 
     For every fit group (:func:`fit_group`: a source, or a group of web sites), the classifier is fitted on the
@@ -289,7 +312,7 @@ def loso_threshold(docs: list[Doc], grid: list[float]) -> dict[str, tuple[float,
         scores: dict = {}
         for t in grid:
             rows = count_rows(held, head_method(head, t, True, scores)(held))
-            markup = np.array([is_markup_page(d.lines) for d in held])
+            markup = np.array([is_web_page(d.lines) for d in held])
             for kind, picked in (("plain", ~markup), ("markup", markup)):
                 if picked.any():
                     held_kept, held_removed = shares(rows[picked])
@@ -333,7 +356,7 @@ def evaluate(methods: dict[str, tuple[Method, str]], docs: list[Doc]) -> dict[st
               f"broken docs {a['broken_documents']:.3f}  worst source kept {entry['worst_content_kept']:.4f} "
               f"removed {entry['worst_boilerplate_removed']:.4f}  {entry['lines_per_s_one_core']:,.0f} lines/s",
               flush=True)
-    for source, name in ((s, n) for n in ("blocks", "trafilatura") if n in results for s in sources):
+    for source, name in ((s, n) for n in ("blocks", "blocks_previous", "trafilatura") if n in results for s in sources):
         b = results[name][source]
         print(f"  {name} on {source:34s} ({sizes[source]:3d} docs) kept {b['content_kept']:.4f} {b['content_kept_ci']}  removed "
               f"{b['boilerplate_removed']:.4f} {b['boilerplate_removed_ci']}  broken {b['broken_documents']:.3f}")
@@ -375,16 +398,16 @@ def main() -> None:
               f"(leave-one-group-out)", flush=True)
     head = fit_head(fit_docs)
     scores: dict = {}
-    markup_head = dataclasses.replace(head.markup, threshold=markup_threshold) if head.markup else None
-    head = dataclasses.replace(head, threshold=threshold, markup=markup_head)
+    web_head = dataclasses.replace(head.web_head, threshold=markup_threshold) if head.web_head else None
+    head = dataclasses.replace(head, threshold=threshold, web_head=web_head)
     if args.save:
         WEIGHTS.write_text(json.dumps({
             **head.to_dict(), "loso_content_target": LOSO_TARGET,
             "loso_worst_content_kept": curve[threshold][0], "loso_mean_boilerplate_removed": curve[threshold][1],
-            "markup_loso_worst_content_kept": markup_curve[markup_threshold][0],
-            "markup_loso_mean_boilerplate_removed": markup_curve[markup_threshold][1],
+            "web_loso_worst_content_kept": markup_curve[markup_threshold][0],
+            "web_loso_mean_boilerplate_removed": markup_curve[markup_threshold][1],
             "fitted_on": "benchmarks/rewrite_eval.py --save (fit sources with boilerplate pool A, fit web pages; "
-                         "markup: the head for converted web pages)",
+                         "web_head: the head for converted web pages)",
         }, indent=1) + "\n")
     # the baselines' settings: the most removal that keeps LOSO_TARGET of content on every fit source
     repeat_pages = fit_threshold(repeated_lines, fit_docs, [2, 3, 4, 5, 8], LOSO_TARGET)
@@ -398,6 +421,9 @@ def main() -> None:
         "blocks_batch": (head_method(head, None, True, batch=Rewrite.batch_size),
                          f"counts per {Rewrite.batch_size} docs"),
         "blocks": (head_method(head, None, True), f"threshold {threshold} / {markup_threshold}"),
+        # the previous version: the head for other text on every page, no heading rule
+        "blocks_previous": (head_method(dataclasses.replace(head, web_head=None), None, True, headings=False),
+                            f"threshold {threshold}, one head"),
     }
     for other in OPERATING_POINTS:  # the same classifier at higher thresholds (block_threshold): less removed
         methods[f"blocks@{other}"] = (head_method(head, other, True), f"threshold {other}")

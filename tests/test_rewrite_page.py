@@ -1,7 +1,7 @@
 """The ``blocks`` preset on single web pages converted to text: no corpus repetition, only the page's own cues."""
 
-from curate.rewriting.block_head import block_removals, default_head
-from curate.rewriting.features import NAMES, document_features
+from curate.rewriting.block_head import block_removals, default_head, is_web_page
+from curate.rewriting.features import NAMES, WEB_NAMES, document_features
 from curate.rewriting.page_features import page_features
 
 ARTICLE = [
@@ -49,9 +49,9 @@ def test_markdown_link_menu_is_link_dense_and_prose_with_one_link_is_not():
 
 def test_lines_above_and_below_the_main_prose_are_told_apart():
     lines = _page(MENU, ["# Haushalt 2024 vorgestellt"], ARTICLE, FOOTER)
-    index, rows = document_features(lines)
+    index, rows = document_features(lines, web=True)
     row = dict(zip(index, rows))
-    at = {name: NAMES.index(name) for name in ("above_main", "below_main", "in_main", "heading_then_prose")}
+    at = {name: WEB_NAMES.index(name) for name in ("above_main", "below_main", "in_main", "heading_then_prose")}
     menu, heading, footer = 0, lines.index("# Haushalt 2024 vorgestellt"), lines.index(FOOTER[0])
     assert row[menu][at["above_main"]] == 1.0 and row[footer][at["below_main"]] == 1.0
     assert row[lines.index(ARTICLE[2])][at["in_main"]] == 1.0
@@ -145,5 +145,20 @@ def test_a_heading_stays_with_the_prose_section_it_opens():
 def test_converted_web_pages_get_their_own_head_and_threshold():
     head = default_head()
     web = _page(MENU, ["# Haushalt 2024 vorgestellt"], ARTICLE, FOOTER)
-    assert head.markup is not None and head.threshold_for(web) == head.markup.threshold
+    assert head.web_head is not None and head.threshold_for(web) == head.web_head.threshold
     assert head.threshold_for([line for line in ARTICLE]) == head.threshold
+
+
+def test_numbered_clauses_and_lists_without_headings_are_not_taken_for_web_pages():
+    licence = ["1. Definitions.", "", ARTICLE[0], "", "2. Grant of Copyright License.", "", ARTICLE[2], "",
+               "3. Redistribution.", "", ARTICLE[4]]
+    assert not is_web_page(licence)  # numbered clauses: a licence or a manual, judged as other text
+    options = ["  * --verbose: print more", "  * --quiet: print less", ARTICLE[0]]
+    assert not is_web_page(options)  # a bulleted list but no heading
+    assert is_web_page(_page(MENU, ["# Haushalt 2024 vorgestellt"], ARTICLE, FOOTER))
+
+
+def test_other_text_is_judged_without_the_page_features():
+    head = default_head()
+    assert not head.web and head.web_head.web
+    assert len(head.names) == len(NAMES) and len(head.web_head.names) == len(WEB_NAMES)

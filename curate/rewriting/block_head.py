@@ -4,8 +4,13 @@ The classifier is a logistic regression over :mod:`curate.rewriting.features`
 (a line's shape, its neighbours' and its block's), fitted on labelled lines by
 ``benchmarks/rewrite_eval.py --save`` and shipped as a small JSON file of
 weights. It scores every non-blank line with P(boilerplate). The shipped head
-has two regressions, each with its threshold: one for web pages converted to
-markdown-like text (:func:`is_markup_page`), one for other text.
+has two models, each with its threshold: a logistic regression for other text
+(documentation, e-mails, prose: the line's shape and context and how often it
+repeats across the corpus), and boosted decision trees (:mod:`curate.rewriting.trees`)
+for web pages converted to markdown-like text (:func:`is_web_page`), which also
+read what the page's own text says about its chrome
+(:mod:`curate.rewriting.page_features`), so that a single page of an unseen site
+loses its menus and footers without help from other pages.
 
 The decision is taken on blocks (runs of non-blank lines), not on lines alone:
 
@@ -37,25 +42,28 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.rewriting.features import _TERMINAL, NAMES, blocks, document_features
-from curate.rewriting.page_features import markup_share
+from curate.rewriting.features import _TERMINAL, NAMES, WEB_NAMES, blocks, document_features
+from curate.rewriting.page_features import has_heading, markup_share
+from curate.rewriting.trees import Trees
 
 WEIGHTS = Path(__file__).with_name("block_head.json")
-#: a page with this share of list-item and heading lines or more is a converted web page (fit documentation
-#: sources: 0.03 at their 90th percentile; fit web pages: 0.27 at their 10th)
+#: a page with this share of bulleted list-item and ``#`` heading lines or more is a converted web page (fit
+#: documentation sources: 0.0 at their 90th percentile; fit web pages: 0.27 at their 10th)
 MARKUP_PAGE = 0.15
 
 
-def is_markup_page(lines: list[str]) -> bool:
-    """A web page converted to markdown-like text: at least MARKUP_PAGE of its non-blank lines are list items or
-    ``#`` headings."""
-    return markup_share(lines) >= MARKUP_PAGE
+def is_web_page(lines: list[str]) -> bool:
+    """A web page converted to markdown-like text (html2text and the like): at least MARKUP_PAGE of its non-blank
+    lines are bulleted list items or ``#`` headings, and it has a ``#`` heading."""
+    return markup_share(lines) >= MARKUP_PAGE and has_heading(lines)
 
 
 @dataclass(frozen=True)
 class BlockHead:
-    """One logistic regression and its threshold; ``markup`` (for the shipped head): the one for converted web
-    pages, which :meth:`probabilities` and :meth:`threshold_for` hand such pages to."""
+    """One logistic regression (or, with ``trees``, boosted trees over the unscaled features) and its threshold;
+    ``web``: it reads the features of a converted web page
+    (:data:`curate.rewriting.features.WEB_NAMES`); ``web_head`` (for the shipped head): the one for converted
+    web pages, which :meth:`probabilities` and :meth:`threshold_for` hand such pages to."""
 
     names: tuple[str, ...]
     mean: np.ndarray
@@ -63,10 +71,12 @@ class BlockHead:
     coef: np.ndarray
     intercept: float
     threshold: float
-    markup: BlockHead | None = None
+    web: bool = False
+    web_head: BlockHead | None = None
+    trees: Trees | None = None
 
     def _for(self, lines: list[str]) -> BlockHead:
-        return self.markup if self.markup is not None and is_markup_page(lines) else self
+        return self.web_head if self.web_head is not None and is_web_page(lines) else self
 
     def threshold_for(self, lines: list[str]) -> float:
         """The threshold of the head that judges this page (each is chosen on fit pages of its kind)."""
@@ -74,26 +84,33 @@ class BlockHead:
 
     @classmethod
     def from_dict(cls, data: dict) -> BlockHead:
-        if tuple(data["names"]) != tuple(NAMES):
+        web = bool(data.get("web", False))
+        if tuple(data["names"]) != tuple(WEB_NAMES if web else NAMES):
             raise ValueError("the block head's weights were fitted on other features; refit them with "
                              "python benchmarks/rewrite_eval.py --save")
-        markup = cls.from_dict(data["markup"]) if data.get("markup") else None
+        web_head = cls.from_dict(data["web_head"]) if data.get("web_head") else None
+        if "trees" in data:
+            empty = np.zeros(0)
+            return cls(tuple(data["names"]), empty, empty, empty, 0.0, float(data["threshold"]), web, web_head,
+                       Trees.from_dict(data["trees"]))
         return cls(tuple(data["names"]), np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]),
-                   float(data["intercept"]), float(data["threshold"]), markup)
+                   float(data["intercept"]), float(data["threshold"]), web, web_head)
 
     def to_dict(self) -> dict:
-        return {"names": list(self.names), "mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(),
-                "coef": self.coef.round(6).tolist(), "intercept": round(self.intercept, 6),
-                "threshold": self.threshold, **({"markup": self.markup.to_dict()} if self.markup else {})}
+        model = {"trees": self.trees.to_dict()} if self.trees is not None else {
+            "mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(),
+            "coef": self.coef.round(6).tolist(), "intercept": round(self.intercept, 6)}
+        return {"names": list(self.names), **model, "threshold": self.threshold, **({"web": True} if self.web else {}),
+                **({"web_head": self.web_head.to_dict()} if self.web_head else {})}
 
     def probabilities(self, lines: list[str], counts: list[int] | None = None) -> dict[int, float]:
         """P(boilerplate) of every non-blank line, by line index; ``counts``: documents each line occurs in."""
         head = self._for(lines)
-        index, rows = document_features(lines, counts)
+        index, rows = document_features(lines, counts, web=head.web)
         if not index:
             return {}
-        x = (np.asarray(rows, dtype=np.float64) - head.mean) / head.scale
-        z = x @ head.coef + head.intercept
+        x = np.asarray(rows, dtype=np.float64)
+        z = head.trees.log_odds(x) if head.trees is not None else ((x - head.mean) / head.scale) @ head.coef + head.intercept
         return dict(zip(index, (1.0 / (1.0 + np.exp(-z))).tolist()))
 
 
@@ -108,9 +125,10 @@ def _prose_open(line: str) -> bool:
     return len(text.split()) >= 6 and not text.endswith(_TERMINAL)
 
 
-def block_removals(lines: list[str], probabilities: dict[int, float], threshold: float) -> set[int]:
+def block_removals(lines: list[str], probabilities: dict[int, float], threshold: float,
+                   headings: bool = True) -> set[int]:
     """Lines to remove: whole boilerplate blocks and boilerplate runs at block edges or between whole sentences
-    inside a block (see the module docstring)."""
+    inside a block (see the module docstring); ``headings``: keep section headings with their section."""
     removed: set[int] = set()
     for first, last in blocks(lines):
         hit = [probabilities.get(i, 0.0) >= threshold for i in range(first, last + 1)]
@@ -126,7 +144,7 @@ def block_removals(lines: list[str], probabilities: dict[int, float], threshold:
         removed.update(range(first, first + head))
         removed.update(range(last - tail + 1, last + 1))
         removed.update(_inner_runs(lines, hit, first, first + head, last - tail))
-    return removed - _section_headings(lines, removed)
+    return removed - _section_headings(lines, removed) if headings else removed
 
 
 #: a heading has at most this many words

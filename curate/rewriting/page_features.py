@@ -19,12 +19,13 @@ region of long lines of running prose. So, per non-blank line:
   sits inside, above or below the main text (the span of lines with the
   largest sum of words minus eight per line), and how far from it;
 * a heading followed by prose (a section title of the content, kept with it);
-* the page's share of list-item and ``#`` heading lines (``markup_page``): high on
-  a web page converted to markdown-like text, near zero in reStructuredText,
-  man pages, e-mails or plain prose. The shipped classifier has one head for
-  each kind (:func:`curate.rewriting.block_head.is_markup_page`), since the
-  cues weigh differently (a list of short lines is a menu on the one, a table
-  of options in the other).
+* the page's share of bulleted list-item and ``#`` heading lines
+  (``markup_page``): high on a web page converted to markdown-like text, near
+  zero in reStructuredText, man pages, e-mails, licences or plain prose. These
+  features are read on converted web pages only
+  (:func:`curate.rewriting.block_head.is_web_page`), which have their own
+  head, since the cues weigh differently (a list of short lines is a menu on
+  the one, a table of options on the other).
 
 Every value lies in [0, 1]; the classifier weighs them with the other features
 (:mod:`curate.rewriting.features`).
@@ -130,14 +131,23 @@ def page_features(lines: list[str], index: list[int], words: dict[int, float],
     return out
 
 
+#: a bulleted (not numbered) list item: numbered clauses are common in licences and documentation too
+_BULLET = re.compile(r"^\s*[*+\-•]\s+\S")
+
+
 def markup_share(lines: list[str]) -> float:
-    """Share of the non-blank lines that are list items or ``#`` headings."""
+    """Share of the non-blank lines that are bulleted list items or ``#`` headings."""
     marked = total = 0
     for line in lines:
         if line.strip():
             total += 1
-            marked += bool(_LIST.match(line) or _HEADING.match(line))
+            marked += bool(_BULLET.match(line) or _HEADING.match(line))
     return marked / max(1, total)
+
+
+def has_heading(lines: list[str]) -> bool:
+    """Whether a line is a ``#`` heading."""
+    return any(_HEADING.match(line) for line in lines)
 
 
 def _prefix(values: list[float]) -> list[float]:
