@@ -155,6 +155,9 @@ def test_numbered_clauses_and_lists_without_headings_are_not_taken_for_web_pages
     assert not is_web_page(licence)  # numbered clauses: a licence or a manual, judged as other text
     options = ["  * --verbose: print more", "  * --quiet: print less", ARTICLE[0]]
     assert not is_web_page(options)  # a bulleted list but no heading
+    code = ["# Getting the geometry for the feature.", "g = feature.geom", "# Get the name of the field",
+            "nm = field.name", ARTICLE[0]]
+    assert not is_web_page(code)  # comments of source code read as headings, but there is no list
     assert is_web_page(_page(MENU, ["# Haushalt 2024 vorgestellt"], ARTICLE, FOOTER))
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from curate.rewriting.features import _TERMINAL, NAMES, WEB_NAMES, blocks, document_features
-from curate.rewriting.page_features import has_heading, markup_share
+from curate.rewriting.page_features import has_heading_and_bullet, markup_share
 from curate.rewriting.trees import Trees
 
 WEIGHTS = Path(__file__).with_name("block_head.json")
@@ -54,8 +54,9 @@ MARKUP_PAGE = 0.15
 
 def is_web_page(lines: list[str]) -> bool:
     """A web page converted to markdown-like text (html2text and the like): at least MARKUP_PAGE of its non-blank
-    lines are bulleted list items or ``#`` headings, and it has a ``#`` heading."""
-    return markup_share(lines) >= MARKUP_PAGE and has_heading(lines)
+    lines are bulleted list items or ``#`` headings, and it has both (a source-code page whose ``#`` comments
+    read as headings has no bulleted list)."""
+    return markup_share(lines) >= MARKUP_PAGE and has_heading_and_bullet(lines)
 
 
 @dataclass(frozen=True)

@@ -145,9 +145,10 @@ def markup_share(lines: list[str]) -> float:
     return marked / max(1, total)
 
 
-def has_heading(lines: list[str]) -> bool:
-    """Whether a line is a ``#`` heading."""
-    return any(_HEADING.match(line) for line in lines)
+def has_heading_and_bullet(lines: list[str]) -> bool:
+    """Whether a line is a ``#`` heading and another a bulleted list item (a ``#`` alone may open a code
+    comment)."""
+    return any(_HEADING.match(line) for line in lines) and any(_BULLET.match(line) for line in lines)
 
 
 def _prefix(values: list[float]) -> list[float]:
