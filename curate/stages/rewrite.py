@@ -72,8 +72,10 @@ class RewriteParams(StageParams):
     doc_lm: LMConfig | None = Field(None, description="Model of the document pass (default: lm); prox: "
                                                       "web-doc-refining-lm, required.")
     block_threshold: float | None = Field(
-        None, ge=0, le=1, description="blocks preset: P(boilerplate) from which a run is removed; default: the "
-                                      "value fitted with the shipped classifier (benchmarks/rewrite_eval.py).")
+        None, ge=0, le=1, description="blocks preset: P(boilerplate) from which a run is removed, for every "
+                                      "document; default: the values fitted with the shipped classifier, one for "
+                                      "web pages converted to text and one for other text "
+                                      "(benchmarks/rewrite_eval.py).")
     corpus_repeats: bool = Field(
         True, description="blocks preset: count, in a pass over the whole input before rewriting, in how many "
                           "documents each line occurs (site chrome repeats from page to page); off: count within "
@@ -521,12 +523,12 @@ class Rewriter:
                          ) -> dict[int, tuple[list[str], int]]:
         """blocks preset: the classifier's removals (see curate.rewriting.block_head), written as programs."""
         head = default_head()
-        threshold = self.p.block_threshold if self.p.block_threshold is not None else head.threshold
         repeats = self.repeats
         if repeats is None:
             repeats = LineRepeats.from_texts("\n".join(lines) for lines in docs.values())
         out = {}
         for i, lines in docs.items():
+            threshold = self.p.block_threshold if self.p.block_threshold is not None else head.threshold_for(lines)
             remove = block_removals(lines, head.probabilities(lines, repeats.line_counts(lines)), threshold)
             out[i] = ([removal_program(lines, remove, first, last) for first, last in chunks[i]], 0)
         return out
