@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from curate.config import ConfigError
+from curate.errors import ConfigError
 from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask, set_column
 from curate.stages.spacy_words import spacy_available
 from curate.stages.text_units import texts
