@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from curate.engine.code import _imported_names
+
 PACKAGE = Path(__file__).resolve().parents[1] / "curate"
 
 
@@ -24,19 +26,7 @@ def module_name(path: Path) -> str:
 def imported_modules(path: Path, known: set[str]) -> set[str]:
     """The curate modules that ``path`` imports (``from curate.x import y`` counts y when y is a module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return {name for name in found if name in known}
+    return _imported_names(tree, module_name(path), path.name == "__init__.py") & known
 
 
 def graph() -> dict[str, set[str]]:

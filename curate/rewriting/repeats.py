@@ -64,7 +64,7 @@ class LineRepeats:
         (the lines of the documents that will be judged), the same numbers for them without a shuffle."""
         if only is not None:
             counted = dataset.select_columns(["text"]).map_batches(
-                _batch_counts_of, fn_kwargs={"only": only}, batch_format="pyarrow").take_all()
+                _batch_counts, fn_kwargs={"only": only}, batch_format="pyarrow").take_all()
             counter: Counter[int] = Counter()
             for row in counted:
                 counter[int(np.int64(row["hash"]).view(np.uint64))] += int(row["docs"])
@@ -98,17 +98,11 @@ def _document_counts(texts: Iterable[str | None]) -> Counter[int]:
     return counter
 
 
-def _batch_counts(batch: pa.Table) -> pa.Table:
+def _batch_counts(batch: pa.Table, only: set[int] | None = None) -> pa.Table:
+    """Per-batch document counts of each line hash (of the hashes in ``only`` alone, when given)."""
     counter = _document_counts(batch.column("text").to_pylist())
-    hashes = np.fromiter(counter, dtype=np.uint64, count=len(counter)).view(np.int64)  # Ray groups signed ints
-    return pa.table({"hash": pa.array(hashes), "docs": pa.array(list(counter.values()), pa.int64())})
-
-
-def _batch_counts_of(batch: pa.Table, only: set[int]) -> pa.Table:
-    """Per-batch document counts of the lines in ``only`` (the others are not returned)."""
-    counter = _document_counts(batch.column("text").to_pylist())
-    kept = {h: c for h, c in counter.items() if h in only}
-    hashes = np.fromiter(kept, dtype=np.uint64, count=len(kept)).view(np.int64)
+    kept = counter if only is None else {h: c for h, c in counter.items() if h in only}
+    hashes = np.fromiter(kept, dtype=np.uint64, count=len(kept)).view(np.int64)  # Ray groups signed ints
     return pa.table({"hash": pa.array(hashes, pa.int64()), "docs": pa.array(list(kept.values()), pa.int64())})
 
 
