@@ -23,6 +23,7 @@ step to a nearest neighbour) and the semantic duplicates it would remove at
 cosine 0.95 and 0.98 (``dedup_threshold``)::
 
     python benchmarks/icp_embedders.py --threads 1
+    python benchmarks/icp_embedders.py --smoke     # 4 documents per source, two embedders
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+from benchmarks._compare import add_smoke_flag, compare
 from benchmarks._corpora import sample_table
 from curate.icp.embed import make_embedder
 from curate.icp.pack import estimate_tokens
@@ -90,7 +92,11 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--context-tokens", type=int, default=8192)
     parser.add_argument("--per-source", type=int, default=120, help="documents per source corpus (the first)")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    embedders = list(EMBEDDERS)
+    if args.smoke:
+        args.per_source, args.k, embedders = 4, 5, ["hashing-1024", JUDGE]
     CACHE.mkdir(parents=True, exist_ok=True)
     table = sample_table()
     seen: dict[str, int] = {}
@@ -111,10 +117,10 @@ def main() -> None:
     from curate.icp.pack import pack_contexts
 
     random_contexts, _ = pack_contexts(tokens[shuffled], args.context_tokens)
-    print(json.dumps({"order": "random", "documents": n, "topics": len(set(topics)),
-                      **judge(shuffled, random_contexts, topics, judge_x)}))
+    random = judge(shuffled, random_contexts, topics, judge_x)
+    print(json.dumps({"order": "random", "documents": n, "topics": len(set(topics)), **random}))
     params = IcpReorderParams(k=args.k, context_tokens=args.context_tokens)
-    for name in EMBEDDERS:
+    for name in embedders:
         x = vectors(name, texts, args.threads)
         keys, stats = order_documents(x, np.arange(n), ids, tokens, params)
         order = np.argsort(keys.column("key").to_numpy())
@@ -124,9 +130,12 @@ def main() -> None:
         neighbors, similarities = knn(x, args.k, exact_max=n)
         dedup = {f"semantic_duplicates_{t}": int((semantic_duplicates(neighbors, similarities, t) >= 0).sum())
                  for t in (0.95, 0.98)}
-        print(json.dumps({"order": name, **judge(order, contexts, topics, judge_x),
+        judged = judge(order, contexts, topics, judge_x)
+        print(json.dumps({"order": name, **judged,
                           "closeness": round(stats["closeness"], 4), "edge_share": round(stats["edge_share"], 4),
                           **dedup}))
+        compare(f"icp order with {name}, consecutive documents on the same topic ({n} documents)",
+                "random order", random["same_topic_adjacent"], judged["same_topic_adjacent"], "share")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ else (``min_words``, the emptied rules)::
     python benchmarks/prox_fallback.py --documents 24 --threads 1 --source instruct
     python benchmarks/prox_fallback.py --documents 12 --threads 1 --source instruct \
         --min-chars 2500 --max-chars 6000 --chunk-tokens 400     # several chunks per page
+    python benchmarks/prox_fallback.py --smoke                   # one short page, instruct programs
 
 With ``--chunk-tokens`` below ProX's 1,500 the packing of the two prompts can
 differ; such documents are skipped (counted in ``skipped``).
@@ -38,6 +39,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+from benchmarks._compare import add_smoke_flag, compare
 from benchmarks._corpora import default_corpora, read_corpus
 from curate.documents import DOCUMENT_SCHEMA
 from curate.lm import LM, LMConfig, load_lm
@@ -117,8 +119,10 @@ def record(source: str, docs: list[tuple[str, str]], lm: LM, path: Path, chunk_t
     return cached
 
 
-def judge(docs: list[tuple[str, str]], programs: dict[str, list[str]], lm: LM, chunk_tokens: int) -> dict:
-    params = RewriteParams(preset="prox", document_level=False, chunk_tokens=chunk_tokens)
+def judge(docs: list[tuple[str, str]], programs: dict[str, list[str]], lm: LM, chunk_tokens: int,
+          preset: str = "prox") -> dict:
+    """Replays the cached programs under ``preset``'s executor and counts what happened to each document."""
+    params = RewriteParams(preset=preset, document_level=False, chunk_tokens=chunk_tokens)
     statuses: Counter[str] = Counter()
     errors = ignored = skipped = 0
     for doc_id, text in docs:
@@ -145,7 +149,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--source", action="append", choices=["prox", "instruct"],
                         help="program sources (default: both)")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.documents, args.max_chars, args.source = 1, 800, ["instruct"]
     lm = load_lm(LMConfig(n_ctx=2048, n_threads=args.threads), threads=args.threads)
     docs = web_documents(args.documents, args.max_chars, args.min_chars)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -153,8 +160,14 @@ def main() -> None:
         name = f"programs_{source}_{args.max_chars}" + (f"_{args.min_chars}_{args.chunk_tokens}"
                                                         if args.min_chars or args.chunk_tokens != CHUNK_TOKENS else "")
         programs = record(source, docs, lm, CACHE / f"{name}.json", args.chunk_tokens)
-        print(json.dumps({"programs": source, "model": "smollm2-135m-instruct",
-                          **judge(docs, programs, lm, args.chunk_tokens)}))
+        prox = judge(docs, programs, lm, args.chunk_tokens)
+        strict = judge(docs, programs, lm, args.chunk_tokens, preset="instruct")
+        print(json.dumps({"programs": source, "model": "smollm2-135m-instruct", **prox,
+                          "strict_executor": strict}))
+        if prox["documents"] and strict["documents"]:
+            compare(f"rewrite prox executor, documents edited without fallback ({source} programs, "
+                    f"{prox['documents']} pages)", "strict instruct executor, same programs",
+                    1 - strict["fallback_rate"], 1 - prox["fallback_rate"], "share")
 
 
 if __name__ == "__main__":
