@@ -40,7 +40,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks._compare import add_smoke_flag, compare
-from benchmarks._corpora import default_corpora, read_corpus
+from benchmarks._corpora import default_corpora, read_corpus, require_corpora
 from curate.documents import DOCUMENT_SCHEMA
 from curate.lm import LM, LMConfig, load_lm
 from curate.lm.base import Generation
@@ -153,6 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.documents, args.max_chars, args.source = 1, 800, ["instruct"]
+    require_corpora(default_corpora(), ["web_pages"], args.smoke)
     lm = load_lm(LMConfig(n_ctx=2048, n_threads=args.threads), threads=args.threads)
     docs = web_documents(args.documents, args.max_chars, args.min_chars)
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -132,3 +132,31 @@ def test_worker_killed_mid_stage_gives_the_same_output(ray_session, tmp_path, co
     strip = [{k: v for k, v in r.items() if k != "model_pid"} for r in _rows(out)]
     assert strip == _rows(tmp_path / "calm")
     assert manifest.documents == undisturbed.documents
+
+
+def test_model_step_splits_a_big_part_between_workers(ray_session, tmp_path, monkeypatch):
+    """One input file makes one part; a 2-worker model step cuts it in pieces so both workers share it."""
+    import curate.engine.mapping as mapping
+
+    records = [{"id": f"d{i:03d}", "text": f"document number {i}.", "source": "one"} for i in range(300)]
+    corpus = [str(write_jsonl(tmp_path / "one.jsonl", records))]
+    manifest = Runner(corpus, str(tmp_path / "clean"), [Normalize(), FakeModel()]).run()
+    model = manifest.stages[2]
+    assert model.parts == 5  # 300 rows, 2 workers, 4 pieces each at most, none under 64 rows
+    rows = _rows(tmp_path / "clean")
+    assert len({r["model_pid"] for r in rows}) == 2
+    assert [r["id"] for r in rows] == [r["id"] for r in records] and model.stats == {"scored": 300}
+
+    # A crash, then a resume that cuts the step another way: the changed ranges run again, nothing doubles.
+    flag = tmp_path / "crash"
+    flag.write_text("")
+    out = tmp_path / "out"
+    with pytest.raises(StageError, match="model crashed"):
+        Runner(corpus, str(out), [Normalize(), FakeModel(fail_on="d299", fail_flag=str(flag))]).run()
+    flag.unlink()
+    monkeypatch.setattr(mapping, "UNITS_PER_WORKER", 1)
+    again = Runner(corpus, str(out), [Normalize(), FakeModel(fail_on="d299", fail_flag=str(flag))]).run()
+    assert (again.stages[2].parts, again.stages[2].parts_resumed) == (2, 0)
+    assert again.stages[2].stats == {"scored": 300} and again.documents == manifest.documents
+    strip = [{k: v for k, v in r.items() if k != "model_pid"} for r in _rows(out)]
+    assert strip == [{k: v for k, v in r.items() if k != "model_pid"} for r in rows]

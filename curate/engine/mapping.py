@@ -19,9 +19,10 @@ from typing import Any
 from curate.engine import cluster
 from curate.engine.errors import unwrap
 from curate.engine.features import FOLDER as FEATURES
+from curate.engine.snapshot import read_view, split
 from curate.engine.units import Unit, run_unit
 from curate.io import atomic, checkpoint, storage
-from curate.stage import ExpandStage, ModelStage, Stage
+from curate.stage import ORDER, ExpandStage, ModelStage, Stage
 
 STEP_FILE = "_STEP.json"
 UNITS = "_units"
@@ -117,8 +118,16 @@ def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Un
     """
     import ray
 
+    num_cpus = max([s.resources.num_cpus for s in stages] + [1.0])
+    num_gpus = max([s.resources.num_gpus for s in stages] + [0.0])
+    requested = next((s.resources.concurrency for s in stages if s.resources.concurrency), None)
+    if stateful(stages):
+        units = balanced(units, cluster.pool_size(num_cpus, num_gpus, requested))
     finished = prepare(folder, fingerprint)
-    finished = {k: v for k, v in finished.items() if k in {u.key for u in units}}
+    keys = {u.key for u in units}
+    for stale in [k for k in finished if k not in keys]:  # units of another split: their ranges run again
+        storage.remove(storage.join(folder, UNITS, f"{stale}.json"))
+    finished = {k: v for k, v in finished.items() if k in keys}
     remove_unfinished(folder, units, finished)
     todo = [u for u in units if u.key not in finished]
     results = list(finished.values())
@@ -126,12 +135,9 @@ def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Un
     progress(len(results), len(units))
     if not todo:
         return results, len(finished)
-    num_cpus = max([s.resources.num_cpus for s in stages] + [1.0])
-    num_gpus = max([s.resources.num_gpus for s in stages] + [0.0])
     cluster.check_fits(label, num_cpus, num_gpus)
     actors: list[Any] = []
     if stateful(stages):
-        requested = next((s.resources.concurrency for s in stages if s.resources.concurrency), None)
         size = min(len(todo), cluster.pool_size(num_cpus, num_gpus, requested))
         actor_class = ray.remote(_UnitActor).options(num_cpus=num_cpus, num_gpus=num_gpus or None,
                                                      max_restarts=3, max_task_retries=3)
@@ -152,6 +158,34 @@ def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Un
         for actor in actors:
             ray.kill(actor)
     return results, len(finished)
+
+
+# A model step's units are cut so that each worker of the pool gets about this many of them: a part that
+# holds most of the documents (one big input file) would otherwise keep one worker busy while the rest wait.
+UNITS_PER_WORKER = 4
+# ... but no piece smaller than this many rows, where a model call's fixed cost would dominate.
+MIN_PIECE_ROWS = 64
+
+
+def balanced(units: list[Unit], workers: int) -> list[Unit]:
+    """Checkpoint-part units with more than their share of the kept rows split into pieces by ``_order``.
+
+    A piece is keyed by its range, so a resume with another pool size runs the
+    ranges whose pieces changed again instead of mixing two splits.
+    """
+    if workers < 2 or any(u.view is None for u in units):
+        return units
+    sizes = [len(read_view(u.view, columns=[ORDER])) for u in units if u.view is not None]
+    share = max(MIN_PIECE_ROWS, -(-sum(sizes) // (workers * UNITS_PER_WORKER)))
+    out = []
+    for unit, size in zip(units, sizes):
+        pieces = -(-size // share)
+        if pieces < 2 or unit.view is None:
+            out.append(unit)
+            continue
+        out += [Unit(key=f"{view.low:020d}-{pieces}", low=view.low, high=view.high, view=view)
+                for view in split(unit.view, pieces)]
+    return out
 
 
 def _actor_submitter(actors: list[Any], reads_input: bool, folder: str, part_rows: int) -> Callable[[Unit, int], Any]:

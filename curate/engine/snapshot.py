@@ -96,6 +96,7 @@ def read_view(view: PartView, *, kept_only: bool = True, columns: list[str] | No
     if read_columns is not None:
         read_columns = [c for c in read_columns if c in schema_names]
     table = features_io.attach(atomic.read_table(view.path, columns=read_columns), view.path, wanted_features)
+    table = _in_range(table, view.low, view.high)
     if kept_only:
         table = _kept(table)
     for layer in view.layers:
@@ -111,6 +112,26 @@ def read_view(view: PartView, *, kept_only: bool = True, columns: list[str] | No
     if columns is not None:
         table = table.select([c for c in columns if c in table.column_names])
     return table
+
+
+def _in_range(table: pa.Table, low: int, high: int | None) -> pa.Table:
+    """The rows of ``[low, high)``: all of a whole part, the share of a part split into pieces."""
+    orders = table.column(ORDER)
+    inside = pc.greater_equal(orders, low)
+    if high is not None:
+        inside = pc.and_(inside, pc.less(orders, high))
+    return table if pc.all(inside).as_py() is not False else table.filter(inside)
+
+
+def split(view: PartView, pieces: int) -> list[PartView]:
+    """``view`` cut into up to ``pieces`` views of about as many kept rows, by ``_order``, over the same file."""
+    orders = read_view(view, columns=[ORDER]).column(ORDER).to_numpy()
+    pieces = min(pieces, len(orders))
+    if pieces < 2:
+        return [view]
+    cuts = [int(orders[i * len(orders) // pieces]) for i in range(1, pieces)]
+    highs: list[int | None] = [*cuts, view.high]
+    return [PartView(view.path, low, high, view.layers) for low, high in zip([view.low, *cuts], highs)]
 
 
 def count_matches(view: PartView) -> int:
