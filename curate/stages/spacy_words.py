@@ -45,9 +45,10 @@ from curate.stages.text_units import FINEWEB_TERMINAL_PUNCTUATION, Grouped
 # sentence terminators of TERMINAL_PUNCTUATION. A token is a word when it has a character outside it.
 DATATROVE_PUNCTUATION = ("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»"
                          + "".join(map(chr, (*range(0, 9), *range(11, 13), *range(13, 32), *range(127, 160)))))
-# Chunks whose letters or digit values matter to spaCy's English rules (RE2): URLs and "e.g" (a "." before a
-# letter or digit), IP-like numbers, units after numbers, "'s", "US$", "°F.", and whitespace spaCy splits at.
-LETTERS_MATTER = (r"\.[^\pP\pS]|[0-9]\.[0-9]+\.|[0-9]\pL|['’][sS]|[A-Za-z]\$|°"
+# Chunks whose letters or digit values matter to spaCy's English rules (RE2), besides units after numbers
+# (:func:`_letters_matter`): URLs and "e.g" (a "." before a letter), IP addresses, "'s", "US$", "°F.", and
+# whitespace spaCy splits at.
+LETTERS_MATTER = (r"\.[\pL\pM]|[0-9]\.[0-9]+\.[0-9]+\.[0-9]|['’][sS](?:[^\pL\pM]|$)|[A-Za-z]\$|°"
                   r"|[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
                   r"\x{205f}\x{3000}]")
 # Skeleton characters: ASCII lower-case letters, upper-case letters and digits.
@@ -90,6 +91,15 @@ def _special_pattern() -> str:
         groups.setdefault((edge(key[0]), edge(key[-1])), []).append(re.escape(key))
     return "|".join((f"(?:^|[^{before}])" if before else "") + "(?:" + "|".join(keys) + ")"
                     + (f"(?:[^{after}]|$)" if after else "") for (before, after), keys in groups.items())
+
+
+@lru_cache(maxsize=1)
+def _letters_matter() -> str:
+    """RE2: :data:`LETTERS_MATTER`, or a unit of spaCy's (``km``, ``m``, ``kg``) right after a digit."""
+    from spacy.lang.char_classes import UNITS
+
+    units = [unit for unit in UNITS.split("|") if any(ch.isalpha() for ch in unit)]
+    return LETTERS_MATTER + r"|[0-9](?:" + "|".join(map(re.escape, units)) + r")(?:[^\pL\pM]|$)"
 
 
 class _Growing:
@@ -262,7 +272,7 @@ class Vocabulary:
         skeletons = chunk_skeletons(chunks)
         special = _special_pattern()
         has_special = np.asarray(pc.match_substring_regex(array, special), dtype=bool)
-        whole = has_special | np.asarray(pc.match_substring_regex(array, LETTERS_MATTER), dtype=bool)
+        whole = has_special | np.asarray(pc.match_substring_regex(array, _letters_matter()), dtype=bool)
         skeleton_array = pa.array(skeletons.values, pa.string())
         whole |= np.asarray(pc.match_substring_regex(skeleton_array, special), dtype=bool)
         encoded = pc.dictionary_encode(skeleton_array)
