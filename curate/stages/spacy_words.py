@@ -224,7 +224,7 @@ class Vocabulary:
 
     ids: dict[str, int] = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)
-    props: dict[str, list] = field(default_factory=lambda: {name: [] for name in _PROPERTIES})
+    props: dict[str, _Growing] = field(default_factory=lambda: {name: _Growing() for name in _PROPERTIES})
     chunks: dict[str, int] = field(default_factory=dict)
     chunk_start: _Growing = field(default_factory=_Growing)
     chunk_size: _Growing = field(default_factory=_Growing)
@@ -246,10 +246,9 @@ class Vocabulary:
     def array(self, name: str) -> np.ndarray:
         """A property of every token seen so far (measured once per token, when first asked for)."""
         values = self.props[name]
-        if len(values) < len(self.texts):
-            measure = _PROPERTIES[name]
-            values.extend(measure(text) for text in self.texts[len(values):])
-        return np.asarray(values)
+        if values.size < len(self.texts):
+            values.extend(_PROPERTIES[name](pa.array(self.texts[values.size:], pa.string())).astype(np.int64))
+        return values.view()
 
     def forget_chunks(self) -> None:
         self.chunks = {}
@@ -353,18 +352,33 @@ def _sentence_chars() -> frozenset[str]:
     return frozenset(Sentencizer.default_punct_chars)
 
 
-def _is_punct(text: str) -> bool:
-    """spaCy's ``is_punct`` lexeme attribute (``spacy.lang.lex_attrs.is_punct``): only punctuation."""
-    return all(unicodedata.category(ch).startswith("P") for ch in text)
+def _re2_class(chars: str) -> str:
+    return "".join(f"\\x{{{ord(ch):x}}}" for ch in sorted(set(chars)))
 
 
+_ASCII_PUNCT = "".join(ch for ch in map(chr, range(128)) if unicodedata.category(ch).startswith("P"))
 _PUNCTUATION_SET = frozenset(DATATROVE_PUNCTUATION) | frozenset(FINEWEB_TERMINAL_PUNCTUATION)
+
+
+def _ascii_or(texts: pa.Array, ascii_pattern: str, other: callable) -> np.ndarray:
+    """``ascii_pattern`` (RE2) on ASCII texts, ``other`` (Python) on the others: Python's own character
+    classes, exactly, where they could differ from RE2's."""
+    out = np.asarray(pc.match_substring_regex(texts, ascii_pattern), dtype=bool)
+    wide = np.flatnonzero(~np.asarray(pc.string_is_ascii(texts), dtype=bool))
+    out[wide] = [other(text) for text in pc.take(texts, pa.array(wide, pa.int64())).to_pylist()]
+    return out
+
+
 _PROPERTIES = {
-    "length": len,
-    "is_word": lambda t: any(ch not in _PUNCTUATION_SET for ch in t),
-    "has_letter": lambda t: any(ch.isalpha() for ch in t),
-    "sentence_end": lambda t: t in _sentence_chars(),
-    "is_punct": _is_punct,
+    "length": lambda texts: np.asarray(pc.utf8_length(texts), dtype=np.int64),
+    "is_word": lambda texts: np.asarray(pc.match_substring_regex(texts, f"[^{_re2_class(_PUNCTUATION_SET)}]"),
+                                        dtype=bool),
+    "has_letter": lambda texts: _ascii_or(texts, "[A-Za-z]", lambda t: any(ch.isalpha() for ch in t)),
+    "sentence_end": lambda texts: np.asarray(pc.is_in(texts, value_set=pa.array(sorted(_sentence_chars()))),
+                                             dtype=bool),
+    # spaCy's ``is_punct`` lexeme attribute (``spacy.lang.lex_attrs.is_punct``): only punctuation (Unicode P)
+    "is_punct": lambda texts: _ascii_or(texts, f"^[{_re2_class(_ASCII_PUNCT)}]+$",
+                                        lambda t: all(unicodedata.category(ch).startswith("P") for ch in t)),
 }
 _VOCABULARY = Vocabulary()
 
@@ -400,7 +414,7 @@ def spacy_words(text: pa.Array) -> Tokens:
     if len(vocabulary.chunks) + len(distinct) > _MAX_CACHED_CHUNKS:  # start again: a bound on memory
         vocabulary.forget_chunks()
     cached = vocabulary.chunks.get
-    index = np.fromiter((cached(chunk, -1) for chunk in distinct), dtype=np.int64, count=len(distinct))
+    index = np.array([cached(chunk, -1) for chunk in distinct], dtype=np.int64)
     new = np.flatnonzero(index < 0)
     if len(new):
         index[new] = vocabulary.add_chunks([distinct[i] for i in new.tolist()])
