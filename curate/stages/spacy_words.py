@@ -51,6 +51,8 @@ DATATROVE_PUNCTUATION = ("!/—”:％１〈&(、━\\【#%「」，】；+^]~�
 LETTERS_MATTER = (r"\.[\pL\pM]|[0-9]\.[0-9]+\.[0-9]+\.[0-9]|['’][sS](?:[^\pL\pM]|$)|[A-Za-z]\$|°"
                   r"|[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
                   r"\x{205f}\x{3000}]")
+# Between chunks tokenized together (a private-use character, in no special case of the tokenizer).
+SEPARATOR = "\ue000"
 # Skeleton characters: ASCII lower-case letters, upper-case letters and digits.
 LOWER, UPPER, DIGIT = ord("q"), ord("Z"), ord("7")
 # Chunks cached per process before the cache starts again (a bound on memory for long runs).
@@ -189,25 +191,33 @@ def chunk_skeletons(chunks: list[str]) -> Skeletons:
     return Skeletons([text[bounds[i]:bounds[i + 1]] for i in range(len(chunks))], skeleton_offsets, origin)
 
 
-def _spacy_tokens(chunks: list[str], alone: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _spacy_tokens(chunks: list[str]) -> tuple[np.ndarray, list[str]]:
     """spaCy's tokens of each chunk: the chunk of every token and its text, whitespace tokens left out
-    (DataTrove's strip_strings). Chunks are tokenized in one call, joined by spaces, except those marked
-    ``alone``: spaCy applies special cases that hold punctuation (``):``, ``''``) over neighbouring chunks
-    too, so chunks that have one are tokenized one by one."""
+    (DataTrove's strip_strings).
+
+    Chunks are tokenized in one call, joined by a private-use character
+    between spaces: spaCy applies special cases that hold punctuation
+    (``:(``) over neighbouring tokens, across a space too, and the separator
+    (in no special case) keeps each chunk's tokens its own. The rare chunks
+    that contain the separator are tokenized one by one.
+    """
     nlp = _tokenizer()
     owners: list[int] = []
     texts: list[str] = []
+    alone = [SEPARATOR in chunk for chunk in chunks]
     together = [i for i in range(len(chunks)) if not alone[i]]
     with nlp.memory_zone():
         if together:
-            joined = " ".join(chunks[i] for i in together)
-            ends = np.cumsum([len(chunks[i]) + 1 for i in together])
+            joined = f" {SEPARATOR} ".join(chunks[i] for i in together)
+            ends = np.cumsum([len(chunks[i]) + 3 for i in together])
             spans = nlp.tokenizer(joined).to_array(["IDX", "LENGTH"]).reshape(-1, 2)
             chunk_of = np.asarray(together)[np.searchsorted(ends, spans[:, 0], side="right")].tolist()
             for owner, (start, size) in zip(chunk_of, spans.tolist()):
-                owners.append(owner)
-                texts.append(joined[start:start + size].strip())
-        for i in np.flatnonzero(alone).tolist():
+                text = joined[start:start + size].strip()
+                if text != SEPARATOR:
+                    owners.append(owner)
+                    texts.append(text)
+        for i in [i for i in range(len(chunks)) if alone[i]]:
             for token in nlp.tokenizer(chunks[i]):
                 owners.append(i)
                 texts.append(token.text.strip())
@@ -289,7 +299,7 @@ class Vocabulary:
             out[cut] = self._store([chunks[i] for i in cut.tolist()], sizes, ids)
         rest = np.flatnonzero(whole)
         if len(rest):
-            owners, texts = _spacy_tokens([chunks[i] for i in rest.tolist()], has_special[rest])
+            owners, texts = _spacy_tokens([chunks[i] for i in rest.tolist()])
             out[rest] = self._store([chunks[i] for i in rest.tolist()],
                                     np.bincount(owners, minlength=len(rest)).astype(np.int64), self.token_ids(texts))
         return out
