@@ -8,19 +8,20 @@ from tokenizing each *distinct* chunk once: a batch is split at whitespace and
 the token ids of its distinct chunks are cached for later batches.
 
 New chunks are mostly tokenized without spaCy, by their *skeleton*
-(``chunk_skeletons``): every run of ASCII letters becomes the case of its
-last two letters (``Smith`` -> ``ZZ``... ``Zq``), every run of digits one
-``7``, other characters stay. spaCy's English rules only look at single
-characters around punctuation (a letter, an upper- or lower-case letter, a
-digit), and never split inside a run of letters or digits, so a chunk is cut
-where spaCy cuts its skeleton; the few thousand distinct skeletons are
-tokenized by spaCy once. Chunks where letters or digit values themselves
-matter go to spaCy whole (:func:`_spacy_only`): a special case of the
-tokenizer in the chunk or its skeleton (``don't``, ``Mr.``, ``:)``), a
-``.`` followed by a letter or digit (URLs, ``e.g``), an IP-like number,
-a digit followed by a letter (units), ``'s``, ``US$``, ``°F``. The result is
-the exact token sequence of DataTrove's tokenizer (checked against the
-``datatrove`` package and spaCy in the tests), as arrays of token ids.
+(:func:`chunk_skeletons`): every run of letters (and combining marks) becomes
+the class of its first letter and of its last two (``Smith.`` -> ``qqq.``,
+``USA.`` -> ``qZZ.``), every run of ASCII digits one ``7``, other characters
+stay. spaCy's English rules only read the class of single characters around
+punctuation (a letter, a lower- or upper-case letter, a digit) and never cut
+inside a run of letters or digits, so a chunk is cut where spaCy cuts its
+skeleton, and the few thousand distinct skeletons of a corpus are all spaCy
+sees. Chunks in which the letters themselves matter go to spaCy whole: a
+special case of the tokenizer in the chunk or its skeleton (``don't``,
+``Mr.``, ``:)``), a URL or ``e.g`` (a ``.`` before a letter), an IP address,
+a unit after a number (``5km``), ``'s``, ``US$``, ``°F``. The result is the
+exact token sequence of DataTrove's tokenizer (checked against spaCy on
+random chunks and against the ``datatrove`` package in the tests), as arrays
+of token ids.
 
 Per distinct token a few properties are kept (length, letters, DataTrove's
 punctuation set, spaCy's sentence-boundary characters), so the filters only
@@ -452,6 +453,41 @@ def sentence_counts(tokens: Tokens) -> np.ndarray:
     doc, is_end = tokens.doc[marks], end[marks]
     starts = regular[marks][1:] & is_end[:-1] & (doc[1:] == doc[:-1])
     return (tokens.count() > 0).astype(np.int64) + np.bincount(doc[1:][starts], minlength=tokens.n_docs)
+
+
+def gapped_sentence_counts(lines: list[str]) -> np.ndarray:
+    """Sentences per line as spaCy's sentencizer splits lines that have whitespace other than single spaces
+    between words (stripped lines).
+
+    spaCy makes a token of every such gap (less its first character when
+    that is a space), and that token is neither punctuation nor a sentence
+    end, so it can start a sentence. The words' tokens come from the cache
+    (:func:`spacy_words` on every chunk), the gaps are put between them.
+    """
+    parts = [re.split(r"(\s+)", line) for line in lines]
+    tokens = spacy_words(pa.array([chunk for line in parts for chunk in line[::2]], pa.string()))
+    end = tokens.prop("sentence_end").astype(bool)
+    regular = ~end & ~tokens.prop("is_punct").astype(bool)
+    kinds = np.where(end, 1, np.where(regular, 2, 0)).tolist()
+    bounds = np.searchsorted(tokens.doc, np.arange(tokens.n_docs + 1)).tolist()
+    counts, chunk = [], 0
+    for line in parts:
+        sentences, seen_end, any_token = 0, False, False
+        for position, part in enumerate(line):
+            if position % 2:  # a gap: a regular token unless it is one space after a word
+                found = [] if part == " " and line[position - 1] else [2]
+            else:
+                found = kinds[bounds[chunk]:bounds[chunk + 1]]
+                chunk += 1
+            for kind in found:
+                if not any_token:
+                    sentences, any_token = 1, True
+                if kind == 1:
+                    seen_end = True
+                elif kind == 2 and seen_end:
+                    sentences, seen_end = sentences + 1, False
+        counts.append(sentences)
+    return np.asarray(counts, dtype=np.int64)
 
 
 def sentencizer_count(text: str) -> int:
