@@ -12,7 +12,7 @@ from datatrove.utils.text import split_into_sentences, split_into_words
 from benchmarks._corpora import sample_table
 from benchmarks._datatrove import FILTERS, curate_keeps, datatrove_keeps
 from curate.stages.gopher_repetition import DUP_NGRAMS, TOP_NGRAMS, GopherRepetition
-from curate.stages.spacy_words import sentence_counts, spacy_words
+from curate.stages.spacy_words import gapped_sentence_counts, sentence_counts, spacy_words
 from tests.conftest import documents
 
 TRICKY = ["Don't stop, it's fine: the U.S. (and e.g. Mr. Smith) paid $9.3bn -- or 10km... \"Yes!\" she said.",
@@ -105,3 +105,8 @@ def test_skeletons_keep_what_the_rules_read():
     assert skeletons.values[:4] == ["qqq.", "qZZ.", "q", "7,"]
     assert skeletons.values[4].count("-") == 1 and "ï" not in skeletons.values[4]
     assert len(skeletons.values[5]) == 3
+
+
+def test_sentences_of_lines_with_wide_gaps_are_spacy_sentencizer_sentences():
+    lines = ["One.  Two", "a.\tb", " Lead. x", "end.  ", "x  y", "Q? \t R! s", "no gap. here", "\t", "(a.)   b"]
+    assert gapped_sentence_counts(lines).tolist() == [len(split_into_sentences(line)) for line in lines]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -371,7 +372,7 @@ _ASCII_PUNCT = "".join(ch for ch in map(chr, range(128)) if unicodedata.category
 _PUNCTUATION_SET = frozenset(DATATROVE_PUNCTUATION) | frozenset(FINEWEB_TERMINAL_PUNCTUATION)
 
 
-def _ascii_or(texts: pa.Array, ascii_pattern: str, other: callable) -> np.ndarray:
+def _ascii_or(texts: pa.Array, ascii_pattern: str, other: Callable[[str], bool]) -> np.ndarray:
     """``ascii_pattern`` (RE2) on ASCII texts, ``other`` (Python) on the others: Python's own character
     classes, exactly, where they could differ from RE2's."""
     out = np.asarray(pc.match_substring_regex(texts, ascii_pattern), dtype=bool)
@@ -488,22 +489,6 @@ def gapped_sentence_counts(lines: list[str]) -> np.ndarray:
                     sentences, seen_end = sentences + 1, False
         counts.append(sentences)
     return np.asarray(counts, dtype=np.int64)
-
-
-def sentencizer_count(text: str) -> int:
-    """Sentences in one text by spaCy's own sentencizer (the pipeline DataTrove runs)."""
-    nlp = _sentencizer()
-    with nlp.memory_zone():
-        return len(list(nlp(text).sents))
-
-
-@lru_cache(maxsize=1)
-def _sentencizer():
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
 
 
 def clear_cache() -> None:
