@@ -203,9 +203,9 @@ def c4_sentences(lines: Pieces, kept: np.ndarray) -> np.ndarray:
     """spaCy sentencizer sentences per kept line (0 for the others).
 
     spaCy makes a token of any whitespace between words other than one space,
-    and such a token can start a sentence: lines with such gaps are split by
-    spaCy's sentencizer itself (few lines of prose have them), the others from
-    the cached tokens.
+    and such a token can start a sentence: lines with such gaps are counted
+    with one token per gap put between the cached tokens
+    (``gapped_sentence_counts``), the others from the cached tokens alone.
     """
     out = np.zeros(len(kept), dtype=np.int64)
     values = pc.filter(lines.values, pa.array(kept))
