@@ -4,6 +4,7 @@ import random
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_top_duplicate, get_n_grams
 from datatrove.utils.text import split_into_sentences, split_into_words
@@ -11,7 +12,7 @@ from datatrove.utils.text import split_into_sentences, split_into_words
 from benchmarks._corpora import sample_table
 from benchmarks._datatrove import FILTERS, curate_keeps, datatrove_keeps
 from curate.stages.gopher_repetition import DUP_NGRAMS, TOP_NGRAMS, GopherRepetition
-from curate.stages.spacy_words import sentence_counts, spacy_words
+from curate.stages.spacy_words import gapped_sentence_counts, sentence_counts, spacy_words
 from tests.conftest import documents
 
 TRICKY = ["Don't stop, it's fine: the U.S. (and e.g. Mr. Smith) paid $9.3bn -- or 10km... \"Yes!\" she said.",
@@ -72,3 +73,40 @@ def test_words_stay_the_same_when_the_chunk_cache_starts_again(monkeypatch):
     assert spacy_words(pa.array(TRICKY[::-1])).texts().to_pylist() == \
         [w for text in TRICKY[::-1] for w in split_into_words(text)]
     assert spacy_words(pa.array(TRICKY)).texts().to_pylist() == first
+
+
+def test_chunks_cut_by_their_skeletons_are_cut_as_spacy_cuts_them():
+    """Random chunks of letters, digits, punctuation, units, special-case fragments and other scripts: the
+    tokens equal spaCy's on each chunk alone, whether the chunk is cut by its skeleton or given to spaCy."""
+    from curate.stages import spacy_words as module
+
+    pieces = ["a", "the", "Smith", "US", "I", "e", "km", "m", "s", "é", "Ελ", "язык", "中文", "ಠ", "7", "42", ".",
+              ",", ";", ":", "!", "?", "'", "’", '"', "“", "(", ")", "[", "]", "{", "-", "--", "—", "/", "=", "<",
+              ">", "$", "£", "%", "+", "*", "^", "&", "#", "@", "_", "...", "…", "°", "²", "\u0301", "🖕", "can",
+              "not", "don", "t", "Mr", "e.g", "co", "http", "www", "com", "US$", ":)", "<3", "=3", "n't", "'s"]
+    rng = random.Random(7)
+    chunks = sorted({"".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(3000)})
+    module.clear_cache()
+    tokens = spacy_words(pa.array(chunks))
+    got = [[] for _ in chunks]
+    for doc, word in zip(tokens.doc.tolist(), tokens.texts().to_pylist()):
+        got[doc].append(word)
+    nlp = module._tokenizer()
+    assert got == [[t.text for t in nlp.tokenizer(chunk)] for chunk in chunks]
+    whole = pc.match_substring_regex(pa.array(chunks), module._letters_matter() + "|" + module._special_pattern())
+    assert 100 < pc.sum(whole).as_py() < len(chunks) - 100  # both ways of cutting were taken
+    assert len(module._VOCABULARY.skeletons) > 100
+
+
+def test_skeletons_keep_what_the_rules_read():
+    from curate.stages.spacy_words import chunk_skeletons
+
+    skeletons = chunk_skeletons(["Smith.", "USA.", "a", "1999,", "naïve-ness", "язык"])
+    assert skeletons.values[:4] == ["qqq.", "qZZ.", "q", "7,"]
+    assert skeletons.values[4].count("-") == 1 and "ï" not in skeletons.values[4]
+    assert len(skeletons.values[5]) == 3
+
+
+def test_sentences_of_lines_with_wide_gaps_are_spacy_sentencizer_sentences():
+    lines = ["One.  Two", "a.\tb", " Lead. x", "end.  ", "x  y", "Q? \t R! s", "no gap. here", "\t", "(a.)   b"]
+    assert gapped_sentence_counts(lines).tolist() == [len(split_into_sentences(line)) for line in lines]

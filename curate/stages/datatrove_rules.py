@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from numba import njit
 
 from curate.stages.ngram_hash import bigram_starts, combine, extend, occurrence_counts
-from curate.stages.spacy_words import Tokens, sentence_counts, sentencizer_count, spacy_words
+from curate.stages.spacy_words import Tokens, gapped_sentence_counts, sentence_counts, spacy_words
 from curate.stages.text_units import (
     C4_TERMINAL_PUNCTUATION,
     ELLIPSIS_END,
@@ -203,15 +203,15 @@ def c4_sentences(lines: Pieces, kept: np.ndarray) -> np.ndarray:
     """spaCy sentencizer sentences per kept line (0 for the others).
 
     spaCy makes a token of any whitespace between words other than one space,
-    and such a token can start a sentence: lines with such gaps are split by
-    spaCy's sentencizer itself (few lines of prose have them), the others from
-    the cached tokens.
+    and such a token can start a sentence: lines with such gaps are counted
+    with one token per gap put between the cached tokens
+    (``gapped_sentence_counts``), the others from the cached tokens alone.
     """
     out = np.zeros(len(kept), dtype=np.int64)
     values = pc.filter(lines.values, pa.array(kept))
     odd = np.asarray(pc.match_substring_regex(values, ODD_GAP), dtype=bool)
     counts = sentence_counts(spacy_words(values))
-    counts[odd] = [sentencizer_count(line) for line in pc.filter(values, pa.array(odd)).to_pylist()]
+    counts[odd] = gapped_sentence_counts(pc.filter(values, pa.array(odd)).to_pylist())
     out[kept] = counts
     return out
 
