@@ -7,9 +7,11 @@ pages (by HTML bytes) that have at least two snippets of each kind, plus the
 smallest page that declares a charset other than UTF-8 in a ``<meta>`` tag
 (so the reader's charset handling meets a real legacy page). Only ``id``,
 ``url``, ``html``, ``with`` and ``without`` are kept. The tests write these
-pages into WARC files at test time (tests/web_fixture.py).
+pages into WARC files at test time (tests/web_fixture.py); ``--warc PATH``
+writes that crawl WARC from the committed fixture, to try the web pipeline on.
 
     python scripts/build_web_fixture.py
+    python scripts/build_web_fixture.py --warc out/webdemo/crawl.warc.gz
 """
 
 from __future__ import annotations
@@ -48,7 +50,14 @@ def pick(records: list[dict]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
+    parser.add_argument("--warc", type=Path, help="only write the tests' crawl WARC (from the committed fixture) here")
     args = parser.parse_args()
+    if args.warc:
+        from tests.web_fixture import crawl_warc
+
+        args.warc.parent.mkdir(parents=True, exist_ok=True)
+        print(f"wrote {args.warc}: {len(crawl_warc(args.warc))} responses")
+        return
     pages = pick(list(read_corpus(args.corpora, "web_pages")))
     lines = b"".join(json.dumps({k: p[k] for k in FIELDS}, ensure_ascii=False).encode() + b"\n" for p in pages)
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
