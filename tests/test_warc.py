@@ -146,6 +146,15 @@ def test_too_large_and_empty_pages(tmp_path):
         read(path, max_doc_bytes=len(html) - 1, strict=True)
 
 
+def test_a_payload_the_crawler_cut_is_marked_in_meta(tmp_path):
+    html = page("flowfx.de.tmux.html")["html"].encode()
+    path = tmp_path / "cut.warc.gz"
+    write_warc(path, [Fetch("https://a.example/long", html[:4000], warc_headers=(("WARC-Truncated", "length"),)),
+                      Fetch("https://a.example/whole", html)], crawl_records=False)
+    metas = [json.loads(m) for m in read(path)[0].column("meta").to_pylist()]
+    assert metas[0]["truncated"] == "length" and "truncated" not in metas[1]
+
+
 def test_a_response_without_content_type_is_html_only_when_it_looks_like_html(tmp_path):
     path = tmp_path / "untyped.warc"
     write_warc(path, [Fetch("https://a.example/page", page("flowfx.de.tmux.html")["html"].encode(), None),

@@ -48,6 +48,7 @@ class Fetch:
     date: str = "2024-05-01T10:00:00Z"
     extra_headers: tuple[tuple[str, str], ...] = ()
     text: str | None = None  # what the reader must give back for an HTML page: the page, decoded
+    warc_headers: tuple[tuple[str, str], ...] = ()
 
 
 META_CHARSET = re.compile(r"(<meta[^>]*charset\s*=\s*[\"']?\s*)([\w.:-]+)", re.I)
@@ -81,7 +82,8 @@ def write_warc(path: Path, fetches: list[Fetch], compress: bool = True, crawl_re
             headers += list(fetch.extra_headers)
             http = StatusAndHeaders(fetch.status, headers, protocol="HTTP/1.1")
             response = writer.create_warc_record(fetch.url, "response", payload=io.BytesIO(fetch.body),
-                                                 http_headers=http, warc_headers_dict={"WARC-Date": fetch.date})
+                                                 http_headers=http,
+                                                 warc_headers_dict={"WARC-Date": fetch.date, **dict(fetch.warc_headers)})
             writer.write_record(response)
             ids.append(response.rec_headers.get_header("WARC-Record-ID").strip("<>"))
             if crawl_records:

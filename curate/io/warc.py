@@ -4,7 +4,8 @@ Each ``response`` record of an HTTP 200 with an HTML content type becomes a
 document: ``id`` is the record's ``WARC-Record-ID`` (without the angle
 brackets), ``text`` the HTML decoded by :mod:`curate.io.html_charset`,
 ``source`` the file, ``meta`` a JSON object with ``url``, ``date``
-(``WARC-Date``), ``content_type``, ``status`` and ``charset``.
+(``WARC-Date``), ``content_type``, ``status`` and ``charset`` (and
+``truncated``, the ``WARC-Truncated`` reason, when the crawler cut the payload).
 
 Other responses are documents that leave at once, as rows of the
 dropped-documents table with stage ``read`` and a reason: ``http_status``
@@ -205,6 +206,8 @@ def _read_record(record: Any, number: int, file_index: int, file: InputFile, con
         headers.get_header("WARC-Identified-Payload-Type")
     meta = {"url": url, "date": headers.get_header("WARC-Date"), "content_type": content_type,
             "status": int(status) if status and status.isdigit() else status}
+    if headers.get_header("WARC-Truncated"):  # the crawler cut the payload (Common Crawl: at 1 MiB)
+        meta["truncated"] = headers.get_header("WARC-Truncated")
     where = f"{file.name}: record {number} ({url})"
 
     def drop(reason: str, detail: str, text: str | None = None) -> None:

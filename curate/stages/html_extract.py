@@ -80,7 +80,7 @@ class HtmlExtract(MapStage):
         logging.getLogger("trafilatura").setLevel(logging.ERROR)  # one warning line per odd page otherwise
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
-        from trafilatura import bare_extraction
+        from trafilatura import extract
         from trafilatura.metadata import extract_title
         from trafilatura.utils import load_html
 
@@ -105,11 +105,9 @@ class HtmlExtract(MapStage):
                 tree = load_html(page) if page.strip() else None
                 if tree is not None:
                     titles[i] = extract_title(tree)  # before extraction, which prunes the tree
-                    found = bare_extraction(tree, url=urls[i], favor_precision=p.favor_precision,
-                                            favor_recall=p.favor_recall, include_tables=p.include_tables,
-                                            include_comments=p.include_comments)
-                    if found is not None:  # as trafilatura.extract writes plain text: comments after the main text
-                        out[i] = "\n".join(part for part in (found.text, found.comments) if part)
+                    out[i] = extract(tree, url=urls[i], favor_precision=p.favor_precision,
+                                     favor_recall=p.favor_recall, include_tables=p.include_tables,
+                                     include_comments=p.include_comments)
             except Exception as exc:  # noqa: BLE001 - one page of the open web must not stop a run
                 reasons[i], details[i] = "extract_error", f"{type(exc).__name__}: {str(exc)[:200]}"
                 continue
