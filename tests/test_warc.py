@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pyarrow as pa
@@ -94,12 +95,15 @@ def test_non_html_and_non_200_responses_are_dropped_with_reasons_and_other_recor
     assert stats["warc"]["records"] == 1 + 3 * responses
 
 
-def test_an_uncompressed_warc_reads_the_same(crawl, tmp_path):
+def test_an_uncompressed_warc_and_one_gzipped_whole_read_the_same(crawl, tmp_path):
     plain = tmp_path / "crawl.warc"
     ids = crawl_warc(plain, compress=False)
-    table, _ = read(plain)
-    assert table.column("id").to_pylist() == ids
-    assert table.column("text").equals(read(crawl[0])[0].column("text"))
+    whole = tmp_path / "whole.warc.gz"  # one gzip member for the file, not one per record
+    whole.write_bytes(gzip.compress(plain.read_bytes()))
+    for path in (plain, whole):
+        table, _ = read(path)
+        assert table.column("id").to_pylist() == ids
+        assert table.column("text").equals(read(crawl[0])[0].column("text"))
 
 
 @pytest.mark.parametrize("suffix", [".warc.gz", ".warc"])
