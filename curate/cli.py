@@ -63,7 +63,7 @@ SET_HELP = "Override a parameter: STAGE.PARAM=VALUE (STAGE is a stage name, its 
 
 @main.command()
 @click.argument("pipeline", type=click.Path(dir_okay=False))
-@click.option("-i", "--input", "inputs", multiple=True, help="Input file, folder or glob (JSONL, .gz, .zst, Parquet), "
+@click.option("-i", "--input", "inputs", multiple=True, help="Input file, folder or glob (JSONL, .gz, .zst, Parquet, WARC), "
               "local or in a bucket (s3://, gs://, hf://). Repeatable; replaces the pipeline's input.")
 @click.option("-o", "--output", help="Output folder or bucket prefix (s3://bucket/prefix); replaces the pipeline's output.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.PARAM=VALUE", help=SET_HELP)

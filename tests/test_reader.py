@@ -123,7 +123,7 @@ def test_resolve_inputs_globs_folders_and_errors(tmp_path):
     assert [f.name for f in resolve_inputs([str(tmp_path)], exclude=str(tmp_path / "sub"))] == ["b.jsonl"]
     with pytest.raises(InputError, match="input path not found"):
         resolve_inputs([str(tmp_path / "missing")])
-    with pytest.raises(InputError, match="no JSONL or Parquet files"):
+    with pytest.raises(InputError, match="no JSONL, Parquet or WARC files"):
         resolve_inputs([str(tmp_path / "notes.txt")])
 
 

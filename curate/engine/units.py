@@ -27,6 +27,7 @@ from curate.engine.snapshot import PartView, read_view
 from curate.errors import StageError
 from curate.io import atomic, storage
 from curate.io.reader import REPAIRED, InputFile, ReaderConfig, read_file
+from curate.io.records import read_stats
 from curate.stage import (
     CREATED_BY,
     DROP_COLUMNS,
@@ -167,6 +168,8 @@ class Chain:
         counts.documents_out += int((~mask).sum())
         if mask.any():
             counts.dropped.update(reason_counts(batch.column(DROP_REASON).filter(pa.array(mask))))
+        counts.stats = add_stats(counts.stats, read_stats(batch))  # what the reader counted besides rows
+        batch = batch.replace_schema_metadata(None)
         if REPAIRED in batch.column_names:
             repaired = int(pc.sum(batch.column(REPAIRED)).as_py() or 0)
             counts.stats = add_stats(counts.stats, {"repaired_invalid_utf8": repaired})

@@ -1,4 +1,4 @@
-"""Readers: JSONL (plain, .gz, .zst) and Parquet files, folders and globs.
+"""Readers: JSONL (plain, .gz, .zst), Parquet and WARC (``curate.io.warc``) files, folders and globs.
 
 Each record becomes one row of the document contract (see ``curate.documents``).
 Bad records never stop a run and are never lost: they are returned as rows
@@ -20,59 +20,37 @@ import gzip
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field
 
-from curate.documents import MARKED_SCHEMA, MAX_FILES, RECORD_BITS, order_of
+from curate.documents import MAX_FILES, order_of
 from curate.errors import InputError as InputError
 from curate.io import atomic, storage
-from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER
+from curate.io.records import REPAIRED as REPAIRED
+from curate.io.records import UNREADABLE_RECORD, BatchBuilder, Format, too_many_records
+from curate.io.records import InputFile as InputFile
+from curate.io.records import ReaderConfig as ReaderConfig
+from curate.io.warc import WARC_SUFFIXES, check_warc_reader, read_warc
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz", ".jsonl.zst", ".json.zst", ".ndjson.zst")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-REPAIRED = "_repaired"
 BOM = b"\xef\xbb\xbf"
-# The last record index of a file is kept for the row reporting an unreadable
-# file, so records are numbered 1 .. UNREADABLE_RECORD - 1.
-UNREADABLE_RECORD = (1 << RECORD_BITS) - 1
 
 
-class ReaderConfig(BaseModel):
-    """How input records map to documents."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    text_field: str = Field("text", description="Field holding the document text.")
-    id_field: str = Field("id", description="Field holding a unique id; '<file>:<line>' when absent.")
-    source_field: str = Field("source", description="Field naming the source; the file name when absent.")
-    max_doc_bytes: int = Field(16 * 2**20, gt=0, description="Larger documents are quarantined as too_large.")
-    utf8_errors: Literal["quarantine", "replace"] = Field(
-        "quarantine", description="Invalid UTF-8: quarantine the record, or replace bad bytes with U+FFFD."
-    )
-    strict: bool = Field(False, description="Stop at the first bad record instead of quarantining it.")
-    batch_rows: int = Field(10_000, gt=0, description="Rows per batch handed to the first stage.")
-    batch_bytes: int = Field(64 * 2**20, gt=0, description="Text bytes at which a batch is cut early.")
+SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES + WARC_SUFFIXES
 
 
-@dataclass(frozen=True)
-class InputFile:
-    path: str
-    name: str  # path relative to the input root, used in derived ids and messages
-    size: int
-    format: Literal["jsonl", "parquet"]
-
-
-def _format_of(path: str) -> Literal["jsonl", "parquet"] | None:
+def _format_of(path: str) -> Format | None:
     lower = path.lower()
     if lower.endswith(PARQUET_SUFFIXES):
         return "parquet"
     if lower.endswith(JSONL_SUFFIXES):
         return "jsonl"
+    if lower.endswith(WARC_SUFFIXES):
+        return "warc"
     return None
 
 
@@ -111,7 +89,7 @@ def resolve_inputs(paths: list[str] | str, exclude: str | None = None) -> list[I
             raise InputError(f"input path not found: {spec}")
         usable = [(p, r) for p, r in candidates if _format_of(p)]
         if not usable:
-            raise InputError(f"no JSONL or Parquet files in {spec!r} (looked for {', '.join(JSONL_SUFFIXES + PARQUET_SUFFIXES)})")
+            raise InputError(f"no JSONL, Parquet or WARC files in {spec!r} (looked for {', '.join(SUFFIXES)})")
         for path, root in usable:
             full = os.path.abspath(path)
             found.setdefault(full, InputFile(full, os.path.relpath(full, os.path.abspath(root)), os.path.getsize(full), _format_of(path)))  # type: ignore[arg-type]
@@ -142,7 +120,7 @@ def _resolve_remote(spec: str, exclude: str | None) -> list[InputFile]:
         if _format_of(path):
             files.append(InputFile(path, name, size, _format_of(path)))  # type: ignore[arg-type]
     if not files:
-        raise InputError(f"no JSONL or Parquet files in {spec!r} (looked for {', '.join(JSONL_SUFFIXES + PARQUET_SUFFIXES)})")
+        raise InputError(f"no JSONL, Parquet or WARC files in {spec!r} (looked for {', '.join(SUFFIXES)})")
     return files
 
 
@@ -151,48 +129,6 @@ def _check_file_count(count: int) -> None:
     if count > MAX_FILES:
         raise InputError(f"{count} input files, at most {MAX_FILES} can be read in one run; "
                          "merge small files or run in several parts")
-
-
-def _too_many_records(file: InputFile) -> InputError:
-    return InputError(f"{file.name}: too many records for one file (at most {UNREADABLE_RECORD - 1}); "
-                      "split it into several files")
-
-
-class _BatchBuilder:
-    """Collects rows column-wise and cuts Arrow tables by rows or bytes."""
-
-    def __init__(self, config: ReaderConfig) -> None:
-        self.config = config
-        self._reset()
-
-    def _reset(self) -> None:
-        self.columns: dict[str, list[Any]] = {f.name: [] for f in MARKED_SCHEMA}
-        self.repaired: list[bool] = []
-        self.nbytes = 0
-
-    def add(self, *, id: str, text: str | None, source: str, meta: str | None, order: int,
-            reason: str | None = None, detail: str | None = None, repaired: bool = False) -> None:
-        c = self.columns
-        c["id"].append(id)
-        c["text"].append(text)
-        c["source"].append(source)
-        c["meta"].append(meta)
-        c[ORDER].append(order)
-        c[DROP_REASON].append(reason)
-        c[DROP_DETAIL].append(detail)
-        c[DUPLICATE_OF].append(None)
-        self.repaired.append(repaired)
-        self.nbytes += len(text) if text else 0
-
-    def full(self) -> bool:
-        return len(self.repaired) >= self.config.batch_rows or self.nbytes >= self.config.batch_bytes
-
-    def flush(self) -> pa.Table | None:
-        if not self.repaired:
-            return None
-        table = pa.table(self.columns, schema=MARKED_SCHEMA).append_column(REPAIRED, pa.array(self.repaired))
-        self._reset()
-        return table
 
 
 def _open_binary(path: str) -> io.BufferedIOBase:
@@ -291,7 +227,7 @@ def _check_text(text: Any, present: bool, config: ReaderConfig) -> str:
 
 def read_jsonl(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
     """Yield marked document batches from one JSONL file."""
-    builder = _BatchBuilder(config)
+    builder = BatchBuilder(config)
     with _open_binary(file.path) as handle:
         try:
             for line_no, raw in enumerate(handle, start=1):
@@ -300,7 +236,7 @@ def read_jsonl(file_index: int, file: InputFile, config: ReaderConfig) -> Iterat
                 if not raw.strip():
                     continue  # blank lines carry no record
                 if line_no >= UNREADABLE_RECORD:
-                    raise _too_many_records(file)
+                    raise too_many_records(file)
                 _read_jsonl_line(raw, line_no, file_index, file, config, builder)
                 if builder.full():
                     yield builder.flush()  # type: ignore[misc]
@@ -317,7 +253,7 @@ def read_jsonl(file_index: int, file: InputFile, config: ReaderConfig) -> Iterat
 
 
 def _read_jsonl_line(raw: bytes, line_no: int, file_index: int, file: InputFile, config: ReaderConfig,
-                     builder: _BatchBuilder) -> None:
+                     builder: BatchBuilder) -> None:
     order = order_of(file_index, line_no)
     derived_id = f"{file.name}:{line_no}"
     where = f"{file.name}:{line_no}"
@@ -373,18 +309,21 @@ def open_parquet(file: InputFile, config: ReaderConfig) -> pq.ParquetFile:
 
 
 def check_inputs(files: list[InputFile], config: ReaderConfig) -> None:
-    """Raise InputError for the first Parquet input that cannot be read as documents (its footer and schema only)."""
+    """Raise InputError for the first Parquet input that cannot be read as documents (its footer and schema only),
+    or for WARC inputs when warcio is not installed."""
     for file in files:
         if file.format == "parquet":
             open_parquet(file, config)
+    if any(file.format == "warc" for file in files):
+        check_warc_reader()
 
 
 def read_parquet(file_index: int, file: InputFile, config: ReaderConfig) -> Iterator[pa.Table]:
     """Yield marked document batches from one Parquet file."""
     parquet = open_parquet(file, config)
     if parquet.metadata.num_rows >= UNREADABLE_RECORD:
-        raise _too_many_records(file)
-    builder = _BatchBuilder(config)
+        raise too_many_records(file)
+    builder = BatchBuilder(config)
     record_index = 0
     for batch in parquet.iter_batches(batch_size=min(config.batch_rows, 4096)):
         for record in batch.to_pylist():
@@ -424,5 +363,5 @@ def read_file(file_index: int, file: InputFile, config: ReaderConfig) -> Iterato
     """Yield marked document batches from one input file of either format."""
     if not 0 <= file_index < MAX_FILES:
         raise InputError(f"{file.name}: file index {file_index} out of range; at most {MAX_FILES} input files")
-    reader = read_parquet if file.format == "parquet" else read_jsonl
+    reader = {"parquet": read_parquet, "warc": read_warc}.get(file.format, read_jsonl)
     yield from reader(file_index, file, config)

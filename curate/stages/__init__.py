@@ -32,6 +32,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "classify_embedding": "curate.stages.classify_embedding:ClassifyEmbedding",
     "embed": "curate.stages.embed:Embed",
     "pii": "curate.stages.pii:Pii",
+    "html_extract": "curate.stages.html_extract:HtmlExtract",
 }
 
 
