@@ -26,7 +26,7 @@ from curate.stage import MapStage, ModelStage, StageParams
 from tests.conftest import write_jsonl
 
 
-class GpuModel(ModelStage):
+class GpuModel(ModelStage, MapStage):
     """Tags rows with the id of the actor that loaded the "model"; counts its setups in a file."""
 
     name = "gpu_model"
