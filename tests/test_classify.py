@@ -205,8 +205,12 @@ def test_percentile_cut_is_taken_over_the_whole_data_set(ray_session, tmp_path, 
     assert set(dropped.column("id").to_pylist()) == {f"b{i}" for i in range(30)}
     assert set(dropped.column("reason").to_pylist()) == {"classifier_score"}
     assert kept.column("good").null_count == 0
-    record = next(s for s in read_manifest(str(out)).stages if s.name == "classify")
-    assert record.stats["scored"] == 60 and record.stats["failed"] == 30
+    manifest = read_manifest(str(out))
+    assert [(s.index, s.name, s.kind) for s in manifest.stages] == [(0, "read", "read"), (1, "classify", "map+global")]
+    record = manifest.stages[1]
+    assert record.stats["scored"] == 60 and record.stats["failed"] == 30 and record.stats["cut"] > 0
+    assert (record.documents_in, record.documents_out, record.dropped) == (60, 30, {"classifier_score": 30})
+    assert manifest.documents.dropped_by_stage == {"01-classify": 30}
 
 
 @pytest.mark.ray
