@@ -215,9 +215,9 @@ class Runner:
         for stage in step.batch_stages:
             if type(stage).prepare is not BatchStage.prepare:
                 execute(lambda stage=stage: stage.prepare(snapshot.dataset(self.generations[-1])), stage.name)
+        progress = lambda done, total: self.on_progress(label, done, total)  # noqa: E731
         results, resumed = run_units(label, step.batch_stages, step.reads_input, self._units(step), folder,
-                                     self.part_rows, fingerprint, lambda done, total: self.on_progress(label, done, total),
-                                     feature_stage=self._feature_stage(step))
+                                     self.part_rows, fingerprint, progress, feature_stage=self._feature_stage(step))
         counts = {name: StageCounts() for name in step.names}
         for unit_counts in results:
             for name, values in unit_counts.items():

@@ -1,5 +1,6 @@
 """Units on workers without a cluster: the actor path of model stages (an actor pool, ``setup`` once per
-actor, GPUs declared; map or expand alike, other stages as tasks) and resume after a crash inside a step that had written some parts.
+actor, GPUs declared; map or expand alike, other stages as tasks) and resume after a crash inside a step
+that had written some parts.
 
 :func:`curate.engine.mapping.run_units` is driven with a stand-in for the few
 Ray calls it makes (``remote``, ``options``, ``wait``, ``get``, ``kill``): each

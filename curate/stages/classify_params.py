@@ -23,7 +23,8 @@ class ClassifyParams(FilterParams):
     prefix: str = Field("score_", description="Prefix of the per-label score columns.")
     threshold: float | None = Field(None, description="Absolute cut on P(label).")
     percentile: float | None = Field(None, ge=0, le=100, description="Cut at this percentile (0-100) of P(label) "
-                                                                     "over the whole data set (a global step after scoring).")
+                                                                     "over the whole data set (a global step after "
+                                                                     "scoring).")
     keep: Keep = Field("above", description="above: keep score >= cut; below: keep score < cut (inverse filter).")
     reason: str = Field("classifier_score", description="Drop reason of failing documents.")
     max_chars: int | None = Field(None, ge=1, description="Score only the first max_chars characters (faster on "
