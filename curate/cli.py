@@ -201,7 +201,8 @@ def validate(pipeline: str, overrides: tuple[str, ...]) -> None:
     config = _load(pipeline, overrides)
     for position, stage in enumerate(config.build_stages(), start=1):
         params = ", ".join(f"{k}={v!r}" for k, v in stage.params.model_dump().items())
-        out.print(f"{position}. {stage.name} ({stage.kind}): {escape(params)}", soft_wrap=True)
+        kinds = "+".join(step.kind for step in stage.decompose())
+        out.print(f"{position}. {stage.name} ({kinds}): {escape(params)}", soft_wrap=True)
     if config.pack is not None:
         out.print(f"then pack: {escape(str(config.pack.model_dump(exclude_defaults=True)))}")
     out.print(f"[green]ok[/]: {pipeline} is valid ({len(config.stages)} stage(s), config hash {config.config_hash()})")

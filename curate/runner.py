@@ -24,6 +24,7 @@ from curate.documents import order_of
 from curate.engine import features, ids, output, snapshot
 from curate.engine.cluster import execute
 from curate.engine.code import code_fingerprint, files_fingerprint
+from curate.engine.composite import merged, per_stage
 from curate.engine.mapping import run_units
 from curate.engine.marks import write_marks
 from curate.engine.ordering import ranked, write_ordered
@@ -36,7 +37,17 @@ from curate.io import atomic, checkpoint, storage
 from curate.io.reader import InputError, InputFile, ReaderConfig, check_inputs, resolve_inputs
 from curate.io.writer import WriterConfig
 from curate.manifest import Manifest, StageRecord, build_manifest, remove_manifest, write_manifest
-from curate.stage import DROP_COLUMNS, DROP_REASON, DROP_STAGE, ORDER, GlobalResult, GlobalStage, ModelStage, Stage
+from curate.stage import (
+    DROP_COLUMNS,
+    DROP_REASON,
+    DROP_STAGE,
+    ORDER,
+    BatchStage,
+    GlobalResult,
+    GlobalStage,
+    OrderStage,
+    Stage,
+)
 
 __all__ = ["Runner", "StageError", "StageRecord", "run_pipeline"]
 
@@ -93,6 +104,7 @@ class Runner:
         )
         records: list[StageRecord] = []
         steps = plan(self.stages)
+        last_step = {index: i for i, step in enumerate(steps) for index in step.positions}
         recompute = self.force
         for position, step in enumerate(steps):
             step_records = self._records(step, fingerprint)
@@ -105,8 +117,9 @@ class Runner:
                 self._restore(step, folder, success["output"])
             else:
                 recompute = True
-                for record in step_records:
-                    self.on_event("start", record)
+                for record, later in zip(step_records, [False] * step.reads_input + step.later):
+                    if not later:  # a stage's later steps continue what its first step started
+                        self.on_event("start", record)
                 started_step = time.time()
                 result = self._run_step(step, folder, fingerprint, records[-1].documents_out if records else 0,
                                         step_records)
@@ -115,9 +128,10 @@ class Runner:
                     record.checkpoint = step.folder
                 checkpoint.write_success(folder, {"fingerprint": fingerprint, "output": result,
                                                   "records": [r.model_dump() for r in step_records]})
-            for record in step_records:
-                self.on_event("done", record)
             records += step_records
+            for record in step_records:
+                if last_step.get(record.index, position) == position:  # a stage is done after its last step
+                    self.on_event("done", merged([r for r in records if r.index == record.index]))
         self._remove_stale(steps)
 
         self.on_event("start", StageRecord(index=len(records), name="write", kind="write"))
@@ -127,7 +141,7 @@ class Runner:
         shards, dropped = output.write(self.generations, self.output, self.writer, self.group_column, working)
         write_seconds = round(time.time() - write_started, 3)
         manifest = build_manifest(
-            config=self.config, files=self.files, records=records, shards=shards, dropped_shards=dropped,
+            config=self.config, files=self.files, records=per_stage(records), shards=shards, dropped_shards=dropped,
             wall_seconds=round(time.time() - started, 3), group_column=self.group_column,
             checkpoints_kept=self.keep_checkpoints, write_seconds=write_seconds,
         )
@@ -145,13 +159,13 @@ class Runner:
         if step.reads_input:
             records.append(StageRecord(index=0, name=READ, kind="read", params=self.reader.model_dump(),
                                        fingerprint=previous))
-        for offset, stage in enumerate(step.stages):
+        for stage, index in zip(step.stages, step.positions):
             params = stage.params.model_dump(mode="json")
             previous = stable_hash({"previous": previous, "name": stage.name, "params": params,
                                     "code": code_fingerprint(type(stage)),
                                     "files": files_fingerprint(stage.model_files())})
-            records.append(StageRecord(index=step.first + offset + (1 if step.reads_input else 0), name=stage.name,
-                                       kind=stage.kind, params=params, fingerprint=previous))
+            records.append(StageRecord(index=index, name=stage.name, kind=stage.kind, params=params,
+                                       fingerprint=previous))
         return records
 
     def _restore(self, step: Step, folder: str, result: dict[str, Any]) -> None:
@@ -183,9 +197,11 @@ class Runner:
         record.documents_in = expected
         if expected == 0:  # nothing left to decide on
             return {"layers": []}
-        if step.kind == "global":
+        if isinstance(stage, GlobalStage):
             return self._run_global(stage, folder, record)
-        return self._run_order(stage, folder, record)
+        if isinstance(stage, OrderStage):
+            return self._run_order(stage, folder, record)
+        raise TypeError(f"a {step.kind} step cannot run {type(stage).__name__}")
 
     def _units(self, step: Step) -> list[Unit]:
         if step.reads_input:
@@ -196,12 +212,12 @@ class Runner:
 
     def _run_units(self, step: Step, folder: str, fingerprint: str, records: list[StageRecord]) -> dict[str, Any]:
         label = "+".join(step.names)
-        for stage in step.stages:
-            if getattr(type(stage), "prepare", ModelStage.prepare) is not ModelStage.prepare:
+        for stage in step.batch_stages:
+            if type(stage).prepare is not BatchStage.prepare:
                 execute(lambda stage=stage: stage.prepare(snapshot.dataset(self.generations[-1])), stage.name)
-        results, resumed = run_units(label, step.stages, step.reads_input, self._units(step), folder, self.part_rows,
-                                     fingerprint, lambda done, total: self.on_progress(label, done, total),
-                                     feature_stage=self._feature_stage(step))
+        progress = lambda done, total: self.on_progress(label, done, total)  # noqa: E731
+        results, resumed = run_units(label, step.batch_stages, step.reads_input, self._units(step), folder,
+                                     self.part_rows, fingerprint, progress, feature_stage=self._feature_stage(step))
         counts = {name: StageCounts() for name in step.names}
         for unit_counts in results:
             for name, values in unit_counts.items():
@@ -228,23 +244,23 @@ class Runner:
             record.stats = type(stage).summarize(values.stats) if stage is not None else values.stats
         return result
 
-    def _feature_stage(self, step: Step) -> Stage | None:
+    def _feature_stage(self, step: Step) -> GlobalStage | None:
         """The global stage right after a map chain, when it has per-document features to compute there."""
         following = self._next
         if step.kind != "chain" or following is None or following.kind != "global":
             return None
         stage = following.stages[0]
-        return stage if type(stage).features is not GlobalStage.features else None  # type: ignore[attr-defined]
+        return stage if isinstance(stage, GlobalStage) and has_features(stage) else None
 
-    def _global_input(self, stage: Stage) -> Any:
-        """The kept rows a global stage reads: only its ``columns`` when its features were computed earlier."""
+    def _global_input(self, stage: GlobalStage) -> Any:
+        """The kept rows a global stage reads: only its ``columns``, unless it computes its features itself."""
         generation = self.generations[-1]
         parts = generation.parts()
         stored = features.available(parts[0], stage) if parts else []
+        wanted = list(stage.columns) if stage.columns is not None else None
         if not stored:
-            return snapshot.dataset(generation)
+            return snapshot.dataset(generation, columns=None if has_features(stage) else wanted)
         renames = {c: c[len(features.prefix(stage)):] for c in stored}
-        wanted = getattr(stage, "columns", None)
         columns = [c for c in (wanted or generation_columns(parts[0])) if c not in renames.values()] + stored
         dataset = snapshot.dataset(generation, columns=columns)
         return dataset.map_batches(_renamed, fn_kwargs={"renames": renames}, batch_format="pyarrow")
@@ -257,10 +273,10 @@ class Runner:
             raise StageError(f"expand stage {stage.name!r} emitted id {example['id']!r} twice (or an id that already "
                              "exists): created rows need unique, deterministic ids")
 
-    def _run_global(self, stage: Stage, folder: str, record: StageRecord) -> dict[str, Any]:
+    def _run_global(self, stage: GlobalStage, folder: str, record: StageRecord) -> dict[str, Any]:
         generation = self.generations[-1]
         dataset = self._global_input(stage)
-        result = execute(lambda: stage.run(dataset), stage.name)  # type: ignore[attr-defined]
+        result = execute(lambda: stage.run(dataset), stage.name)
         if not isinstance(result, GlobalResult):
             raise StageError(f"global stage {stage.name!r} returned {type(result).__name__}, expected a GlobalResult "
                              "with marks")
@@ -278,10 +294,10 @@ class Runner:
         features.remove(generation.folder)
         return {"layers": [{"stage": stage.name, "folder": ".", "defaults": dict(result.defaults)}]}
 
-    def _run_order(self, stage: Stage, folder: str, record: StageRecord) -> dict[str, Any]:
+    def _run_order(self, stage: OrderStage, folder: str, record: StageRecord) -> dict[str, Any]:
         generation = self.generations[-1]
         dataset = snapshot.dataset(generation)
-        result = execute(lambda: stage.run(dataset), stage.name)  # type: ignore[attr-defined]
+        result = execute(lambda: stage.run(dataset), stage.name)
         keys = ranked(stage, result, record.documents_in)
         execute(lambda: write_ordered(generation, keys, folder, self.part_rows, stage.name), stage.name)
         self.generations.append(snapshot.Generation(folder))
@@ -291,6 +307,11 @@ class Runner:
         record.documents_out = record.documents_in - sum(record.dropped.values())
         record.stats = type(stage).summarize(dict(result.stats))
         return {"generation": True, "group_column": result.group_column}
+
+
+def has_features(stage: GlobalStage) -> bool:
+    """Whether a global stage computes per-document features (which a chain before it can compute instead)."""
+    return type(stage).features is not GlobalStage.features
 
 
 def _renamed(batch: pa.Table, renames: dict[str, str]) -> pa.Table:

@@ -11,9 +11,7 @@ Four kinds of stage, told apart by ``kind``:
 * ``map`` (:class:`MapStage`): ``process_batch(table)`` sees one batch at a
   time and returns the same rows in the same order, possibly with new or
   changed columns, and optionally statistics for the manifest. Consecutive
-  map stages run fused in one pass over the data. A map stage with an
-  expensive ``setup`` (a model) is a :class:`ModelStage`: it runs in a Ray
-  actor pool and is checkpointed on its own.
+  map stages run fused in one pass over the data.
 * ``global`` (:class:`GlobalStage`): ``run(dataset)`` sees the whole data set
   (a Ray Dataset) and returns *marks*: ``_order`` plus the columns to set,
   only for the rows it changes. Texts are never moved.
@@ -25,6 +23,13 @@ Four kinds of stage, told apart by ``kind``:
   every row (and optionally a group column, e.g. ``context_id``, that output
   shards never split); the output is written in that order.
 
+One rule decides where batches run: a stage that loads a model is a
+:class:`ModelStage` (``class Embed(ModelStage, MapStage[EmbedParams])``, or
+with :class:`ExpandStage`): it runs in a Ray actor pool, one model per actor,
+and is checkpointed on its own; every other map or expand stage runs as Ray
+tasks. A stage that needs steps of more than one kind (a score per document,
+then a cut over all scores) lists them in :meth:`Stage.decompose`.
+
 Stages are plain classes: ``LengthFilter(min_words=5).process_batch(table)``
 works without Ray or the CLI.
 """
@@ -32,7 +37,7 @@ works without Ray or the CLI.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -78,22 +83,38 @@ class Resources:
     concurrency: int | None = None
 
 
-class Stage:
-    """Common base: a name, a kind, typed parameters and declared resources."""
+P = TypeVar("P", bound=StageParams)
 
-    name: ClassVar[str] = ""
+
+class Stage(Generic[P]):
+    """Common base: a name, a kind, typed parameters (``Stage[P]``: ``self.params`` is a ``P``)."""
+
+    #: The name used in pipelines, manifests and ``_drop_stage``.
+    name: str = ""
     kind: ClassVar[str] = ""
     Params: ClassVar[type[StageParams]] = StageParams
+    params: P
 
-    def __init__(self, params: StageParams | None = None, **kwargs: Any) -> None:
+    def __init__(self, params: P | None = None, **kwargs: Any) -> None:
         if params is not None and kwargs:
             raise TypeError("pass either a Params object or keyword arguments, not both")
-        self.params = params if params is not None else self.Params(**kwargs)
+        self.params = params if params is not None else cast(P, self.Params(**kwargs))
 
     @property
     def resources(self) -> Resources:
-        """Resources per worker; model stages derive them from their parameters."""
+        """Resources per worker of a stage that runs batches on Ray workers (see :class:`BatchStage`)."""
         return Resources()
+
+    def decompose(self) -> list[Stage[Any]]:
+        """The steps this stage runs as: itself, unless it needs steps of more than one kind.
+
+        A classifier with a percentile cut is a map step that scores every
+        document and a global step that cuts at the percentile of all scores.
+        Each step's kind is fixed by its class; parameters only decide whether
+        the later steps are needed. The steps keep this stage's name, share its
+        position in the pipeline and its one record in the manifest.
+        """
+        return [self]
 
     def model_files(self) -> tuple[str, ...]:
         """Files the stage reads besides its code (a model given by path): their contents enter the checkpoint
@@ -117,15 +138,41 @@ class Stage:
         return f"{type(self).__name__}({args})"
 
 
-class MapStage(Stage):
-    """A stage decided batch by batch; consecutive map stages run fused."""
+def declared_resources(params: StageParams) -> Resources:
+    """Resources from ``num_cpus`` / ``num_gpus`` / ``concurrency`` parameters, where a stage has them."""
+    return Resources(num_cpus=float(getattr(params, "num_cpus", 1.0)),
+                     num_gpus=float(getattr(params, "num_gpus", None) or 0.0),
+                     concurrency=getattr(params, "concurrency", None))
 
-    kind = "map"
+
+class BatchStage(Stage[P]):
+    """Map and expand stages: ``process_batch`` sees one batch at a time, on Ray workers."""
+
     #: Rows per batch handed to ``process_batch``.
     batch_size: ClassVar[int] = 4096
 
+    @property
+    def resources(self) -> Resources:
+        """From ``num_cpus`` / ``num_gpus`` / ``concurrency`` parameters (defaults without them); a stage may
+        override it (e.g. from an LM backend's needs)."""
+        return declared_resources(self.params)
+
     def setup(self) -> None:
-        """Load what the stage needs once per worker (tables, small models)."""
+        """Load what the stage needs once per worker (tables, small models; a large one makes a ModelStage)."""
+
+    def prepare(self, dataset: ray.data.Dataset) -> None:
+        """Optionally look at the whole input once, on the driver, before any batch.
+
+        For decisions that need every document but no model (e.g. choosing a
+        deterministic subset); store the result on ``self``, which is shipped
+        to every worker.
+        """
+
+
+class MapStage(BatchStage[P]):
+    """A stage decided batch by batch; consecutive map stages run fused."""
+
+    kind = "map"
 
     def process_batch(self, batch: pa.Table) -> pa.Table | tuple[pa.Table, Stats]:
         """Return ``batch`` with the same rows in the same order, drops marked.
@@ -136,17 +183,12 @@ class MapStage(Stage):
         raise NotImplementedError
 
 
-def declared_resources(params: StageParams) -> Resources:
-    """Resources from ``num_cpus`` / ``num_gpus`` / ``concurrency`` parameters, where a stage has them."""
-    return Resources(num_cpus=float(getattr(params, "num_cpus", 1.0)),
-                     num_gpus=float(getattr(params, "num_gpus", None) or 0.0),
-                     concurrency=getattr(params, "concurrency", None))
+class ModelStage(BatchStage[P]):
+    """A batch stage that loads a model: one model per Ray actor, loaded once in ``setup``.
 
-
-class ModelStage(MapStage):
-    """A map stage that loads a model: one model per Ray actor, loaded once in ``setup``.
-
-    The runner gives it an actor pool of ``resources.concurrency`` actors (by
+    Combined with the kind it runs as: ``class Embed(ModelStage, MapStage[EmbedParams])``
+    or ``class EntiGraph(ModelStage, ExpandStage[EntiGraphParams])``. The
+    runner gives it an actor pool of ``resources.concurrency`` actors (by
     default as many as the cluster's free resources allow) and a checkpoint of
     its own, resumed part by part. Subclasses set ``resources`` from their
     parameters (e.g. GPUs for a vLLM backend) by overriding :attr:`resources`
@@ -154,18 +196,6 @@ class ModelStage(MapStage):
     """
 
     batch_size: ClassVar[int] = 64
-
-    @property
-    def resources(self) -> Resources:
-        return declared_resources(self.params)
-
-    def prepare(self, dataset: ray.data.Dataset) -> None:
-        """Optionally look at the whole input once, on the driver, before any batch.
-
-        For decisions that need every document but no model (e.g. choosing a
-        deterministic subset); store the result on ``self``, which is shipped
-        to every actor.
-        """
 
 
 @dataclass
@@ -183,12 +213,13 @@ class GlobalResult:
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
-class GlobalStage(Stage):
+class GlobalStage(Stage[P]):
     """A stage that needs the whole data set at once; it returns marks."""
 
     kind = "global"
-    #: The columns ``run`` reads (None: all of them); fewer columns, less I/O.
-    columns: ClassVar[tuple[str, ...] | None] = None
+    #: The columns ``run`` reads (None: all of them); fewer columns, less I/O. A stage with ``features`` gets
+    #: only these when its features were computed earlier, and every column when it computes them itself.
+    columns: tuple[str, ...] | None = None
 
     def features(self, batch: pa.Table) -> dict[str, pa.Array] | None:
         """Optional per-document values ``run`` needs, named with a leading ``_`` (e.g. a text hash).
@@ -221,26 +252,14 @@ class ExpandResult:
     stats: Stats = field(default_factory=dict)
 
 
-class ExpandStage(Stage):
-    """A stage that creates rows (synthetic text, splits); checkpointed on its own.
-
-    Like a :class:`ModelStage` it runs in an actor pool when ``stateful`` (a
-    model loaded once per actor in ``setup``).
-    """
+class ExpandStage(BatchStage[P]):
+    """A stage that creates rows (synthetic text, splits); checkpointed on its own."""
 
     kind = "expand"
     batch_size: ClassVar[int] = 64
-    stateful: ClassVar[bool] = False
-
-    def setup(self) -> None:
-        """Load what the stage needs once per worker."""
 
     def process_batch(self, batch: pa.Table) -> ExpandResult:
         raise NotImplementedError
-
-    @property
-    def resources(self) -> Resources:
-        return declared_resources(self.params)
 
 
 @dataclass
@@ -264,7 +283,7 @@ class OrderResult:
 ORDER_KEY = "key"
 
 
-class OrderStage(Stage):
+class OrderStage(Stage[P]):
     """A stage that sets the output order (e.g. related documents together)."""
 
     kind = "order"
@@ -272,8 +291,6 @@ class OrderStage(Stage):
     def run(self, dataset: ray.data.Dataset) -> OrderResult:
         raise NotImplementedError
 
-
-STAGE_KINDS = ("map", "global", "expand", "order")
 
 
 class FilterParams(StageParams):

@@ -128,7 +128,7 @@ class Killable(MapStage):
         return batch
 
 
-class FakeModel(ModelStage):
+class FakeModel(ModelStage, MapStage):
     """model: "loads" a model once per actor and tags documents with the actor's process id.
 
     With ``fail_flag`` set, the batch holding ``fail_on`` raises while the flag

@@ -14,8 +14,10 @@ from click.testing import CliRunner
 from curate.classify.metrics import binary_metrics, roc_auc
 from curate.classify.train import TrainParams, split_examples, train_classifier
 from curate.config import ConfigError, parse_pipeline
+from curate.engine.plan import plan
 from curate.stage import DROP_DETAIL, DROP_REASON, GlobalStage, MapStage, drop_mask
-from curate.stages.classify import Classify, ClassifyPercentile
+from curate.stages.classify import Classify
+from curate.stages.percentile_cut import PercentileCut
 from tests.classify_models import BAD, GOOD, examples, shared_model
 from tests.conftest import documents, write_jsonl
 
@@ -151,19 +153,24 @@ def test_missing_or_damaged_model_is_a_config_error_naming_the_path(tmp_path, mo
         parse_pipeline({"stages": [{"classify": {"model": model, "label": "hq", "threshold": 0.5, "percentile": 5}}]})
 
 
-def test_a_percentile_makes_the_stage_global(model):
-    map_form = Classify(model=model, label="hq", threshold=0.5)
-    global_form = Classify(model=model, label="hq", percentile=50)
-    assert isinstance(map_form, MapStage) and not isinstance(map_form, GlobalStage)
-    assert isinstance(global_form, ClassifyPercentile) and isinstance(global_form, GlobalStage)
-    assert global_form.params.percentile == 50
-    assert isinstance(pickle.loads(pickle.dumps(map_form)), Classify)
-    assert pickle.loads(pickle.dumps(global_form)).params == global_form.params
+def test_a_percentile_adds_a_global_cut_after_the_map_scores(model):
+    absolute = Classify(model=model, label="hq", threshold=0.5)
+    stage = Classify(model=model, label="hq", percentile=50)
+    assert type(stage) is Classify and isinstance(stage, MapStage) and stage.params.percentile == 50
+    assert absolute.decompose() == [absolute]
+    score, cut = stage.decompose()
+    assert score is stage and isinstance(cut, PercentileCut) and isinstance(cut, GlobalStage)
+    assert cut.name == "classify" and cut.columns == ("_order", "score_hq") and cut.params == stage.params
+    assert [(s.kind, [x.name for x in s.stages]) for s in plan([stage])] == [("chain", ["classify"]),
+                                                                             ("global", ["classify"])]
+    assert isinstance(pickle.loads(pickle.dumps(stage)), Classify)
+    assert pickle.loads(pickle.dumps(cut)).column == "score_hq"
     table = documents([" ".join(GOOD), " ".join(BAD)])
-    features = global_form.features(table)
-    assert list(features) == ["_score_score_hq", "_score_score_lq"]
-    marks = global_form._marks(global_form.score_table(table.append_column("unused", table.column("id"))), cut=0.5)
+    scored, stats = stage.process_batch(table)
+    assert not drop_mask(scored).any() and "failed" not in stats  # the map step only scores
+    marks = cut.marks(scored.select(["_order", "score_hq"]), cut=0.5)
     assert marks.column(DROP_REASON).to_pylist() == [None, "classifier_score"]
+    assert "score_hq" not in marks.column_names  # the scores are already on the documents
 
 
 def test_training_rejects_bad_requests(tmp_path):
@@ -198,8 +205,12 @@ def test_percentile_cut_is_taken_over_the_whole_data_set(ray_session, tmp_path, 
     assert set(dropped.column("id").to_pylist()) == {f"b{i}" for i in range(30)}
     assert set(dropped.column("reason").to_pylist()) == {"classifier_score"}
     assert kept.column("good").null_count == 0
-    record = next(s for s in read_manifest(str(out)).stages if s.name == "classify")
-    assert record.stats["scored"] == 60 and record.stats["failed"] == 30
+    manifest = read_manifest(str(out))
+    assert [(s.index, s.name, s.kind) for s in manifest.stages] == [(0, "read", "read"), (1, "classify", "map+global")]
+    record = manifest.stages[1]
+    assert record.stats["scored"] == 60 and record.stats["failed"] == 30 and record.stats["cut"] > 0
+    assert (record.documents_in, record.documents_out, record.dropped) == (60, 30, {"classifier_score": 30})
+    assert manifest.documents.dropped_by_stage == {"01-classify": 30}
 
 
 @pytest.mark.ray

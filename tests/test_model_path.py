@@ -1,5 +1,6 @@
-"""Units on workers without a cluster: the stateful path of map stages (an actor pool, ``setup`` once per
-actor, GPUs declared) and resume after a crash inside a step that had written some parts.
+"""Units on workers without a cluster: the actor path of model stages (an actor pool, ``setup`` once per
+actor, GPUs declared; map or expand alike, other stages as tasks) and resume after a crash inside a step
+that had written some parts.
 
 :func:`curate.engine.mapping.run_units` is driven with a stand-in for the few
 Ray calls it makes (``remote``, ``options``, ``wait``, ``get``, ``kill``): each
@@ -20,13 +21,15 @@ from pydantic import Field
 
 from curate.documents import order_of
 from curate.engine import cluster, mapping
+from curate.engine.plan import plan
 from curate.engine.units import Unit
 from curate.io.reader import ReaderConfig, resolve_inputs
-from curate.stage import MapStage, ModelStage, StageParams
+from curate.stage import ExpandResult, ExpandStage, MapStage, ModelStage, StageParams
 from tests.conftest import write_jsonl
+from tests.kinds import Split
 
 
-class GpuModel(ModelStage):
+class GpuModel(ModelStage, MapStage):
     """Tags rows with the id of the actor that loaded the "model"; counts its setups in a file."""
 
     name = "gpu_model"
@@ -222,3 +225,43 @@ def test_a_crash_after_some_parts_were_written_leaves_no_doubled_rows(fake_ray, 
     mapping.run_units("fail_once", [stage], True, units, str(clean), 4, "fp")
     assert sorted(p.name for p in out.glob("*.parquet")) == sorted(p.name for p in clean.glob("*.parquet"))
     assert _rows(out) == _rows(clean)
+
+
+class Paraphrase(ModelStage, ExpandStage):
+    """An expand stage with a "model": one created row per document, tagged by the actor that loaded it."""
+
+    name = "paraphrase"
+
+    class Params(StageParams):
+        log: str
+
+    def setup(self) -> None:
+        self.loaded = os.urandom(4).hex()
+        with open(self.params.log, "a") as handle:
+            handle.write(self.loaded + "\n")
+
+    def process_batch(self, batch: pa.Table) -> ExpandResult:
+        ids = batch.column("id").to_pylist()
+        created = pa.table({"id": [f"{i}#p" for i in ids], "parent_id": ids, "text": [self.loaded] * len(ids)})
+        return ExpandResult(batch=batch, created=created)
+
+
+def test_a_model_stage_runs_in_actors_whatever_its_kind_and_other_stages_as_tasks(fake_ray, units, tmp_path):
+    log = tmp_path / "setups.log"
+    mapping.run_units("paraphrase", [Paraphrase(log=str(log))], True, units, str(tmp_path / "model"), 1000, "fp")
+    setups = log.read_text().split()
+    assert len(fake_ray.actors) == 2 and len(setups) == 2  # one model per actor, not per unit
+    created = [r for r in _rows(tmp_path / "model") if r["id"].endswith("#p")]
+    assert len(created) == 20 and {r["text"] for r in created} == set(setups)
+    mapping.run_units("split", [Split()], True, units, str(tmp_path / "plain"), 1000, "fp")
+    assert len(fake_ray.actors) == 2 and "max_retries" in fake_ray.options[-1]  # tasks, no new actor
+    assert [step.kind for step in plan([Paraphrase(log=str(log)), Split(), GpuModel(log=str(log))])] == [
+        "chain", "expand", "expand", "model"]
+
+
+def test_a_model_stage_needs_a_kind():
+    class Kindless(ModelStage):
+        name = "kindless"
+
+    with pytest.raises(TypeError, match=r"ModelStage without a kind: combine it with the kind it runs as"):
+        plan([Kindless()])

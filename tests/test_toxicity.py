@@ -13,9 +13,10 @@ from curate.classify.sentences import sentence_spans, split_batch
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs
 from curate.models import shipped
 from curate.stage import DROP_REASON, drop_mask
+from curate.stages.percentile_cut import PercentileCut
 from curate.stages.profanity import Profanity
 from curate.stages.quality import Quality
-from curate.stages.toxicity import REMOVED, Toxicity, ToxicityPercentile
+from curate.stages.toxicity import REMOVED, Toxicity
 from tests.classify_models import BAD, GOOD, sentence, shared_model
 from tests.conftest import SAMPLE, documents
 
@@ -113,7 +114,8 @@ def test_document_level_and_inverse_filter(model):
     assert REMOVED not in out.column_names
     inverse, _ = Toxicity(model=model, label="lq", level="document", keep="above").process_batch(table)
     assert drop_mask(inverse).tolist() == [True, False]
-    assert isinstance(Toxicity(model=model, label="lq", level="document", percentile=90), ToxicityPercentile)
+    score, cut = Toxicity(model=model, label="lq", level="document", percentile=90).decompose()
+    assert isinstance(score, Toxicity) and isinstance(cut, PercentileCut) and cut.name == "toxicity"
     with pytest.raises(ValueError, match="keep: below"):
         Toxicity(model=model, label="lq", level="sentence", keep="above")
 

@@ -1,4 +1,4 @@
-"""Units on Ray: stateless chains as tasks, model stages in an actor pool, resumed unit by unit.
+"""Units on Ray: steps of model stages in an actor pool, other chains and expand steps as tasks, resumed unit by unit.
 
 A step's folder holds ``_STEP.json`` (the step's fingerprint) and, per finished
 unit, ``_units/<key>.json`` with its counts, written after the unit's parts.
@@ -22,7 +22,7 @@ from curate.engine.features import FOLDER as FEATURES
 from curate.engine.snapshot import read_view, split
 from curate.engine.units import Unit, run_unit
 from curate.io import atomic, checkpoint, storage
-from curate.stage import ORDER, ExpandStage, ModelStage, Stage
+from curate.stage import ORDER, BatchStage, GlobalStage, ModelStage
 
 STEP_FILE = "_STEP.json"
 UNITS = "_units"
@@ -66,51 +66,53 @@ def _write_json(path: str, value: Any) -> None:
     atomic.write_text(path, json.dumps(value, sort_keys=True))
 
 
-def _finish_unit(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int,
-                 feature_stage: Stage | None = None) -> dict[str, Any]:
+def _finish_unit(unit: Unit, stages: list[BatchStage], reads_input: bool, folder: str, part_rows: int,
+                 feature_stage: GlobalStage | None = None) -> dict[str, Any]:
     counts = run_unit(unit, stages, reads_input, folder, part_rows, feature_stage)
     _write_json(storage.join(folder, UNITS, f"{unit.key}.json"), counts)  # the unit's marker, after its parts
     return counts
 
 
-_SET_UP: dict[tuple[type, str], Stage] = {}
+_SET_UP: dict[tuple[type, str], BatchStage] = {}
 
 
-def _ready(stages: list[Stage]) -> list[Stage]:
+def _ready(stages: list[BatchStage]) -> list[BatchStage]:
     """The stages set up once per worker process (``setup`` may load tables or small models)."""
     ready = []
     for stage in stages:
         key = (type(stage), stage.params.model_dump_json())
         if key not in _SET_UP:
-            stage.setup()  # type: ignore[attr-defined]
+            stage.setup()
             _SET_UP[key] = stage
         ready.append(_SET_UP[key])
     return ready
 
 
-def _unit_task(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int,
-               feature_stage: Stage | None) -> dict[str, Any]:
+def _unit_task(unit: Unit, stages: list[BatchStage], reads_input: bool, folder: str, part_rows: int,
+               feature_stage: GlobalStage | None) -> dict[str, Any]:
     return _finish_unit(unit, _ready(stages), reads_input, folder, part_rows, feature_stage)
 
 
 class _UnitActor:
     """One model loaded once; runs units one after another."""
 
-    def __init__(self, stages: list[Stage]) -> None:
+    def __init__(self, stages: list[BatchStage]) -> None:
         for stage in stages:
-            stage.setup()  # type: ignore[attr-defined]
+            stage.setup()
         self.stages = stages
 
     def run(self, unit: Unit, reads_input: bool, folder: str, part_rows: int) -> dict[str, Any]:
         return _finish_unit(unit, self.stages, reads_input, folder, part_rows)
 
 
-def stateful(stages: list[Stage]) -> bool:
-    return any(isinstance(s, ModelStage) or (isinstance(s, ExpandStage) and s.stateful) for s in stages)
+def needs_actors(stages: list[BatchStage]) -> bool:
+    """The one rule: a step with a model stage runs in an actor pool (the model loaded once per actor)."""
+    return any(isinstance(stage, ModelStage) for stage in stages)
 
 
-def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Unit], folder: str, part_rows: int,
-              fingerprint: str, progress: Progress | None = None, feature_stage: Stage | None = None
+def run_units(label: str, stages: list[BatchStage], reads_input: bool, units: list[Unit], folder: str,
+              part_rows: int, fingerprint: str, progress: Progress | None = None,
+              feature_stage: GlobalStage | None = None
               ) -> tuple[list[dict[str, Any]], int]:
     """Run every unit not yet finished; returns all units' counts and how many were resumed.
 
@@ -121,7 +123,7 @@ def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Un
     num_cpus = max([s.resources.num_cpus for s in stages] + [1.0])
     num_gpus = max([s.resources.num_gpus for s in stages] + [0.0])
     requested = next((s.resources.concurrency for s in stages if s.resources.concurrency), None)
-    if stateful(stages):
+    if needs_actors(stages):
         units = balanced(units, cluster.pool_size(num_cpus, num_gpus, requested))
     finished = prepare(folder, fingerprint)
     keys = {u.key for u in units}
@@ -137,7 +139,7 @@ def run_units(label: str, stages: list[Stage], reads_input: bool, units: list[Un
         return results, len(finished)
     cluster.check_fits(label, num_cpus, num_gpus)
     actors: list[Any] = []
-    if stateful(stages):
+    if needs_actors(stages):
         size = min(len(todo), cluster.pool_size(num_cpus, num_gpus, requested))
         actor_class = ray.remote(_UnitActor).options(num_cpus=num_cpus, num_gpus=num_gpus or None,
                                                      max_restarts=3, max_task_retries=3)

@@ -35,8 +35,11 @@ from curate.stage import (
     DROP_STAGE,
     ORDER,
     PARENT_ID,
+    BatchStage,
     ExpandResult,
     ExpandStage,
+    GlobalStage,
+    MapStage,
     Stage,
     drop_mask,
     ensure_drop_columns,
@@ -116,7 +119,8 @@ def add_stats(total: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 class Chain:
     """Stages applied in order to batches; counts kept per stage name."""
 
-    def __init__(self, stages: list[Stage], reads_input: bool, feature_stage: Stage | None = None) -> None:
+    def __init__(self, stages: list[BatchStage], reads_input: bool, feature_stage: GlobalStage | None = None
+                 ) -> None:
         self.stages = stages
         self.reads_input = reads_input
         self.feature_stage = feature_stage
@@ -147,16 +151,15 @@ class Chain:
             kept = _strip_drops(out.filter(pa.array(~mask)))
             counts.documents_out += kept.num_rows
         if self.feature_stage is not None and kept.num_rows:
-            kept = self._add_features(kept)
+            kept = self._add_features(kept, self.feature_stage)
         if not set_aside:
             return ensure_drop_columns(kept)
         pieces = [ensure_drop_columns(kept), *set_aside]
         return pa.concat_tables(pieces, promote_options="permissive").sort_by(ORDER)
 
-    def _add_features(self, kept: pa.Table) -> pa.Table:
-        stage = self.feature_stage
-        features = stage.features(kept) or {}  # type: ignore[union-attr]
-        start = features_io.prefix(stage)  # type: ignore[arg-type]
+    def _add_features(self, kept: pa.Table, stage: GlobalStage) -> pa.Table:
+        features = stage.features(kept) or {}
+        start = features_io.prefix(stage)
         for name, values in features.items():
             kept = kept.append_column(start + name, values)
         return kept
@@ -176,15 +179,17 @@ class Chain:
             batch = batch.drop_columns([REPAIRED])
         return batch
 
-    def _run_stage(self, stage: Stage, kept: pa.Table, counts: StageCounts) -> pa.Table:
-        size = max(1, getattr(stage, "batch_size", 4096))
+    def _run_stage(self, stage: BatchStage, kept: pa.Table, counts: StageCounts) -> pa.Table:
+        size = max(1, stage.batch_size)
         outputs = []
         for offset in range(0, kept.num_rows, size):
             piece = kept.slice(offset, size)
             if isinstance(stage, ExpandStage):
                 outputs.append(self._expand(stage, piece, counts))
                 continue
-            result = stage.process_batch(piece)  # type: ignore[attr-defined]
+            if not isinstance(stage, MapStage):
+                raise StageError(f"stage {stage.name!r} ({type(stage).__name__}) is neither a map nor an expand stage")
+            result = stage.process_batch(piece)
             if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
                 result, stats = result
                 counts.stats = add_stats(counts.stats, stats)
@@ -319,8 +324,8 @@ class PartWriter:
         self.pending, self.rows, self.bytes = [], 0, 0
 
 
-def run_unit(unit: Unit, stages: list[Stage], reads_input: bool, folder: str, part_rows: int,
-             feature_stage: Stage | None = None) -> dict[str, Any]:
+def run_unit(unit: Unit, stages: list[BatchStage], reads_input: bool, folder: str, part_rows: int,
+             feature_stage: GlobalStage | None = None) -> dict[str, Any]:
     """Run the chain over one unit, write its parts, and return the per-stage counts (as dicts)."""
     chain = Chain(stages, reads_input, feature_stage)
     writer = PartWriter(folder, unit, part_rows)

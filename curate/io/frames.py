@@ -19,7 +19,7 @@ def read_frame(files: list[str], columns: list[str] | None = None) -> pl.DataFra
     if not any(storage.is_remote(path) for path in files):
         return pl.read_parquet(files, columns=columns)
     tables = [atomic.read_table(path, columns=columns) for path in files]
-    return pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))  # type: ignore[return-value]
+    return _frame(pa.concat_tables(tables, promote_options="permissive"))
 
 
 def head(files: list[str], rows: int) -> pl.DataFrame:
@@ -35,4 +35,10 @@ def head(files: list[str], rows: int) -> pl.DataFrame:
             break
     if not pieces:
         return pl.DataFrame()
-    return pl.from_arrow(pa.concat_tables(pieces, promote_options="permissive"))  # type: ignore[return-value]
+    return _frame(pa.concat_tables(pieces, promote_options="permissive"))
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)  # a Table always converts to a frame (a Series comes from an Array)
+    return frame

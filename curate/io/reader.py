@@ -87,12 +87,12 @@ def resolve_inputs(paths: list[str] | str, exclude: str | None = None) -> list[I
             candidates = [(spec, os.path.dirname(spec) or ".")]
         else:
             raise InputError(f"input path not found: {spec}")
-        usable = [(p, r) for p, r in candidates if _format_of(p)]
+        usable = [(p, r, kind) for p, r in candidates if (kind := _format_of(p)) is not None]
         if not usable:
             raise InputError(f"no JSONL, Parquet or WARC files in {spec!r} (looked for {', '.join(SUFFIXES)})")
-        for path, root in usable:
+        for path, root, kind in usable:
             full = os.path.abspath(path)
-            found.setdefault(full, InputFile(full, os.path.relpath(full, os.path.abspath(root)), os.path.getsize(full), _format_of(path)))  # type: ignore[arg-type]
+            found.setdefault(full, InputFile(full, os.path.relpath(full, os.path.abspath(root)), os.path.getsize(full), kind))
     _check_file_count(len(found))
     return sorted(found.values(), key=lambda f: f.path)
 
@@ -117,8 +117,9 @@ def _resolve_remote(spec: str, exclude: str | None) -> list[InputFile]:
         name = path[len(root):].lstrip("/")
         if any(part.startswith((".", "_")) for part in name.split("/")) or (excluded and path.startswith(excluded)):
             continue
-        if _format_of(path):
-            files.append(InputFile(path, name, size, _format_of(path)))  # type: ignore[arg-type]
+        kind = _format_of(path)
+        if kind is not None:
+            files.append(InputFile(path, name, size, kind))
     if not files:
         raise InputError(f"no JSONL, Parquet or WARC files in {spec!r} (looked for {', '.join(SUFFIXES)})")
     return files
@@ -173,7 +174,7 @@ class _ZstdStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: Any) -> int:
         while not self._pending:
             chunk = self._file.read(1 << 20)
             if not chunk:
@@ -238,8 +239,8 @@ def read_jsonl(file_index: int, file: InputFile, config: ReaderConfig) -> Iterat
                 if line_no >= UNREADABLE_RECORD:
                     raise too_many_records(file)
                 _read_jsonl_line(raw, line_no, file_index, file, config, builder)
-                if builder.full():
-                    yield builder.flush()  # type: ignore[misc]
+                if builder.full() and (table := builder.flush()) is not None:
+                    yield table
         except (OSError, EOFError) as exc:  # truncated or corrupt compressed stream
             if config.strict:
                 raise InputError(f"{file.name}: cannot be read to the end: {exc}") from None
@@ -346,8 +347,8 @@ def read_parquet(file_index: int, file: InputFile, config: ReaderConfig) -> Iter
             source = record.pop(config.source_field, None)
             source = source if isinstance(source, str) else file.name
             builder.add(id=doc_id, text=text, source=source, meta=_dump_meta(record), order=order)
-            if builder.full():
-                yield builder.flush()  # type: ignore[misc]
+            if builder.full() and (table := builder.flush()) is not None:
+                yield table
     table = builder.flush()
     if table is not None:
         yield table

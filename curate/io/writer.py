@@ -95,7 +95,8 @@ class ShardWriter:
         return count
 
     def _append(self, piece: pa.Table) -> None:
-        self._writer.write_table(piece, row_group_size=self.config.row_group_rows)  # type: ignore[union-attr]
+        assert self._writer is not None, "a shard is opened before rows are appended"
+        self._writer.write_table(piece, row_group_size=self.config.row_group_rows)
         self._rows += piece.num_rows
         self._bytes += piece.nbytes
         if self.group_column is not None and piece.num_rows:

@@ -73,7 +73,7 @@ class C4FilterParams(RuleParams):
     remove_lines: bool = Field(False, description="Replace each text by its kept lines (C4's line removal).")
 
 
-class C4Filter(RuleFilter):
+class C4Filter(RuleFilter[C4FilterParams]):
     """C4's rules; columns ``c4_<value>``.
 
     Values: ``lines`` (non-blank), ``terminal_punct_line_ratio``,
@@ -92,7 +92,7 @@ class C4Filter(RuleFilter):
         Rule("too_few_sentences", "sentences", "min_sentences", "min"),
     )
 
-    def __init__(self, params: Any = None, **kwargs: Any) -> None:
+    def __init__(self, params: C4FilterParams | None = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
         path = self.params.bad_words_file
         if path is not None and not os.path.isfile(path):
@@ -100,7 +100,7 @@ class C4Filter(RuleFilter):
                                     f"word or phrase per line, or leave it out for the built-in list")
 
     def measure(self, text: pa.Array) -> dict[str, Any]:
-        p: C4FilterParams = self.params  # type: ignore[assignment]
+        p = self.params
         if self.datatrove:
             lines, line_words, long_word = datatrove_rules.c4_lines(text)
             terminal = datatrove_rules.c4_terminal(lines)

@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from curate.classify.fasttext_model import ModelFileError
 from curate.classify.threshold import Keep
 from curate.models import shipped
-from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile, is_head
+from curate.stages.classify import Classify, ClassifyParams, is_head
 
 DEFAULT_HEAD = "toxicity_minilm.npz"
 
@@ -56,14 +56,8 @@ class ClassifyEmbeddingParams(ClassifyParams):
         return path
 
 
-class ClassifyEmbeddingPercentile(ClassifyPercentile):
-    name = "classify_embedding"
-    Params = ClassifyEmbeddingParams
-
-
 class ClassifyEmbedding(Classify):
     """Score every document's embedding with a linear head; with a threshold, drop or annotate."""
 
     name = "classify_embedding"
     Params = ClassifyEmbeddingParams
-    percentile_form = ClassifyEmbeddingPercentile

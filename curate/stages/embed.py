@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from curate.stage import ModelStage, Resources, StageParams, Stats, set_column
+from curate.stage import MapStage, ModelStage, Resources, StageParams, Stats, set_column
 
 EMBEDDING = "embedding"
 
@@ -65,7 +65,7 @@ def embedding_space(p: EmbedParams) -> str:
     return name if p.pooling == "model" else f"{name}+{p.pooling}"
 
 
-class Embed(ModelStage):
+class Embed(ModelStage, MapStage[EmbedParams]):
     """Embed every document once into ``column``; later stages read it."""
 
     name = "embed"
@@ -74,21 +74,21 @@ class Embed(ModelStage):
 
     @property
     def resources(self) -> Resources:
-        p: EmbedParams = self.params  # type: ignore[assignment]
+        p = self.params
         gpus = p.num_gpus
         if gpus is None:
             gpus = 1.0 if p.embedder == "minilm" and _cluster_gpus() > 0 else 0.0
         return Resources(num_cpus=p.num_cpus, num_gpus=gpus, concurrency=p.concurrency)
 
     def working_columns(self) -> tuple[str, ...]:
-        p: EmbedParams = self.params  # type: ignore[assignment]
+        p = self.params
         return () if p.keep else (p.column,)
 
     def setup(self) -> None:
         from curate.engine.cluster import assigned_cpus
         from curate.icp.embed import make_embedder
 
-        p: EmbedParams = self.params  # type: ignore[assignment]
+        p = self.params
         options: dict[str, Any] = {"dim": p.hashing_dim} if p.embedder == "hashing" else {
             "model": p.model, "max_tokens": p.max_tokens, "threads": assigned_cpus(), "batch_size": p.batch_size,
             "precision": p.precision, "pooling": p.pooling}
@@ -101,7 +101,7 @@ class Embed(ModelStage):
         blank = sum(1 for t in texts if not isinstance(t, str) or not t.strip())
         vectors = np.ascontiguousarray(self.embedder.embed([t or "" for t in texts]), dtype=np.float32)
         column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), vectors.shape[1])
-        return set_column(batch, self.params.column, column), {"embedded": len(texts), "blank": blank}  # type: ignore[attr-defined]
+        return set_column(batch, self.params.column, column), {"embedded": len(texts), "blank": blank}
 
 
 def _cluster_gpus() -> float:

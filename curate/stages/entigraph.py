@@ -38,8 +38,8 @@ from curate.stage import (
     PARENT_ID,
     ExpandResult,
     ExpandStage,
+    ModelStage,
     Resources,
-    StageParams,
     ensure_drop_columns,
     mark_drops,
     set_column,
@@ -62,15 +62,14 @@ CREATED_SCHEMA = pa.schema([
 UNSELECTED = "unselected"
 
 
-class EntiGraph(ExpandStage):
+class EntiGraph(ModelStage, ExpandStage[EntiGraphParams]):
     """Synthetic entity-relation documents from each source document (see the module docstring)."""
 
     name = "entigraph"
     Params = EntiGraphParams
-    stateful = True
     batch_size = 8
 
-    def __init__(self, params: StageParams | None = None, **kwargs: Any) -> None:
+    def __init__(self, params: EntiGraphParams | None = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
         self.selected: set[str] | None = None
         self.total_words: int | None = None
@@ -78,13 +77,13 @@ class EntiGraph(ExpandStage):
 
     @property
     def resources(self) -> Resources:
-        p: EntiGraphParams = self.params  # type: ignore[assignment]
+        p = self.params
         return lm_resources(p.lm, p.num_cpus, p.num_gpus, p.concurrency)
 
     # ------------------------------------------------------------ whole input, on the driver
     def prepare(self, dataset: Any) -> None:
         """Choose the subset (``max_documents``) and count its words for the budget shares."""
-        p: EntiGraphParams = self.params  # type: ignore[assignment]
+        p = self.params
         if p.max_documents is None and p.token_budget is None:
             return
         rows = dataset.select_columns(["id", "text"]).map_batches(
@@ -96,12 +95,12 @@ class EntiGraph(ExpandStage):
         self.total_words = sum(row["words"] for row in rows)
 
     def setup(self) -> None:
-        p: EntiGraphParams = self.params  # type: ignore[assignment]
+        p = self.params
         self.generator = EntiGraphGenerator(p, load_lm(p.lm, threads=p.lm.n_threads or assigned_cpus()))
 
     # ------------------------------------------------------------ batches
     def process_batch(self, batch: pa.Table) -> ExpandResult:
-        p: EntiGraphParams = self.params  # type: ignore[assignment]
+        p = self.params
         ids = batch.column("id").to_pylist()
         texts = batch.column("text").to_pylist()
         sources = batch.column("source").to_pylist() if "source" in batch.column_names else [None] * len(ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
@@ -40,7 +42,7 @@ def text_hashes(text: pa.ChunkedArray | pa.Array, params: ExactDedupParams) -> p
     return pa.array([digest(t.encode("utf-8")) for t in normalized_text(text, params).to_pylist()], pa.binary())
 
 
-class ExactDedup(GlobalStage):
+class ExactDedup(GlobalStage[ExactDedupParams]):
     """Keep one document per normalised text: the one with the smallest ``id``.
 
     The others are dropped with reason ``exact_duplicate`` and ``duplicate_of``
@@ -53,9 +55,9 @@ class ExactDedup(GlobalStage):
     columns = ("id", ORDER, HASH)
 
     def features(self, batch: pa.Table) -> dict[str, pa.Array]:
-        return {HASH: text_hashes(batch.column("text"), self.params)}  # type: ignore[arg-type]
+        return {HASH: text_hashes(batch.column("text"), self.params)}
 
-    def run(self, dataset):  # type: ignore[override]
+    def run(self, dataset: Any) -> GlobalResult:
         schema = dataset.schema()
         if schema is not None and HASH in schema.names:  # computed in the pass before this stage
             keys = dataset.select_columns(["id", ORDER, HASH])
@@ -67,7 +69,7 @@ class ExactDedup(GlobalStage):
 
     def key_columns(self, batch: pa.Table) -> pa.Table:
         """Only what deciding needs: hash, id, position."""
-        return pa.table({HASH: text_hashes(batch.column("text"), self.params),  # type: ignore[arg-type]
+        return pa.table({HASH: text_hashes(batch.column("text"), self.params),
                          "id": batch.column("id"), ORDER: batch.column(ORDER)})
 
 

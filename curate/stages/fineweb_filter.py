@@ -47,7 +47,7 @@ class FineWebFilterParams(RuleParams):
     max_newline_ratio: float | None = Field(0.3, ge=0, description="Drop documents with more newlines per word.")
 
 
-class FineWebFilter(RuleFilter):
+class FineWebFilter(RuleFilter[FineWebFilterParams]):
     """FineWeb's rules; columns ``fineweb_<value>``: ``lines``, ``line_punct_ratio``,
     ``short_line_ratio``, ``dup_line_char_ratio``, ``newline_ratio``."""
 

@@ -44,7 +44,7 @@ class GopherQualityParams(RuleParams):
                                                             "words the, be, to, of, and, that, have, with.")
 
 
-class GopherQuality(RuleFilter):
+class GopherQuality(RuleFilter[GopherQualityParams]):
     """Gopher's quality rules; columns ``gopher_quality_<value>``.
 
     Values: ``words``, ``mean_word_length``, ``hash_ratio``, ``ellipsis_ratio``

@@ -60,7 +60,7 @@ class GopherRepetitionParams(RuleParams):
         return self.definition == "datatrove"
 
 
-class GopherRepetition(RuleFilter):
+class GopherRepetition(RuleFilter[GopherRepetitionParams]):
     """Gopher's repetition rules; columns ``gopher_repetition_<value>``.
 
     Values: ``dup_line_ratio``, ``dup_paragraph_ratio``, ``dup_line_char_ratio``,

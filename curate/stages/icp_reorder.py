@@ -82,7 +82,7 @@ class IcpReorderParams(StageParams):
     concurrency: int | None = Field(None, gt=0, description="Embedding actors; default: as many as fit.")
 
 
-class IcpReorder(OrderStage):
+class IcpReorder(OrderStage[IcpReorderParams]):
     """Order documents so related ones share a training context (In-Context Pretraining)."""
 
     name = "icp_reorder"
@@ -91,7 +91,7 @@ class IcpReorder(OrderStage):
     def run(self, dataset: Any) -> OrderResult:
         import ray
 
-        p: IcpReorderParams = self.params  # type: ignore[assignment]
+        p = self.params
         clock = Clock()
         table = read_embeddings(dataset, p) if p.embedding_column else embed_dataset(dataset, p)
         clock.lap("embed")

@@ -62,7 +62,7 @@ def load_fasttext(path: str) -> Any:
         raise LanguageModelError(f"{error} (or point model_path at another fastText language-ID model)") from None
 
 
-class Language(MapStage):
+class Language(MapStage[LanguageParams]):
     """Writes ``language`` (the top label, e.g. ``en``) and ``language_score`` (its probability).
 
     Newlines are replaced by spaces before prediction (fastText reads one line).
@@ -77,7 +77,7 @@ class Language(MapStage):
     # A map stage, not a model stage: the 0.9 MB model loads in a fraction of a second per worker
     # (``setup``), so language ID runs fused with the filters around it, without an actor pool.
 
-    def __init__(self, params: Any = None, **kwargs: Any) -> None:
+    def __init__(self, params: LanguageParams | None = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
         self.model_path = self.params.model_path or default_model_path()
         self._model = load_fasttext(self.model_path)
@@ -106,7 +106,7 @@ class Language(MapStage):
         return languages, np.minimum(scores, 1.0)
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
-        p: LanguageParams = self.params  # type: ignore[assignment]
+        p = self.params
         live = ~drop_mask(batch)
         languages, scores = self.predict(texts(batch))
         batch = set_column(batch, LANGUAGE, pa.array(languages, pa.string()))

@@ -54,7 +54,7 @@ _RULES = (
 )
 
 
-class LengthFilter(MapStage):
+class LengthFilter(MapStage[LengthFilterParams]):
     """Keep documents within [min, max] characters and words.
 
     Always writes ``char_count``, and ``word_count`` when a word bound is set.
@@ -72,7 +72,7 @@ class LengthFilter(MapStage):
     Params = LengthFilterParams
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
-        p: LengthFilterParams = self.params  # type: ignore[assignment]
+        p = self.params
         live = ~drop_mask(batch)
         text = batch.column("text")
         measured = {"chars": char_counts(text)}

@@ -24,7 +24,7 @@ class NormalizeParams(StageParams):
     strip: bool = Field(True, description="Strip whitespace at both ends of the document.")
 
 
-class Normalize(MapStage):
+class Normalize(MapStage[NormalizeParams]):
     """Clean text so later stages (hashing, filters, models) see canonical text.
 
     A document that is empty after clean-up is dropped with reason
@@ -35,7 +35,7 @@ class Normalize(MapStage):
     Params = NormalizeParams
 
     def process_batch(self, batch: pa.Table) -> pa.Table:
-        p: NormalizeParams = self.params  # type: ignore[assignment]
+        p = self.params
         text = batch.column("text")
         if p.form != "none":
             text = pc.utf8_normalize(text, form=p.form)

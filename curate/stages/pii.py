@@ -64,7 +64,7 @@ class PiiParams(StageParams):
         return value
 
 
-class Pii(MapStage):
+class Pii(MapStage[PiiParams]):
     """Personal data replaced, annotated or dropped; columns ``pii_<kind>`` (matches per document), ``pii_spans``.
 
     Stats: ``checked`` (documents not dropped before), per kind ``matches``,
@@ -77,12 +77,12 @@ class Pii(MapStage):
 
     def __init__(self, params: PiiParams | None = None, **kwargs: object) -> None:
         super().__init__(params, **kwargs)
-        p: PiiParams = self.params  # type: ignore[assignment]
+        p = self.params
         enabled = tuple(kind for kind in KINDS if getattr(p, kind))
         self.detector = Detector(enabled, p.patterns, CheckOptions(redact_private_ips=p.redact_private_ips))
 
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, Stats]:
-        p: PiiParams = self.params  # type: ignore[assignment]
+        p = self.params
         live = ~drop_mask(batch)
         text = texts(batch)
         found = self.detector.find(text)
@@ -112,7 +112,7 @@ class Pii(MapStage):
 
     def _drop(self, batch: pa.Table, counts: dict[str, np.ndarray]) -> pa.Table:
         """Drop documents with more than ``max_matches`` of a kind; the first such kind names the reason."""
-        limit = self.params.max_matches  # type: ignore[attr-defined]
+        limit = self.params.max_matches
         reasons = np.full(batch.num_rows, None, dtype=object)
         details = np.full(batch.num_rows, None, dtype=object)
         for kind in reversed(self.detector.kinds):  # the first kind in priority order wins

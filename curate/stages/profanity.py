@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from curate.stages.toxicity import Toxicity, ToxicityParams, ToxicityPercentile
+from curate.stages.toxicity import Toxicity, ToxicityParams
 
 PROFANITY_MODEL = "toxicity.ftz"
 
@@ -35,16 +35,10 @@ class ProfanityParams(ToxicityParams):
     reason: str = Field("profane", description="Drop reason of failing documents (document level).")
 
 
-class ProfanityPercentile(ToxicityPercentile):
-    name = "profanity"
-    Params = ProfanityParams
-
-
 class Profanity(Toxicity):
     """Remove (or annotate) offensive sentences or documents, scored by the shipped offensive-language model."""
 
     name = "profanity"
     Params = ProfanityParams
-    percentile_form = ProfanityPercentile
     removed_column = "profane_sentences_removed"
     emptied_reason = "profane_all_sentences"

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from curate.classify.threshold import Keep
 from curate.models import shipped
-from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile
+from curate.stages.classify import Classify, ClassifyParams
 
 QUALITY_MODEL = "quality_minilm.npz"
 
@@ -34,14 +34,8 @@ class QualityParams(ClassifyParams):
         return self.model or shipped(QUALITY_MODEL)
 
 
-class QualityPercentile(ClassifyPercentile):
-    name = "quality"
-    Params = QualityParams
-
-
 class Quality(Classify):
     """Score documents with the shipped quality model (``quality_score``); drop or annotate low scores."""
 
     name = "quality"
     Params = QualityParams
-    percentile_form = QualityPercentile

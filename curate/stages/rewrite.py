@@ -47,7 +47,7 @@ from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.program import Execution, decide_document, execute, word_count
 from curate.rewriting.prox_executor import execute_prox
 from curate.rewriting.repeats import LineRepeats, document_hashes
-from curate.stage import ModelStage, Resources, StageParams, mark_drops, set_column
+from curate.stage import MapStage, ModelStage, Resources, StageParams, mark_drops, set_column
 from curate.stages.lm_actors import lm_resources
 from curate.stages.subset import first_rows, smallest_keys
 from curate.stages.subset import selection_key as selection_key
@@ -567,14 +567,14 @@ def _smallest_keys(batch: pa.Table, seed: int, k: int) -> pa.Table:
     return smallest_keys(batch.column("id").to_pylist(), seed, k)[1]
 
 
-class Rewrite(ModelStage):
+class Rewrite(ModelStage, MapStage[RewriteParams]):
     """Edit documents with a small LM through ProX programs (see the module docstring)."""
 
     name = "rewrite"
     Params = RewriteParams
     batch_size = 16
 
-    def __init__(self, params: StageParams | None = None, **kwargs: Any) -> None:
+    def __init__(self, params: RewriteParams | None = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
         self.selected: set[str] | None = None
         self.repeats: LineRepeats | None = None
@@ -582,7 +582,7 @@ class Rewrite(ModelStage):
 
     @property
     def resources(self) -> Resources:
-        p: RewriteParams = self.params  # type: ignore[assignment]
+        p = self.params
         if not p.needs_lm:
             return Resources(num_cpus=p.num_cpus or 1.0, num_gpus=p.num_gpus or 0.0, concurrency=p.concurrency)
         return lm_resources(p.lm, p.num_cpus, p.num_gpus, p.concurrency)
@@ -590,7 +590,7 @@ class Rewrite(ModelStage):
     def prepare(self, dataset: Any) -> None:
         """Choose the deterministic subset (``max_documents``) over the whole input; for the blocks preset,
         count in how many documents of the whole input each line occurs (``corpus_repeats``)."""
-        p: RewriteParams = self.params  # type: ignore[assignment]
+        p = self.params
         self.selected = None if p.max_documents is None else set(self.select(dataset))
         if p.preset == "blocks" and p.corpus_repeats and p.chunk_level:
             self.repeats = LineRepeats.from_dataset(dataset, only=self._selected_lines(dataset))
@@ -605,7 +605,7 @@ class Rewrite(ModelStage):
 
     def select(self, dataset: Any) -> list[str]:
         """Ids of the deterministic subset: the smallest keys of ``sample_seed`` and the id."""
-        p: RewriteParams = self.params  # type: ignore[assignment]
+        p = self.params
         if not p.max_documents:
             return []
         candidates = dataset.select_columns(["id"]).map_batches(
@@ -614,7 +614,7 @@ class Rewrite(ModelStage):
         return [row["id"] for row in first_rows(candidates, p.max_documents)]
 
     def setup(self) -> None:
-        p: RewriteParams = self.params  # type: ignore[assignment]
+        p = self.params
         if not p.needs_lm:
             self.rewriter = Rewriter(p, None, repeats=self.repeats)
             return
@@ -626,7 +626,8 @@ class Rewrite(ModelStage):
     def process_batch(self, batch: pa.Table) -> tuple[pa.Table, dict[str, Any]]:
         if self.rewriter is None:
             self.setup()
-        marked = self.rewriter.process(batch, self.selected)  # type: ignore[union-attr]
+        assert self.rewriter is not None  # set by setup
+        marked = self.rewriter.process(batch, self.selected)
         return marked, batch_stats(marked.select([f.name for f in OUTPUT_FIELDS]).to_pylist())
 
     @classmethod

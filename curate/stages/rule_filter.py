@@ -21,7 +21,7 @@ effect of turning one rule off can be read off the manifest).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -69,13 +69,16 @@ class Rule:
         return f"{self.value}={shown} {'<' if self.kind == 'min' else '>'} {threshold}"
 
 
-class RuleFilter(MapStage):
+R = TypeVar("R", bound=RuleParams)
+
+
+class RuleFilter(MapStage[R]):
     """Base of the rule filters: subclasses give ``prefix``, ``rules`` and ``measure``."""
 
     prefix: ClassVar[str] = ""
     rules: ClassVar[tuple[Rule, ...]] = ()
 
-    def __init__(self, params: Any = None, **kwargs: Any) -> None:
+    def __init__(self, params: R | None = None, **kwargs: Any) -> None:
         super().__init__(params, **kwargs)
         if self.datatrove and not spacy_available():
             raise ConfigError(f"{self.name}: definition: datatrove needs spaCy (DataTrove's word tokenizer): "

@@ -32,7 +32,7 @@ from curate.classify.sentences import split_batch
 from curate.classify.threshold import Keep
 from curate.models import shipped
 from curate.stage import Stats, decide, set_column
-from curate.stages.classify import Classify, ClassifyParams, ClassifyPercentile, is_head, scope_stats
+from curate.stages.classify import Classify, ClassifyParams, is_head, scope_stats
 
 TOXICITY_MODEL = "hate_minilm.npz"
 REMOVED = "toxic_sentences_removed"
@@ -93,17 +93,12 @@ class ToxicityParams(ClassifyParams):
         return self.model or shipped(self.default_model)
 
 
-class ToxicityPercentile(ClassifyPercentile):
-    name = "toxicity"
-    Params = ToxicityParams
-
-
 class Toxicity(Classify):
     """Drop (or annotate) hateful documents, scored by the shipped hate head; or toxic sentences with fastText."""
 
     name = "toxicity"
     Params = ToxicityParams
-    percentile_form = ToxicityPercentile
+    params: ToxicityParams
     #: Column counting each document's removed sentences, and the reason of a document left empty.
     removed_column: ClassVar[str] = REMOVED
     emptied_reason: ClassVar[str] = EMPTIED
@@ -125,7 +120,8 @@ class Toxicity(Classify):
         counts = np.bincount(rows, minlength=n)
         blank = (counts == 0) & (scope if scope is not None else True)
         sentence_scores = self._score_sentences(sentences)
-        toxic = sentence_scores >= p.threshold  # type: ignore[operator]
+        assert p.threshold is not None  # required at sentence level (ToxicityParams)
+        toxic = sentence_scores >= p.threshold
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         has = counts > 0
         doc_scores = np.zeros(n, np.float32)
