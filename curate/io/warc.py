@@ -98,14 +98,15 @@ class _Stream(io.RawIOBase):
         """Inflate a chunk in small slices (corrupt data loses one slice's output at most), starting a new
         decoder at each member's end (one member per record is usual)."""
         out = []
+        decoder = self._decoder or zlib.decompressobj(wbits=31)
         for start in range(0, len(chunk), _SLICE):
             data = chunk[start:start + _SLICE]
             try:
-                out.append(self._decoder.decompress(data))  # type: ignore[union-attr]
-                while self._decoder.eof and self._decoder.unused_data:  # type: ignore[union-attr]
-                    rest = self._decoder.unused_data  # type: ignore[union-attr]
-                    self._decoder = zlib.decompressobj(wbits=31)
-                    out.append(self._decoder.decompress(rest))
+                out.append(decoder.decompress(data))
+                while decoder.eof and decoder.unused_data:
+                    rest = decoder.unused_data
+                    decoder = self._decoder = zlib.decompressobj(wbits=31)
+                    out.append(decoder.decompress(rest))
             except zlib.error as exc:
                 self.damage = f"corrupt gzip data: {exc}"
                 break
@@ -146,13 +147,13 @@ def read_warc(file_index: int, file: InputFile, config: ReaderConfig) -> Iterato
                 _read_record(record, number, file_index, file, config, builder)
                 _drain(record, number)
                 whole = number
-                if builder.full():
-                    yield builder.flush()  # type: ignore[misc]
+                if builder.full() and (table := builder.flush()) is not None:
+                    yield table
             _check_end(handle, records.offset, whole)
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - warcio raises many types for damaged archives
-            damage = handle.raw.damage or _describe(exc)  # type: ignore[attr-defined]
+            damage = _stream(handle).damage or _describe(exc)
             message = f"{file.name}: stopped reading after {whole} whole records: {damage}"
             if config.strict:
                 raise InputError(message) from None
@@ -161,6 +162,12 @@ def read_warc(file_index: int, file: InputFile, config: ReaderConfig) -> Iterato
     table = builder.flush()
     if table is not None:
         yield table
+
+
+def _stream(handle: io.BufferedReader) -> _Stream:
+    """The gzip-aware stream under ``handle``, which records what damage it met."""
+    assert isinstance(handle.raw, _Stream)
+    return handle.raw
 
 
 def _describe(exc: Exception) -> str:
@@ -172,9 +179,10 @@ def _check_end(handle: io.BufferedReader, end: int, whole: int) -> None:
     """warcio ends quietly at a record cut inside its header: bytes after the last whole record are damage."""
     while handle.read(_CHUNK):
         pass
-    if handle.raw.damage:  # type: ignore[attr-defined]
-        raise Damaged(handle.raw.damage)  # type: ignore[attr-defined]
-    left = handle.raw.tell() - end  # type: ignore[attr-defined]
+    stream = _stream(handle)
+    if stream.damage:
+        raise Damaged(stream.damage)
+    left = stream.tell() - end
     if left > 0:
         raise Damaged(f"the last {left} bytes are no whole record (truncated file)")
 

@@ -59,7 +59,7 @@ class HtmlExtractParams(StageParams):
         return self
 
 
-class HtmlExtract(MapStage):
+class HtmlExtract(MapStage[HtmlExtractParams]):
     """Main text of HTML pages (trafilatura); columns ``<output_column>``, ``title`` (and ``html``).
 
     Stats: ``checked`` (documents not dropped before), ``extracted``,
@@ -84,7 +84,7 @@ class HtmlExtract(MapStage):
         from trafilatura.metadata import extract_title
         from trafilatura.utils import load_html
 
-        p: HtmlExtractParams = self.params  # type: ignore[assignment]
+        p = self.params
         live = ~drop_mask(batch)
         original = batch.column("text").combine_chunks()
         html = texts(batch)
@@ -122,7 +122,7 @@ class HtmlExtract(MapStage):
                        "html_bytes": int(sizes[extracted].sum()), "text_chars": int(chars)}
 
     def _urls(self, batch: pa.Table) -> list[str | None]:
-        key = self.params.url_field  # type: ignore[attr-defined]
+        key = self.params.url_field
         urls: list[str | None] = []
         for meta in batch.column("meta").to_pylist() if "meta" in batch.column_names else [None] * batch.num_rows:
             try:
@@ -135,7 +135,7 @@ class HtmlExtract(MapStage):
     def _write(self, batch: pa.Table, html: pa.Array, out: list[str | None], titles: list[str | None],
                extracted: np.ndarray) -> pa.Table:
         """Main text where extracted (the HTML stays on other rows of ``text``), titles, and the HTML if kept."""
-        p: HtmlExtractParams = self.params  # type: ignore[assignment]
+        p = self.params
         main = pa.array(out, pa.string())
         if p.output_column == "text":
             batch = set_column(batch, "text", pc.if_else(pa.array(extracted), main, html))
