@@ -157,6 +157,30 @@ def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run
         assert a.equals(b)
 
 
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(first_run, subset, tmp_path):
+    """Ctrl-C as a terminal sends it (SIGINT to the whole process group) once the first step is done."""
+    out, _ = first_run
+    target = tmp_path / "interrupted"
+    command = [sys.executable, "-m", "curate.cli", "run", PIPELINE, "--input", str(subset), "--output", str(target)]
+    process = subprocess.Popen(command, cwd=REPO, env=dict(os.environ, RAY_AUTH_MODE="disabled"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    marker = target / "_stages" / ("00-read+normalize+length_filter+language+gopher_quality+gopher_repetition"
+                                   "+fineweb_filter") / "_SUCCESS.json"
+    deadline = time.time() + 240
+    while not marker.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert marker.exists() and process.poll() is None  # the later steps take far longer than the first
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted; re-run the same command to resume" in stderr and "Traceback" not in stderr, stderr
+    assert not (target / "_manifest.json").exists()
+    result = run_cli("run", PIPELINE, "--input", str(subset), "--output", str(target))
+    assert result.returncode == 0, result.stderr
+    for a, b in zip(frames(out), frames(target)):
+        assert a.equals(b)
+
+
 def test_inspect_shows_funnel_and_reasons(first_run):
     out, _ = first_run
     result = run_cli("inspect", str(out))
