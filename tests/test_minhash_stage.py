@@ -169,7 +169,7 @@ def test_distributed_paths_give_the_same_result(ray_local, planted) -> None:
     table, truth = planted
     scores = pa.array(np.linspace(0, 1, table.num_rows))
     out, stats = _run(table.append_column("quality", scores), keep="highest_score", score_column="quality",
-                      local_components_max_edges=0, broadcast_max_rows=0, num_partitions=3)
+                      local_components_max_edges=0, broadcast_max_rows=0, num_partitions=3, local_max_bytes=0)
     assert stats["components"] == "distributed"
     by_order = {copy: original for copy, original in truth.items()}
     dropped = _dropped(out)
@@ -179,6 +179,18 @@ def test_distributed_paths_give_the_same_result(ray_local, planted) -> None:
     expected.update({"doc100": kept_multi, "zmulti0": kept_multi, "zmulti1": kept_multi})
     assert dropped == expected
     assert out.num_rows == table.num_rows
+
+
+@pytest.mark.parametrize("params", [{}, {"mode": "annotate", "keep": "longest"}, {"verify": "estimate"}])
+def test_one_process_path_equals_the_distributed_one(ray_local, planted, params) -> None:
+    table, _ = planted
+    local = MinHashDedup(**params).run(ray.data.from_arrow(table))
+    spread = MinHashDedup(**params, local_max_bytes=0, num_partitions=3).run(ray.data.from_arrow(table))
+    assert local.stats["partitions"] == 1 and spread.stats["partitions"] == 3
+    assert _collect(local.marks).sort_by(ORDER).equals(_collect(spread.marks).sort_by(ORDER))
+    assert local.defaults == spread.defaults
+    for key in ("candidate_pairs", "verified_pairs", "clusters", "documents_in_clusters", "documents_removed"):
+        assert local.stats[key] == spread.stats[key], key
 
 
 def test_no_verified_pairs_give_empty_marks(ray_local) -> None:

@@ -16,6 +16,12 @@ Pipeline (every arrow is distributed; no process holds all signatures):
    to choose the kept document. The stage returns only marks (``_order`` and
    the columns to set) for cluster members; the runner merges them into the
    documents, so texts never move for this step.
+
+A signed corpus of at most ``local_max_bytes`` (256 MiB by default: about a
+million short documents' band keys, or fewer with their texts) skips the
+shuffles of steps 2-5: the same batch functions run once over the whole corpus
+in the driver, which on a small run saves the seconds that each distributed
+operation costs to start.
 """
 
 from __future__ import annotations
@@ -86,6 +92,7 @@ class MinHashDedup(GlobalStage):
         broadcast_max_rows: int = Field(2_000_000, ge=0, description="When candidate pairs have at most this many endpoints, their ids are shipped to every worker so that only those documents' texts are shuffled for verification.")
         local_components_max_edges: int = Field(5_000_000, ge=0, description="Verified graphs with at most this many edges get connected components in one process; larger ones run distributed.")
         batch_size: int = Field(1024, ge=1, description="Documents per signing batch.")
+        local_max_bytes: int = Field(256 << 20, ge=0, description="When the signed corpus (band keys, and texts to verify) takes at most this many bytes, candidates, verification, components and keepers are computed in one process (the same functions, without shuffles); larger corpora run distributed.")
 
         @model_validator(mode="after")
         def _check(self) -> MinHashDedup.Params:
@@ -133,6 +140,8 @@ class MinHashDedup(GlobalStage):
         schema = base.schema()
         order_type = schema.base_schema.field(ORDER).type if schema is not None and n_docs else pa.int64()
         defaults = {IS_DUPLICATE: False} if p.mode == "annotate" else {}
+        if (base.size_bytes() or 0) <= p.local_max_bytes:
+            return self._run_local(base, signer, (bands, rows), order_type, defaults, clock)
         n_signed = int(base.sum("_mh_signed") or 0) if n_docs else 0
         # about 4 M band rows and at most ~256 MiB of corpus per shuffle partition
         parts = p.num_partitions or max(2, math.ceil(n_signed * bands / 4_000_000),
@@ -172,6 +181,54 @@ class MinHashDedup(GlobalStage):
         marks = assign.map_batches(_to_marks, batch_format="pyarrow",
                                    fn_kwargs={"mode": p.mode, "order_type": order_type})
         return GlobalResult(marks=marks, stats=stats, defaults=defaults)
+
+    def _run_local(self, base, signer: Signer, shape: tuple[int, int], order_type: pa.DataType,
+                   defaults: dict[str, Any], clock: Clock) -> GlobalResult:
+        """The steps after signing on one process: the batch functions of the distributed path applied to the
+        whole signed corpus at once (one partition), so both paths give the same marks."""
+        import ray
+        import ray.data
+
+        p = self.params
+        tables = [t for t in ray.get(base.to_arrow_refs()) if t.num_rows]
+        table = pa.concat_tables(tables, promote_options="default") if tables else None
+        n_docs = table.num_rows if table is not None else 0
+        n_signed = int(pc.sum(table.column("_mh_signed")).as_py() or 0) if n_docs else 0
+        clock.lap("sign")
+        stats: dict[str, Any] = {
+            "documents": n_docs, "documents_without_shingles": n_docs - n_signed, "scheme": p.scheme,
+            "num_perm": p.num_perm, "bands": shape[0], "rows": shape[1], "threshold": p.threshold,
+            "verify": p.verify, "partitions": 1,
+        }
+        empty = pa.table({"lo": pa.array([], pa.int64()), "hi": pa.array([], pa.int64())})
+        candidates = _dedupe_edges(_bucket_edges(_explode_keys(table, 1), 1)) if table is not None and n_signed > 1 \
+            else empty
+        n_cand = candidates.num_rows
+        clock.lap("candidates")
+        verified = candidates
+        if table is not None and n_cand and p.verify != "none":
+            docs = table.select([ORDER, "text"])
+            joined = _attach_text(_attach_text(candidates, docs, "lo"), docs, "hi")
+            verified = _check_pairs(joined, signer, p.threshold, p.verify == "exact")
+        n_ver = verified.num_rows
+        clock.lap("verify")
+        stats.update(candidate_pairs=n_cand, verified_pairs=n_ver, false_positives_removed=n_cand - n_ver,
+                     false_positive_rate=round((n_cand - n_ver) / n_cand, 6) if n_cand else 0.0)
+        if table is None or n_ver == 0:
+            stats.update(clusters=0, documents_in_clusters=0, documents_removed=0, components="none",
+                         seconds=clock.laps)
+            return GlobalResult(marks=_no_marks(p.mode, order_type), stats=stats, defaults=defaults)
+        nodes, roots = components_local(verified.column("lo").to_numpy(), verified.column("hi").to_numpy())
+        members = pa.table({"node": pa.array(nodes).cast(table.schema.field(ORDER).type), "root": roots})
+        clock.lap("components")
+        assign = _choose_keepers(_attach_rank(members, table.select([ORDER, "id", _RANK])), p.keep)
+        n_dup = int(pc.sum(assign.column(_IS_DUP)).as_py() or 0)
+        clock.lap("keepers")
+        stats.update(components="local", clusters=assign.num_rows - n_dup, documents_in_clusters=assign.num_rows,
+                     documents_removed=n_dup if p.mode == "drop" else 0, documents_marked_duplicate=n_dup,
+                     seconds=clock.laps)
+        return GlobalResult(marks=ray.data.from_arrow(_to_marks(assign, p.mode, order_type)), stats=stats,
+                            defaults=defaults)
 
     def _candidates(self, base, parts: int):
         keys = base.select_columns([ORDER, _KEYS]).map_batches(_explode_keys, batch_format="pyarrow",
