@@ -47,10 +47,11 @@ from curate.rewriting.block_head import block_removals, default_head
 from curate.rewriting.program import Execution, decide_document, execute, word_count
 from curate.rewriting.prox_executor import execute_prox
 from curate.rewriting.repeats import LineRepeats, document_hashes
-from curate.stage import MapStage, ModelStage, Resources, StageParams, mark_drops, set_column
+from curate.stage import MapStage, ModelStage, Resources, StageParams
 from curate.stages.lm_actors import lm_resources
 from curate.stages.subset import first_rows, smallest_keys
 from curate.stages.subset import selection_key as selection_key
+from curate.tables import mark_drops, set_column
 
 STATUS_UNSELECTED = "unselected"
 #: prox: share of GPU memory each of the two vLLM engines takes by default (both live in one actor on one GPU;
