@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from curate.stage import drop_mask
 from curate.stages import get_stage_class
 from curate.stages.c4_filter import LDNOOBW_EN
+from curate.tables import drop_mask
 
 FILTERS = ("gopher_quality", "gopher_repetition", "c4_filter", "fineweb_filter")
 

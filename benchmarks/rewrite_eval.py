@@ -203,13 +203,14 @@ def head_method(head: BlockHead, threshold: float | None, on_blocks: bool, cache
 def line_lm(limit_lines: int) -> Method:
     """The earlier default: SmolLM2 scores every line alone (one model call per line)."""
     from curate.lm import LMConfig, load_lm
-    from curate.stages.rewrite import RewriteParams, Rewriter
+    from curate.stages.rewrite import RewriteParams
+    from curate.stages.rewrite.presets import LineLM
 
-    rewriter = Rewriter(RewriteParams(preset="line_lm"), load_lm(LMConfig(n_ctx=2048), threads=1))
+    scorer = LineLM(RewriteParams(preset="line_lm"), load_lm(LMConfig(n_ctx=2048), threads=1))
 
     def run(docs: list[EvalDoc]) -> list[set[int]]:
-        probabilities = rewriter.line_probabilities({k: d.lines[:limit_lines] for k, d in enumerate(docs)})
-        return [{i for i, p in probabilities[k].items() if p >= rewriter.p.line_threshold} for k in range(len(docs))]
+        probabilities = scorer.line_probabilities({k: d.lines[:limit_lines] for k, d in enumerate(docs)})
+        return [{i for i, p in probabilities[k].items() if p >= scorer.p.line_threshold} for k in range(len(docs))]
     return run
 
 

@@ -31,9 +31,10 @@ from benchmarks._corpora import sample_table
 from curate.classify.fasttext_model import load_model
 from curate.classify.sentences import END_PATTERN, split_batch
 from curate.models import shipped
-from curate.stage import ORDER, drop_mask
+from curate.stage import ORDER
 from curate.stages.quality import Quality
 from curate.stages.toxicity import Toxicity
+from curate.tables import drop_mask
 
 
 def sample_documents(limit: int) -> pa.Table:

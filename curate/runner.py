@@ -22,13 +22,13 @@ from curate import __version__
 from curate.config import PipelineConfig
 from curate.documents import order_of
 from curate.engine import features, ids, output, snapshot
-from curate.engine.cluster import execute
 from curate.engine.code import code_fingerprint, files_fingerprint
 from curate.engine.composite import merged, per_stage
 from curate.engine.mapping import run_units
 from curate.engine.marks import write_marks
 from curate.engine.ordering import ranked, write_ordered
 from curate.engine.plan import READ, Step, plan
+from curate.engine.stall import execute
 from curate.engine.units import StageCounts, Unit, reason_counts
 from curate.errors import StageError
 from curate.grouping import later_duplicates

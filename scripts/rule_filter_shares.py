@@ -17,8 +17,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._corpora import SAMPLE, sample_table  # noqa: E402
-from curate.stage import drop_mask  # noqa: E402
 from curate.stages import get_stage_class  # noqa: E402
+from curate.tables import drop_mask
 
 FILTERS = ("gopher_quality", "gopher_repetition", "c4_filter", "fineweb_filter")
 

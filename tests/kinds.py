@@ -20,8 +20,8 @@ from curate.stage import (
     OrderResult,
     OrderStage,
     StageParams,
-    mark_drops,
 )
+from curate.tables import mark_drops
 
 
 class Shout(MapStage):

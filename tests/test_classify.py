@@ -15,9 +15,10 @@ from curate.classify.metrics import binary_metrics, roc_auc
 from curate.classify.train import TrainParams, split_examples, train_classifier
 from curate.config import ConfigError, parse_pipeline
 from curate.engine.plan import plan
-from curate.stage import DROP_DETAIL, DROP_REASON, GlobalStage, MapStage, drop_mask
+from curate.stage import DROP_DETAIL, DROP_REASON, GlobalStage, MapStage
 from curate.stages.classify import Classify
 from curate.stages.percentile_cut import PercentileCut
+from curate.tables import drop_mask
 from tests.classify_models import BAD, GOOD, examples, shared_model
 from tests.conftest import documents, write_jsonl
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from curate.engine import cluster
-from curate.engine.cluster import Node, StallGuard
+from curate.engine import cluster, stall
+from curate.engine.cluster import Node
+from curate.engine.stall import StallGuard
 from curate.errors import ResourceError
 from tests.conftest import REPO, SAMPLE, terminate
 
@@ -30,7 +31,7 @@ def _node(name: str, cpus: float, gpus: float = 0.0, free_cpus: float | None = N
 
 def _fake(monkeypatch, nodes: list[Node] | None = None, pending=(), nodes_fn=None) -> None:
     monkeypatch.setattr(cluster, "nodes", nodes_fn or (lambda with_free=False: list(nodes)))
-    monkeypatch.setattr(cluster, "pending_requests", lambda: list(pending))
+    monkeypatch.setattr(stall, "pending_requests", lambda: list(pending))
 
 
 # Two 1-CPU nodes, a quarter of each held by something small (a shuffle aggregator).
@@ -109,10 +110,10 @@ def test_unplaceable_tells_stuck_from_busy():
 
 def test_check_progress_fails_only_when_work_cannot_be_placed(monkeypatch):
     _fake(monkeypatch, BUSY)
-    cluster.check_progress("read", 1, looks=2, interval=0)
+    stall.check_progress("read", 1, looks=2, interval=0)
     _fake(monkeypatch, FRAGMENTED)
     with pytest.raises(ResourceError) as info:
-        cluster.check_progress("read", 1, stalled_for=60, looks=2, interval=0)
+        stall.check_progress("read", 1, stalled_for=60, looks=2, interval=0)
     assert str(info.value).startswith(
         "stage 'read' made no progress for 60s: its workers ask for 1 CPU each, but no node can place one "
         "(2 nodes: 10.0.0.1 (0.75 of 1 CPU free), 10.0.0.2 (0.75 of 1 CPU free)); ")
@@ -210,7 +211,7 @@ def test_wait_with_deadline_returns_results(ray_session):
     import ray
 
     refs = [ray.remote(lambda x: x * 2).remote(i) for i in range(4)]
-    assert cluster.wait_with_deadline(refs, "normalize", stall_seconds=5) == [0, 2, 4, 6]
+    assert stall.wait_with_deadline(refs, "normalize", stall_seconds=5) == [0, 2, 4, 6]
 
 
 @pytest.mark.slow
@@ -222,7 +223,7 @@ def test_wait_with_deadline_fails_when_work_cannot_be_placed(half_cpu_held):
     try:
         with pytest.raises(ResourceError, match=r"made no progress for 1s: its workers ask for 2 CPUs each, but no "
                                                 r"node can place one \(1 node: .* \(1.5 of 2 CPUs free\)\)"):
-            cluster.wait_with_deadline([ref], "rewrite", num_cpus=2, stall_seconds=1)
+            stall.wait_with_deadline([ref], "rewrite", num_cpus=2, stall_seconds=1)
     finally:
         ray.cancel(ref, force=True)
     assert time.monotonic() - started < 15

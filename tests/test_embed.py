@@ -12,12 +12,12 @@ from curate.config import ConfigError, parse_pipeline
 from curate.icp.embed import HashingEmbedder
 from curate.models import shipped
 from curate.runner import Runner
-from curate.stage import drop_mask
 from curate.stages.classify_embedding import ClassifyEmbedding
 from curate.stages.embed import Embed, embedding_rows
 from curate.stages.icp_reorder import IcpReorder
 from curate.stages.quality import Quality
 from curate.stages.toxicity import Toxicity
+from curate.tables import drop_mask
 from tests.conftest import documents, topic_records, write_jsonl
 
 BAD_TEXTS = ["A plain sentence about the weather.", "", "   ", "\x00\x01 binary \ufffd", "日本語の文です。",

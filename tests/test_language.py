@@ -3,8 +3,9 @@ import pickle
 import pytest
 
 from curate.config import ConfigError
-from curate.stage import DROP_REASON, drop_mask
+from curate.stage import DROP_REASON
 from curate.stages.language import Language
+from curate.tables import drop_mask
 from tests.conftest import documents
 
 TEXTS = ["The weather was fine and the children played in the park\nuntil it was dark.",

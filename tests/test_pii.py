@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from curate.pii import Detector
 from curate.pii.checks import iban_checksum_ok, luhn
-from curate.stage import DROP_DETAIL, DROP_REASON, mark_drops
+from curate.stage import DROP_DETAIL, DROP_REASON
 from curate.stages import get_stage_class
 from curate.stages.pii import Pii
+from curate.tables import mark_drops
 from tests.conftest import REPO, SAMPLE, documents
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pii_fixture.jsonl"

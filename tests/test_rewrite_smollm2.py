@@ -7,6 +7,7 @@ import pytest
 
 from curate.stage import DROP_REASON
 from curate.stages.rewrite import RewriteParams, Rewriter
+from curate.stages.rewrite.presets import LineLM
 from tests.conftest import REPO, documents, run_cli
 
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (make install-test installs it)")
@@ -41,7 +42,7 @@ def test_line_lm_preset_with_smollm2(smol_lm):
     out = Rewriter(params, smol_lm).process(documents([WEB_PAGE, "A short clean note about the weather today."]))
     rows = out.to_pylist()
     # the probabilities are the model's: P(boilerplate) of a navigation word is above that of a sentence
-    scores = Rewriter(params, smol_lm).line_probabilities({0: WEB_PAGE.split("\n")})[0]
+    scores = LineLM(params, smol_lm).line_probabilities({0: WEB_PAGE.split("\n")})[0]
     assert scores[1] > scores[6]
     # judged against labels written by hand: no sentence of the page's own text is removed, nothing is dropped
     assert all(row[DROP_REASON] is None and row["rewritten"] for row in rows)

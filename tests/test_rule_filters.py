@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from curate.config import ConfigError, parse_pipeline
-from curate.stage import DROP_DETAIL, DROP_REASON, drop_mask, mark_drops
+from curate.stage import DROP_DETAIL, DROP_REASON
 from curate.stages.c4_filter import C4Filter
 from curate.stages.fineweb_filter import FineWebFilter
 from curate.stages.gopher_quality import GopherQuality
 from curate.stages.gopher_repetition import DUP_NGRAMS, TOP_NGRAMS, GopherRepetition
+from curate.tables import drop_mask, mark_drops
 from tests.conftest import documents
 
 PROSE = ("The committee met on Tuesday to discuss the budget. It agreed that the council should have more time "

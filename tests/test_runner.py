@@ -7,11 +7,12 @@ import pytest
 
 from curate.manifest import read_manifest
 from curate.runner import Runner, StageError
-from curate.stage import DROP_REASON, ORDER, GlobalResult, GlobalStage, MapStage, mark_drops
+from curate.stage import DROP_REASON, ORDER, GlobalResult, GlobalStage, MapStage
 from curate.stages.exact_dedup import ExactDedup
 from curate.stages.icp_reorder import IcpReorder
 from curate.stages.length_filter import LengthFilter
 from curate.stages.normalize import Normalize
+from curate.tables import mark_drops
 from tests.conftest import write_jsonl
 
 

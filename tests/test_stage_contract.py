@@ -2,8 +2,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, drop_mask, mark_drops
+from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF
 from curate.stages.length_filter import LengthFilter
+from curate.tables import drop_mask, mark_drops
 from tests.conftest import documents
 
 

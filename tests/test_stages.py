@@ -2,10 +2,11 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER, drop_mask, mark_drops
+from curate.stage import DROP_DETAIL, DROP_REASON, DUPLICATE_OF, ORDER
 from curate.stages.exact_dedup import ExactDedup, ExactDedupParams, normalized_text
 from curate.stages.length_filter import LengthFilter, word_counts
 from curate.stages.normalize import Normalize
+from curate.tables import drop_mask, mark_drops
 from tests.conftest import documents
 
 

@@ -12,11 +12,12 @@ from curate.classify.fasttext_model import load_model, model_labels, predict_sco
 from curate.classify.sentences import sentence_spans, split_batch
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs
 from curate.models import shipped
-from curate.stage import DROP_REASON, drop_mask
+from curate.stage import DROP_REASON
 from curate.stages.percentile_cut import PercentileCut
 from curate.stages.profanity import Profanity
 from curate.stages.quality import Quality
 from curate.stages.toxicity import REMOVED, Toxicity
+from curate.tables import drop_mask
 from tests.classify_models import BAD, GOOD, sentence, shared_model
 from tests.conftest import SAMPLE, documents
 

@@ -3,7 +3,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.io.writer import ShardWriter, WriterConfig, conform, dropped_table, output_schema
-from curate.stage import DROP_STAGE, mark_drops
+from curate.stage import DROP_STAGE
+from curate.tables import mark_drops
 from tests.conftest import documents
 
 

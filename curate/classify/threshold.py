@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from curate.stage import decide
+from curate.tables import decide
 
 Keep = Literal["above", "below"]
 

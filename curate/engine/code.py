@@ -7,8 +7,8 @@ directly or through another such module, at the top or inside a function (``cura
 modules (fitted weights, small models, word lists). Editing a helper module or
 refitting shipped weights therefore invalidates the checkpoint as editing the
 stage itself does. Base modules every stage shares (``curate.stage``,
-``curate.engine``, ...) are left out: an edit there is an engine change, and
-the package version covers it. A class whose source cannot be read (defined
+``curate.tables``, ``curate.engine``, ...) are left out: an edit there is an
+engine change, and the package version covers it. A class whose source cannot be read (defined
 in an interactive session) is fingerprinted by name only.
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 DATA_SUFFIXES = (".json", ".ftz", ".bin", ".npz", ".txt", ".tsv", ".csv")
 DATA_FILE_LIMIT = 64 * 1024 * 1024
 # Shared modules whose edits are engine changes, not stage changes.
-SHARED_PREFIXES = ("curate.stage", "curate.engine", "curate.runner", "curate.config", "curate.manifest",
-                   "curate.documents", "curate.io", "curate.cli", "curate.clock", "curate.ray_env")
+SHARED_PREFIXES = ("curate.stage", "curate.tables", "curate.engine", "curate.runner", "curate.config",
+                   "curate.manifest", "curate.documents", "curate.io", "curate.cli", "curate.clock", "curate.ray_env")
 
 
 def _is_shared(name: str) -> bool:

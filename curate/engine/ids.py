@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 
 from curate.documents import position_of
 from curate.engine import snapshot
-from curate.engine.cluster import execute
 from curate.engine.marks import write_marks
+from curate.engine.stall import execute
 from curate.errors import InputError
 from curate.grouping import KEPT, later_duplicates
 from curate.stage import DROP_DETAIL, DROP_REASON, DROP_STAGE, ORDER

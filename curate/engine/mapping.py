@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from curate.engine import cluster
+from curate.engine import cluster, stall
 from curate.engine.errors import unwrap
 from curate.engine.features import FOLDER as FEATURES
 from curate.engine.snapshot import read_view, split
@@ -211,7 +211,7 @@ def _drive(label: str, todo: list[Unit], submit: Callable[[Unit, int], Any], slo
             in_flight[submit(queue.pop(), slot)] = slot
         done, _ = ray.wait(list(in_flight), num_returns=1, timeout=STALL_SECONDS)
         if not done:
-            cluster.check_progress(label, num_cpus, num_gpus, stalled_for=STALL_SECONDS)
+            stall.check_progress(label, num_cpus, num_gpus, stalled_for=STALL_SECONDS)
             continue
         ref = done[0]
         free.append(in_flight.pop(ref))

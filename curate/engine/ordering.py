@@ -22,7 +22,8 @@ from curate.engine import marks as marks_io
 from curate.engine.snapshot import Generation, PartView, over_views, read_view
 from curate.errors import StageError
 from curate.io import checkpoint, storage
-from curate.stage import DROP_REASON, ORDER, ORDER_KEY, OrderResult, Stage, ensure_drop_columns
+from curate.stage import DROP_REASON, ORDER, ORDER_KEY, OrderResult, Stage
+from curate.tables import ensure_drop_columns
 
 NEW_ORDER = "_new_order"
 

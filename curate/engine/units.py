@@ -41,9 +41,8 @@ from curate.stage import (
     GlobalStage,
     MapStage,
     Stage,
-    drop_mask,
-    ensure_drop_columns,
 )
+from curate.tables import drop_mask, ensure_drop_columns
 
 READ = "read"
 

@@ -22,10 +22,11 @@ import pyarrow.compute as pc
 from curate.classify.fasttext_model import load_model, model_labels, predict_scores
 from curate.classify.linear_head import LinearHead, load_head
 from curate.classify.threshold import decide_by_score
-from curate.stage import MapStage, Stage, Stats, set_column
+from curate.stage import MapStage, Stage, Stats
 from curate.stages.classify_params import ClassifyParams, is_head
 from curate.stages.embed import embedding_rows
 from curate.stages.percentile_cut import PercentileCut, summarize_scores
+from curate.tables import set_column
 
 __all__ = ["Classify", "ClassifyParams", "is_head", "scope_stats"]
 

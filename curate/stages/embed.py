@@ -24,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from curate.stage import MapStage, ModelStage, Resources, StageParams, Stats, set_column
+from curate.stage import MapStage, ModelStage, Resources, StageParams, Stats
+from curate.tables import set_column
 
 EMBEDDING = "embedding"
 

@@ -34,18 +34,10 @@ from curate.entigraph.overlap import add_counts, overlap_shares
 from curate.entigraph.params import EntiGraphParams
 from curate.entigraph.plan import budget_share, document_title, word_count
 from curate.lm import load_lm
-from curate.stage import (
-    PARENT_ID,
-    ExpandResult,
-    ExpandStage,
-    ModelStage,
-    Resources,
-    ensure_drop_columns,
-    mark_drops,
-    set_column,
-)
+from curate.stage import PARENT_ID, ExpandResult, ExpandStage, ModelStage, Resources
 from curate.stages.lm_actors import lm_resources
 from curate.stages.subset import first_rows, smallest_keys
+from curate.tables import ensure_drop_columns, mark_drops, set_column
 
 SOURCE_FIELDS = [
     pa.field("entigraph_status", pa.string()),

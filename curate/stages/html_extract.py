@@ -28,8 +28,9 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.errors import ConfigError
-from curate.stage import MapStage, StageParams, Stats, drop_mask, mark_drops, set_column
+from curate.stage import MapStage, StageParams, Stats
 from curate.stages.text_units import texts
+from curate.tables import drop_mask, mark_drops, set_column
 
 TITLE = "title"
 HTML = "html"

@@ -24,8 +24,9 @@ from pydantic import Field
 
 from curate.classify.fasttext_model import LABEL_PREFIX, ModelFileError, load_model
 from curate.errors import ConfigError
-from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask, set_column
+from curate.stage import FilterParams, MapStage, Stats
 from curate.stages.text_units import texts
+from curate.tables import decide, drop_mask, set_column
 
 LANGUAGE = "language"
 LANGUAGE_SCORE = "language_score"

@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask, set_column
+from curate.stage import FilterParams, MapStage, Stats
+from curate.tables import decide, drop_mask, set_column
 
 CHAR_COUNT = "char_count"
 WORD_COUNT = "word_count"

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from curate.stage import MapStage, StageParams, mark_drops
+from curate.stage import MapStage, StageParams
+from curate.tables import mark_drops
 
 # C0 and C1 control characters except tab and newline, plus zero-width and BOM
 # characters that only ever reach pretraining text by accident.

@@ -25,8 +25,9 @@ from pydantic import Field, field_validator
 from curate.pii import KINDS, Detector
 from curate.pii.checks import CheckOptions
 from curate.pii.redact import hash_token, placeholder, replace, span_column
-from curate.stage import MapStage, StageParams, Stats, decide, drop_mask, set_column
+from curate.stage import MapStage, StageParams, Stats
 from curate.stages.text_units import texts
+from curate.tables import decide, drop_mask, set_column
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 

@@ -28,9 +28,10 @@ import pyarrow as pa
 from pydantic import Field
 
 from curate.errors import ConfigError
-from curate.stage import FilterParams, MapStage, Stats, decide, drop_mask, set_column
+from curate.stage import FilterParams, MapStage, Stats
 from curate.stages.spacy_words import spacy_available
 from curate.stages.text_units import texts
+from curate.tables import decide, drop_mask, set_column
 
 
 class RuleParams(FilterParams):

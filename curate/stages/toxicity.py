@@ -31,8 +31,9 @@ from curate.classify.linear_head import load_head
 from curate.classify.sentences import split_batch
 from curate.classify.threshold import Keep
 from curate.models import shipped
-from curate.stage import Stats, decide, set_column
+from curate.stage import Stats
 from curate.stages.classify import Classify, ClassifyParams, is_head, scope_stats
+from curate.tables import decide, set_column
 
 TOXICITY_MODEL = "hate_minilm.npz"
 REMOVED = "toxic_sentences_removed"
