@@ -31,7 +31,6 @@ from curate.engine.plan import READ, Step, plan
 from curate.engine.stall import execute
 from curate.engine.units import StageCounts, Unit, reason_counts
 from curate.errors import StageError
-from curate.grouping import later_duplicates
 from curate.hashing import stable_hash
 from curate.io import atomic, checkpoint, storage
 from curate.io.reader import InputError, InputFile, ReaderConfig, check_inputs, resolve_inputs
@@ -266,8 +265,8 @@ class Runner:
         return dataset.map_batches(_renamed, fn_kwargs={"renames": renames}, batch_format="pyarrow")
 
     def _check_unique_ids(self, stage: Stage) -> None:
-        keys = snapshot.dataset(self.generations[-1], columns=["id", ORDER])
-        later, clusters, _ = execute(lambda: later_duplicates(keys, "id", ORDER), stage.name)
+        later, clusters = ids.repeated_ids(self.generations[-1].views(), snapshot.read_view, stage.name,
+                                           columns=["id", ORDER])
         if clusters:
             example = later.take(1)[0]
             raise StageError(f"expand stage {stage.name!r} emitted id {example['id']!r} twice (or an id that already "

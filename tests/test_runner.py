@@ -282,3 +282,13 @@ def test_code_fingerprint_follows_helper_modules_and_shipped_data(tmp_path, monk
     for name in [n for n in sys.modules if n.split(".")[0] == "myplugin"]:
         sys.modules.pop(name)
     assert len({first, second, third}) == 3
+
+
+def test_strict_reading_stops_at_a_repeated_id(ray_session, tmp_path):
+    from curate.errors import InputError
+    from curate.io.reader import ReaderConfig
+
+    records = [{"id": f"r{i}", "text": f"document number {i}"} for i in range(5)] + [{"id": "r1", "text": "again"}]
+    corpus = str(write_jsonl(tmp_path / "in.jsonl", records))
+    with pytest.raises(InputError, match=r"id 'r1' already used at .*in\.jsonl:2"):
+        Runner([corpus], str(tmp_path / "out"), [Normalize()], reader=ReaderConfig(strict=True)).run()

@@ -20,7 +20,7 @@ from curate.engine import snapshot
 from curate.engine.marks import write_marks
 from curate.engine.stall import execute
 from curate.errors import InputError
-from curate.grouping import KEPT, later_duplicates
+from curate.grouping import KEPT, LOCAL_MAX_ROWS, later_duplicates, later_duplicates_local
 from curate.stage import DROP_DETAIL, DROP_REASON, DROP_STAGE, ORDER
 
 READ = "read"
@@ -71,8 +71,7 @@ def repeated_id_layer(generation: snapshot.Generation, folder: str, names: list[
     views = generation.views()
     if not views:
         return None
-    keys = snapshot.over_views(views, _accepted_rows)
-    later, clusters, _ = execute(lambda: later_duplicates(keys, "id", ORDER), READ)
+    later, clusters = repeated_ids(views, _accepted_rows, READ)
     if clusters == 0:
         return None
     if strict:
@@ -88,6 +87,23 @@ def repeated_id_layer(generation: snapshot.Generation, folder: str, names: list[
     layer_folder = os.path.join(folder, FOLDER)
     execute(lambda: write_marks(marks, layer_folder, part_rows), READ)
     return snapshot.Layer(READ, layer_folder, override=True), previous_counts
+
+
+def repeated_ids(views: list[snapshot.PartView], fn: Any, label: str, **kwargs: Any) -> tuple[Any, int]:
+    """The rows of ``fn(view, **kwargs)`` (``id``, ``_order``, ...) whose id an earlier row has, as a Ray
+    Dataset with ``_kept``, and how many ids repeat. A small generation is read in this process."""
+    import ray.data
+
+    tables = snapshot.local_tables(views, fn, LOCAL_MAX_ROWS, **kwargs)
+    if tables is None:
+        keys = snapshot.over_views(views, fn, **kwargs)
+        later, clusters, _ = execute(lambda: later_duplicates(keys, "id", ORDER), label)
+        return later, clusters
+    if not tables:
+        return None, 0
+    table = pa.concat_tables(tables, promote_options="permissive")
+    found, clusters, _ = later_duplicates_local(table, "id", ORDER)
+    return (ray.data.from_arrow(found) if clusters else None), clusters
 
 
 def correct_counts(counts: dict[str, Any], names: list[str], previous: pa.Table) -> None:

@@ -185,6 +185,18 @@ def over_views(views: list[PartView], fn: Callable[..., pa.Table], **kwargs: Any
                           batch_format="pyarrow")
 
 
+def local_tables(views: list[PartView], fn: Callable[..., pa.Table], max_rows: int,
+                 **kwargs: Any) -> list[pa.Table] | None:
+    """``fn(view, **kwargs)`` for every view, computed in this process, when the views' parts hold at most
+    ``max_rows`` rows in all (counted from the Parquet footers); None for larger generations, which go
+    through :func:`over_views`. A Ray Data job costs seconds to start, more than reading a few columns of
+    a small run's parts."""
+    paths = sorted({view.path for view in views})
+    if sum(atomic.parquet_file(path).metadata.num_rows for path in paths) > max_rows:
+        return None
+    return [table for table in (fn(view, **kwargs) for view in views) if table.num_rows]
+
+
 def dataset(generation: Generation, columns: list[str] | None = None) -> Any:
     """The kept rows of a generation as a Ray Dataset, in document order, one read task per part."""
     return over_views(generation.views(), read_view, columns=columns)
