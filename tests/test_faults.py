@@ -118,8 +118,8 @@ def test_an_output_folder_that_cannot_be_written(corpus, pipeline, tmp_path):
     assert (out / MANIFEST).exists()
 
 
-def test_the_output_folder_is_checked_before_ray_starts(tmp_path):
-    """Without Ray: a file where the output folder should be is refused by the pre-flight check."""
+def test_an_output_path_through_a_file_is_refused_before_the_run(tmp_path):
+    """Without Ray: a file where the output folder should be is refused by the check `curate run` makes first."""
     blocker = tmp_path / "taken"
     blocker.write_text("a file, not a folder")
     with pytest.raises(storage.StorageError, match="is a file"):
@@ -152,17 +152,17 @@ def test_a_full_disk_is_one_storage_error_naming_the_path(tmp_path):
         with storage.local_writes(str(tmp_path / "x")):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "x.tmp"))
     if os.path.exists("/dev/full"):  # a real full device: its writes fail with ENOSPC
-        with open("/dev/full", "wb") as device, pytest.raises(storage.StorageError, match="no space left"):
+        with open("/dev/full", "wb", buffering=0) as device, pytest.raises(storage.StorageError,
+                                                                          match="/dev/full: no space left"):
             with storage.local_writes("/dev/full"):
-                device.write(b"x" * 100_000)
-                device.flush()
+                device.write(b"x")
 
 
 @pytest.fixture
 def full_disk_after(monkeypatch):
-    """``arm(folder, shards)``: the driver's disk is full after ``shards`` output shards under ``folder``."""
+    """``arm(folder)``: the driver's disk is full when it writes the second output shard under ``folder``."""
     real = pq.ParquetWriter.write_table
-    state: dict = {"folder": None, "left": 0}
+    state: dict = {"folder": None}
 
     def write_table(self, table, *args, **kwargs):
         where = str(getattr(self, "where", ""))
@@ -171,8 +171,8 @@ def full_disk_after(monkeypatch):
                 raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
         return real(self, table, *args, **kwargs)
 
-    def arm(folder: Path) -> None:
-        state["folder"] = str(folder)
+    def arm(folder: Path | None) -> None:
+        state["folder"] = str(folder) if folder is not None else None
 
     monkeypatch.setattr(pq.ParquetWriter, "write_table", write_table)
     yield arm

@@ -66,7 +66,7 @@ def filesystem(path: str) -> tuple[Any, str]:
 # Retries of S3 calls. botocore retries each request (standard mode: throttling, 5xx, dropped connections) and
 # s3fs retries botocore's whole call again (it also covers a read cut off mid-body, which botocore cannot). Their
 # defaults (5 legacy-mode attempts, each of 5 tries) kept an endpoint that drops connections busy for 50
-# connections and 45 seconds before the error; these bounds give up after a few seconds.
+# connections and about 45 seconds before the error; these bounds give up after a few seconds.
 S3_ATTEMPTS = 3  # botocore's attempts per request, unless AWS_MAX_ATTEMPTS or AWS_RETRY_MODE says otherwise
 S3FS_TRIES = 2  # s3fs's tries of each call
 
@@ -292,8 +292,11 @@ _DISK_ERRORS = {
 def disk_error(path: str, exc: OSError) -> StorageError | None:
     """The StorageError for a local write failure the user must fix (full disk, no permission), else None.
 
-    pyarrow's own I/O errors carry the errno but not the path, so the path is given.
+    pyarrow's own I/O errors carry the errno but not the path, so the path is given. Object stores answer
+    through :func:`guarded` instead.
     """
+    if is_remote(path):
+        return None
     code = exc.errno
     if code is None:  # an error re-raised without its errno: read the reason from the text
         code = next((c for c in _DISK_ERRORS if os.strerror(c) in str(exc)), None)
