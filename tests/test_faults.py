@@ -28,6 +28,7 @@ from curate.cli import main
 from curate.io import storage
 from curate.manifest import MANIFEST, read_manifest
 from curate.runner import Runner
+from curate.stage import MapStage, StageParams
 from curate.stages.exact_dedup import ExactDedup
 from curate.stages.normalize import Normalize, NormalizeParams
 from tests.conftest import kill_group, run_cli, start_cli, write_jsonl
@@ -201,6 +202,63 @@ def test_a_full_disk_while_writing_the_output_stops_and_resumes(ray_session, cor
     assert resumed.exit_code == 0, resumed.output
     assert all(stage.resumed for stage in read_manifest(str(out)).stages)
     same_output(clean, out)
+
+
+class FullDiskParams(StageParams):
+    part: str  # the path of the checkpoint part that does not fit
+    flag: str  # the disk is full while this file exists
+
+
+class FullDiskForOnePart(MapStage[FullDiskParams]):
+    """Leaves rows as they are; in its worker processes, writing ``part`` fails with ENOSPC while ``flag`` exists."""
+
+    name = "full_disk"
+    Params = FullDiskParams
+
+    def setup(self) -> None:
+        _FULL.add((self.params.part, self.params.flag))
+        if not getattr(pq.ParquetWriter.write_table, "full_disk", False):
+            real = pq.ParquetWriter.write_table
+
+            def write_table(writer, table, *args, **kwargs):
+                path = str(getattr(writer, "where", "")).removesuffix(".tmp")
+                if any(path == part and os.path.exists(flag) for part, flag in _FULL):
+                    raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+                return real(writer, table, *args, **kwargs)
+
+            write_table.full_disk = True  # type: ignore[attr-defined]
+            pq.ParquetWriter.write_table = write_table
+
+    def process_batch(self, batch: pa.Table) -> pa.Table:
+        return batch
+
+
+_FULL: set[tuple[str, str]] = set()
+
+
+def test_a_full_disk_in_a_worker_stops_the_run_and_the_rerun_resumes(ray_session, tmp_path):
+    """A Ray worker writing a checkpoint part hits ENOSPC: one StorageError naming the part, no partial part, no
+    manifest; with space again, the same run resumes the units that had finished."""
+    from curate.documents import order_of
+
+    corpus = write_corpus(tmp_path / "in")
+    out = tmp_path / "out"
+    step = out / "_stages" / "00-read+full_disk+normalize"
+    part = step / f"{order_of(3, 0):020d}.parquet"  # the fourth input file's part
+    flag = tmp_path / "disk-is-full"
+    stages = [FullDiskForOnePart(part=str(part), flag=str(flag)), Normalize(), ExactDedup()]
+    Runner([str(corpus)], str(tmp_path / "clean"), stages).run()
+    flag.touch()
+    with pytest.raises(storage.StorageError) as failed:
+        Runner([str(corpus)], str(out), stages).run()
+    assert str(failed.value) == f"{part}: no space left on device (free some space, or choose another --output)"
+    assert not (out / MANIFEST).exists() and not (step / "_SUCCESS.json").exists()
+    assert not part.exists() and not Path(f"{part}.tmp").exists()
+    finished = len(list((step / "_units").glob("*.json")))  # the units that were done before the fault
+    flag.unlink()  # space freed
+    manifest = Runner([str(corpus)], str(out), stages).run()
+    assert manifest.stages[0].parts == 6 and manifest.stages[0].parts_resumed == finished
+    same_output(tmp_path / "clean", out)
 
 
 # ---------------------------------------------------------------- 3. an input file removed mid-run
