@@ -132,26 +132,25 @@ def test_an_output_path_through_a_file_is_refused_before_the_run(tmp_path):
 # ---------------------------------------------------------------- 2. a full disk
 
 
-def test_a_full_disk_is_one_storage_error_naming_the_path(tmp_path):
+def test_a_full_disk_is_one_storage_error_naming_the_path(tmp_path, monkeypatch):
     """Without Ray: ENOSPC from the OS or from pyarrow, in any local write, becomes a StorageError with the path;
     the unfinished file is thrown away."""
     from curate.io import atomic
 
-    real = pq.ParquetWriter.write_table
-
     def full(self, table, *args, **kwargs):
         raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
 
-    pq.ParquetWriter.write_table = full
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(pq.ParquetWriter, "write_table", full)
         with pytest.raises(storage.StorageError, match=r"part\.parquet: no space left on device \(free some space"):
             atomic.write_table(pa.table({"x": [1, 2]}), str(tmp_path / "part.parquet"))
-    finally:
-        pq.ParquetWriter.write_table = real
     assert os.listdir(tmp_path) == []
-    with pytest.raises(storage.StorageError, match="no space left on device"):
+    with pytest.raises(storage.StorageError, match="x.tmp: no space left on device"):
         with storage.local_writes(str(tmp_path / "x")):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "x.tmp"))
+    with pytest.raises(FileNotFoundError):  # not the user's disk to fix: passed on as it is
+        with storage.local_writes(str(tmp_path / "x")):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(tmp_path / "x"))
     if os.path.exists("/dev/full"):  # a real full device: its writes fail with ENOSPC
         with open("/dev/full", "wb", buffering=0) as device, pytest.raises(storage.StorageError,
                                                                           match="/dev/full: no space left"):
