@@ -17,7 +17,7 @@ from curate.annotate.command import annotate_command
 from curate.classify.command import train_classifier_command
 from curate.config import PipelineConfig, load_pipeline
 from curate.errors import ConfigError, InputError, StorageError
-from curate.io.storage import absolute, probe
+from curate.io.storage import absolute, disk_error, probe
 from curate.manifest import Manifest
 
 console = Console(stderr=True, highlight=False)
@@ -130,6 +130,11 @@ def run(pipeline: str, inputs: tuple[str, ...], output: str | None, overrides: t
         if debug:
             traceback.print_exc()
         _fail(f"{exc}\n(re-run with --debug for the traceback; finished stages are kept and resumed)", EXIT_FAILED)
+    except OSError as exc:  # the driver's own file I/O (local writes go through storage.local_writes)
+        if debug:
+            traceback.print_exc()
+        _fail(f"{disk_error(str(config.output), exc) or exc}\n(no output was completed; fix this and re-run the same "
+              "command to resume)", EXIT_FAILED)
     except KeyboardInterrupt:
         _fail("interrupted; re-run the same command to resume after the last finished stage", 130)
     _print_summary(manifest, absolute(config.output))

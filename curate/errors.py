@@ -16,7 +16,8 @@ class InputError(Exception):
 
 
 class StorageError(Exception):
-    """An object store cannot be reached, has no such bucket or refuses access (see ``curate.io.storage``)."""
+    """Storage the run needs fails in a way the user must fix: an object store cannot be reached, has no such
+    bucket or refuses access; a local disk is full or a folder cannot be written (see ``curate.io.storage``)."""
 
 
 class StageError(Exception):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -89,11 +90,30 @@ def terminate(process: subprocess.Popen, timeout: float = 20) -> None:
         process.wait()
 
 
-def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def _cli_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray of the run's own
     env.update(RAY_AUTH_MODE="disabled", COLUMNS="200")
+    return env
+
+
+def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "curate.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
+                          timeout=timeout, env=_cli_env(), cwd=REPO)
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    """The CLI started in a process group of its own (its Ray and workers included), output discarded."""
+    return subprocess.Popen([sys.executable, "-m", "curate.cli", *args], cwd=REPO, env=_cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL a process started by :func:`start_cli` and everything in its group: driver, Ray and workers."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the group had already ended
+        pass
+    process.wait()
 
 
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from tests.conftest import REPO, SAMPLE, run_cli, write_jsonl
+from tests.conftest import REPO, SAMPLE, kill_group, run_cli, start_cli, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 PIPELINE = str(REPO / "pipelines" / "default.yaml")
@@ -131,18 +131,13 @@ def test_every_document_is_accounted_for(first_run, subset):
 def test_killed_run_resumes_to_the_same_output_as_an_uninterrupted_run(first_run, subset, tmp_path):
     out, _ = first_run
     target = tmp_path / "killed"
-    env = dict(os.environ, RAY_AUTH_MODE="disabled")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "curate.cli", "run", PIPELINE, "--input", str(subset), "--output", str(target)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+    process = start_cli("run", PIPELINE, "--input", str(subset), "--output", str(target))
     marker = target / "_stages" / ("00-read+normalize+length_filter+language+gopher_quality+gopher_repetition"
                                    "+fineweb_filter") / "_SUCCESS.json"
     deadline = time.time() + 240
     while not marker.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_group(process)
     assert marker.exists()
     finished_before_the_kill = (target / "_manifest.json").exists()
 

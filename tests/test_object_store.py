@@ -9,9 +9,6 @@ from __future__ import annotations
 import gc
 import gzip
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import polars as pl
@@ -23,7 +20,7 @@ from curate.inspect import inspect_output
 from curate.io import atomic, storage
 from curate.io.frames import read_frame
 from curate.io.reader import ReaderConfig, read_file, resolve_inputs
-from tests.conftest import REPO, SAMPLE, run_cli
+from tests.conftest import REPO, SAMPLE, kill_group, run_cli, start_cli
 from tests.s3_server import free_port, make_bucket, upload
 
 DEDUP = str(REPO / "pipelines" / "dedup.yaml")
@@ -138,15 +135,11 @@ def bucket_run(s3_server):
     upload(SAMPLE, f"{bucket}/raw")
     output = f"{bucket}/curated"
     command = ["run", DEDUP, "--input", f"{bucket}/raw", "--output", output, "--num-cpus", "2"]
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    process = subprocess.Popen([sys.executable, "-m", "curate.cli", *command], cwd=REPO,
-                               env=dict(env, RAY_AUTH_MODE="disabled"), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = start_cli(*command)
     deadline = time.time() + 240
     while not _unit_markers(output) and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_group(process)
     killed = {"units": _unit_markers(output), "step_finished": storage.isfile(f"{output}/_stages/{CHAIN}/_SUCCESS.json"),
               "finished": has_manifest(output), "inspect": None}
     if not killed["finished"]:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 
-from curate.errors import InputError, StageError
+from curate.errors import InputError, StageError, StorageError
 
 
 def unwrap(exc: BaseException, stage_name: str) -> Exception:
     """The curate error that ``exc`` (possibly a Ray wrapper) stands for."""
-    for error in (exc, _root_cause(exc)):
-        if isinstance(error, (InputError, StageError)):
+    # the cause first: Ray's wrapper of a task's InputError is an InputError too, whose text is the task's traceback
+    for error in (_root_cause(exc), exc):
+        if isinstance(error, (InputError, StageError, StorageError)):
             return error
     name, message = _innermost_error(exc)
     if name == "InputError":
         return InputError(message)
+    if name == "StorageError":
+        return StorageError(message)
     if name in ("StageError", "ResourceError"):
         return StageError(message)
     return StageError(f"stage {stage_name!r} failed: {name}: {message}")

@@ -8,6 +8,7 @@ driver writes, so reading overlaps with compression.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -75,12 +76,20 @@ def write(generations: list[Generation], folder: str, config: WriterConfig, grou
     schema = final_schema(last, leave_out)
     kept_writer = ShardWriter(folder, schema, config, group_column=group_column) if schema is not None else None
     dropped_writer = ShardWriter(os.path.join(folder, "_dropped"), DROPPED_SCHEMA, config)
-    for generation in generations:
-        is_last = generation is last
-        for kept, dropped in _split_all(generation.views(), keep_rows=is_last):
-            if dropped is not None:
-                dropped_writer.write(dropped)
-            if kept is not None and kept.num_rows and kept_writer is not None:
-                kept_writer.write(conform(kept.sort_by(ORDER), schema))
-    shards = kept_writer.close() if kept_writer is not None else []
-    return shards, dropped_writer.close()
+    try:
+        for generation in generations:
+            is_last = generation is last
+            for kept, dropped in _split_all(generation.views(), keep_rows=is_last):
+                if dropped is not None:
+                    dropped_writer.write(dropped)
+                if kept is not None and kept.num_rows and kept_writer is not None:
+                    kept_writer.write(conform(kept.sort_by(ORDER), schema))
+        shards = kept_writer.close() if kept_writer is not None else []
+        return shards, dropped_writer.close()
+    except BaseException:
+        # a failed pass (a full disk, Ctrl-C) leaves no shard behind: an output folder holds a whole output or none
+        for writer in (kept_writer, dropped_writer):
+            if writer is not None:
+                with contextlib.suppress(Exception):  # cleaning up never hides the error that stopped the pass
+                    writer.abort()
+        raise

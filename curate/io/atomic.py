@@ -43,14 +43,16 @@ class AtomicFile(io.RawIOBase):
             self._file: Any = storage.guarded(path, lambda: fs.open(inner, "wb"))
         else:
             local = storage.absolute(path)
-            os.makedirs(os.path.dirname(local), exist_ok=True)
-            self._file = open(local + TMP, "wb")
+            with storage.local_writes(path):
+                os.makedirs(os.path.dirname(local), exist_ok=True)
+                self._file = open(local + TMP, "wb")
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        count = self._file.write(data)
+        with storage.local_writes(self.path):
+            count = self._file.write(data)
         self.written += len(data) if count is None else count
         return len(data) if count is None else count
 
@@ -62,9 +64,14 @@ class AtomicFile(io.RawIOBase):
         if storage.is_remote(self.path):
             storage.guarded(self.path, self._file.close)
         else:
-            self._file.close()
             local = storage.absolute(self.path)
-            os.replace(local + TMP, local)
+            try:
+                with storage.local_writes(self.path):
+                    self._file.close()
+                    os.replace(local + TMP, local)
+            except BaseException:
+                self._discard()  # a failed flush (a full disk) leaves no temporary file behind
+                raise
         self._committed = True
         super().close()
 
@@ -80,7 +87,10 @@ class AtomicFile(io.RawIOBase):
             finally:
                 self._file.closed = True  # so the store file's own finaliser never completes the upload
         else:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:  # the flush that failed (a full disk) fails again; the file goes anyway
+                pass
             try:
                 os.remove(storage.absolute(self.path) + TMP)
             except FileNotFoundError:
@@ -123,28 +133,39 @@ class ParquetFileWriter:
             sink: Any = self.file
         else:
             self.local = storage.absolute(path)
-            os.makedirs(os.path.dirname(self.local), exist_ok=True)
+            with storage.local_writes(path):
+                os.makedirs(os.path.dirname(self.local), exist_ok=True)
             sink = self.local + TMP
-        self.writer = pq.ParquetWriter(sink, schema, **options)
+        with storage.local_writes(path):
+            self.writer = pq.ParquetWriter(sink, schema, **options)
 
     def write_table(self, table: pa.Table, **options: Any) -> None:
-        self.writer.write_table(table, **options)
+        with storage.local_writes(self.path):
+            self.writer.write_table(table, **options)
 
     def close(self) -> int:
         """Finish and publish the file; returns its size in bytes."""
-        self.writer.close()
-        if self.file is not None:
-            self.file.commit()
-            return self.file.written
-        os.replace(self.local + TMP, self.local)
-        return os.path.getsize(self.local)
+        with storage.local_writes(self.path):
+            self.writer.close()
+            if self.file is not None:
+                self.file.commit()
+                return self.file.written
+            os.replace(self.local + TMP, self.local)
+            return os.path.getsize(self.local)
 
     def abort(self) -> None:
-        self.writer.close()
+        """Throw the unfinished file away (also after a failed write or close)."""
+        try:
+            self.writer.close()
+        except OSError:  # the write that failed (a full disk) fails again here; the file goes anyway
+            pass
         if self.file is not None:
             self.file.close()
         else:
-            os.remove(self.local + TMP)
+            try:
+                os.remove(self.local + TMP)
+            except FileNotFoundError:
+                pass
 
 
 def write_table(table: pa.Table, path: str, **options: Any) -> int:
@@ -152,10 +173,10 @@ def write_table(table: pa.Table, path: str, **options: Any) -> int:
     writer = ParquetFileWriter(path, table.schema, **options)
     try:
         writer.write_table(table)
+        return writer.close()
     except BaseException:
         writer.abort()
         raise
-    return writer.close()
 
 
 def _source(path: str) -> tuple[str, Any]:

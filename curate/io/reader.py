@@ -295,6 +295,8 @@ def open_parquet(file: InputFile, config: ReaderConfig) -> pq.ParquetFile:
         parquet = atomic.parquet_file(file.path)
     except storage.StorageError:
         raise
+    except FileNotFoundError:
+        raise removed(file) from None
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise InputError(f"{file.name}: not a readable Parquet file: {exc}") from None
     schema = parquet.schema_arrow
@@ -365,4 +367,28 @@ def read_file(file_index: int, file: InputFile, config: ReaderConfig) -> Iterato
     if not 0 <= file_index < MAX_FILES:
         raise InputError(f"{file.name}: file index {file_index} out of range; at most {MAX_FILES} input files")
     reader = {"parquet": read_parquet, "warc": read_warc}.get(file.format, read_jsonl)
-    yield from reader(file_index, file, config)
+    check_unchanged(file)
+    try:
+        yield from reader(file_index, file, config)
+    except FileNotFoundError:  # removed between the check and the open
+        raise removed(file) from None
+
+
+def removed(file: InputFile) -> InputError:
+    return InputError(f"input file {file.path} was removed after the run started; restore it, or re-run the same "
+                      "command to read the inputs as they are now")
+
+
+def check_unchanged(file: InputFile) -> None:
+    """Read a file only as the run listed it: one removed or rewritten since fails the run, naming it.
+
+    The run's fingerprint and its manifest record each input's size as listed; reading another version would
+    give an output that matches neither. Files already read when one changes are not read again.
+    """
+    try:
+        now = storage.size(file.path)
+    except FileNotFoundError:
+        raise removed(file) from None
+    if now != file.size and (file.size or not storage.is_remote(file.path)):  # a store may list no sizes
+        raise InputError(f"input file {file.path} changed after the run started ({file.size:,} bytes when listed, "
+                         f"{now:,} now); re-run the same command to read the inputs as they are now")

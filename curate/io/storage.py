@@ -14,8 +14,11 @@ other processes write the objects the driver lists.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 from curate.errors import StorageError as StorageError
@@ -46,14 +49,35 @@ def filesystem(path: str) -> tuple[Any, str]:
     key = (os.getpid(), protocol)
     if key not in _FILESYSTEMS:
         try:
-            _FILESYSTEMS[key] = fsspec.filesystem(protocol, use_listings_cache=False, skip_instance_cache=True)
+            fs = fsspec.filesystem(protocol, use_listings_cache=False, skip_instance_cache=True,
+                                   **_client_options(protocol))
         except ImportError as exc:
             hint = " (pip install 'curate[s3]')" if protocol in ("s3", "s3a") else ""
             raise StorageError(f"{protocol}:// paths need a package that is not installed: {exc}{hint}") from None
         except ValueError as exc:
             raise StorageError(f"{path}: {exc}") from None
+        if protocol in ("s3", "s3a"):
+            fs.retries = S3FS_TRIES  # an attribute of s3fs's filesystem, not a constructor argument
+        _FILESYSTEMS[key] = fs
     fs = _FILESYSTEMS[key]
     return fs, fs._strip_protocol(path)
+
+
+# Retries of S3 calls. botocore retries each request (standard mode: throttling, 5xx, dropped connections) and
+# s3fs retries botocore's whole call again (it also covers a read cut off mid-body, which botocore cannot). Their
+# defaults (5 legacy-mode attempts, each of 5 tries) kept an endpoint that drops connections busy for 50
+# connections and about 45 seconds before the error; these bounds give up after a few seconds.
+S3_ATTEMPTS = 3  # botocore's attempts per request, unless AWS_MAX_ATTEMPTS or AWS_RETRY_MODE says otherwise
+S3FS_TRIES = 2  # s3fs's tries of each call
+
+
+def _client_options(protocol: str) -> dict[str, Any]:
+    """Bounded retries for S3 filesystems (see ``S3_ATTEMPTS``)."""
+    if protocol not in ("s3", "s3a"):
+        return {}
+    if os.environ.get("AWS_MAX_ATTEMPTS") or os.environ.get("AWS_RETRY_MODE"):
+        return {}
+    return {"config_kwargs": {"retries": {"mode": "standard", "total_max_attempts": S3_ATTEMPTS}}}
 
 
 def absolute(path: str | os.PathLike[str]) -> str:
@@ -158,7 +182,8 @@ def stamp(path: str) -> str:
 def makedirs(folder: str) -> None:
     """Create a local folder (and its parents); object stores need none."""
     if not is_remote(folder):
-        os.makedirs(_local(folder), exist_ok=True)
+        with local_writes(folder):
+            os.makedirs(_local(folder), exist_ok=True)
 
 
 def remove(path: str) -> None:
@@ -224,12 +249,14 @@ def _is_connection_problem(exc: BaseException) -> bool:
     names = {cls.__name__ for cls in type(exc).__mro__}
     return bool(names & {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionError", "ClientConnectorError",
                          "NoCredentialsError", "ServerDisconnectedError", "ConnectionRefusedError",
-                         "ClientConnectionError", "ReadTimeoutError", "NoRegionError"})
+                         "ClientConnectionError", "ReadTimeoutError", "NoRegionError", "ConnectionClosedError"})
 
 
 def probe(path: str) -> None:
-    """Fail early, with a StorageError, when ``path`` lies in a store that cannot be reached or has no such bucket."""
+    """Fail early, with a StorageError, when ``path`` lies in a store that cannot be reached or has no such bucket,
+    or is a local folder that cannot be written."""
     if not is_remote(path):
+        _probe_local(path)
         return
     fs, inner = filesystem(path)
     if path.split("://", 1)[0] not in BUCKET_SCHEMES:
@@ -238,6 +265,56 @@ def probe(path: str) -> None:
     bucket = inner.split("/", 1)[0]
     if _kind(f"{path.split('://', 1)[0]}://{bucket}", label=path) is None:
         raise StorageError(f"{path}: bucket {bucket!r} not found (or not visible with these credentials)")
+
+
+def _probe_local(path: str) -> None:
+    """The folder, or its nearest existing parent (where it would be created), must be a writable folder."""
+    folder = os.path.abspath(_local(path))
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise StorageError(f"{path}: cannot create the output folder: {folder} is a file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageError(f"{path}: cannot write there: permission denied on {folder} "
+                           "(make it writable, or choose another --output)")
+
+
+# Local write failures that the user must fix outside curate, with what to do about each.
+_DISK_ERRORS = {
+    errno.ENOSPC: "no space left on device (free some space, or choose another --output)",
+    errno.EDQUOT: "disk quota exceeded (free some space, or choose another --output)",
+    errno.EACCES: "permission denied (make the folder writable, or choose another --output)",
+    errno.EPERM: "operation not permitted (make the folder writable, or choose another --output)",
+    errno.EROFS: "read-only file system (choose another --output)",
+}
+
+
+def disk_error(path: str, exc: OSError) -> StorageError | None:
+    """The StorageError for a local write failure the user must fix (full disk, no permission), else None.
+
+    pyarrow's own I/O errors carry the errno but not the path, so the path is given. Object stores answer
+    through :func:`guarded` instead.
+    """
+    if is_remote(path):
+        return None
+    code = exc.errno
+    if code is None:  # an error re-raised without its errno: read the reason from the text
+        code = next((c for c in _DISK_ERRORS if os.strerror(c) in str(exc)), None)
+    if code not in _DISK_ERRORS:
+        return None
+    return StorageError(f"{exc.filename or path}: {_DISK_ERRORS[code]}")
+
+
+@contextmanager
+def local_writes(path: str) -> Iterator[None]:
+    """Writing under ``path``: a full disk or a folder without permission becomes one StorageError naming it."""
+    try:
+        yield
+    except OSError as exc:
+        error = disk_error(path, exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 def reset_filesystems() -> None:

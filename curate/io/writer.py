@@ -121,6 +121,15 @@ class ShardWriter:
         self._close()
         return self.shards
 
+    def abort(self) -> None:
+        """Throw away the shard being written and the shards written before it (a pass that failed)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.abort()
+        for shard in self.shards:
+            storage.remove(storage.join(self.folder, str(shard["path"])))
+        self.shards = []
+
 
 DROPPED_SCHEMA = pa.schema([(name, pa.string()) for name in DROPPED_COLUMNS])
 
