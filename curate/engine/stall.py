@@ -26,7 +26,7 @@ from typing import Any
 from curate.engine import cluster
 from curate.engine.cluster import Node, describe_request
 from curate.engine.errors import unwrap
-from curate.errors import InputError, ResourceError, StageError
+from curate.errors import ResourceError
 
 # Seconds without any finished work after which a wait asks whether it can finish at all.
 DEFAULT_STALL_SECONDS = 60.0
@@ -203,7 +203,8 @@ def execute(action: Callable[[], Any], stage_name: str) -> Any:
     try:
         with StallGuard(stage_name):
             return action()
-    except (InputError, StageError):
-        raise
     except Exception as exc:
-        raise unwrap(exc, stage_name) from exc
+        error = unwrap(exc, stage_name)  # Ray's wrapper of a task's InputError is an InputError too
+        if error is exc:
+            raise
+        raise error from exc
