@@ -148,8 +148,8 @@ def test_bad_input_gets_values_without_errors(stage, definition):
     out, _ = stage(mode="annotate", definition=definition).process_batch(documents(BAD_INPUT))
     prefix = stage.prefix
     for name in out.column_names:
-        if name.startswith(prefix) and name != f"{stage.name}_reason":
-            values = np.asarray(out.column(name).to_numpy(zero_copy_only=False), dtype=float)
+        if name.startswith(prefix) and name != f"{stage.name}_reason":  # null: not measured (datatrove)
+            values = np.asarray(out.column(name).drop_null().to_numpy(zero_copy_only=False), dtype=float)
             assert np.isfinite(values).all(), name
 
 
@@ -173,3 +173,34 @@ def test_quality_pipeline_parses():
     names = [spec.name for spec in load_pipeline("pipelines/quality.yaml").stages]
     assert names[1:] == ["language", "gopher_quality", "gopher_repetition", "c4_filter", "fineweb_filter", "embed",
                         "quality", "toxicity", "profanity"]
+
+
+def test_datatrove_measures_tokenized_values_only_where_earlier_rules_keep_the_document():
+    """``definition: datatrove`` tokenizes only documents still undecided (as DataTrove returns early): the
+    column is null exactly where an earlier rule fails, the same value as with those rules off elsewhere,
+    and the decisions are those of the rules applied to every value."""
+    listing = "\n".join(["Home", "About", "Contact", "Products", "Login"] * 3)
+    lists = "\n".join(letter * 40 + "." for letter in "abcdefgh")  # long lines of one word each
+    repeated = PROSE + "\nThis exact same line is repeated here again.\n" * 3
+    texts = [PROSE, listing, lists, repeated, "", PROSE + "\n" + PROSE]
+    out, _ = FineWebFilter(mode="annotate", definition="datatrove").process_batch(documents(texts))
+    every, _ = FineWebFilter(mode="annotate", definition="datatrove", min_line_punct_ratio=None,
+                             max_short_line_ratio=None, max_dup_line_char_ratio=None).process_batch(documents(texts))
+    reasons = column(out, "fineweb_filter_reason")
+    assert reasons == [None, "few_lines_end_in_punctuation", "too_many_newlines", "duplicate_line_chars",
+                       "few_lines_end_in_punctuation", "duplicate_line_chars"]
+    earlier = [reason not in (None, "too_many_newlines") for reason in reasons]
+    assert [value is None for value in column(out, "fineweb_newline_ratio")] == earlier
+    assert all(a == b for a, b in zip(column(out, "fineweb_newline_ratio"), column(every, "fineweb_newline_ratio"))
+               if a is not None)
+    assert column(every, "fineweb_newline_ratio")[2] == pytest.approx(7 / 16)  # 8 words and 8 full stops
+
+    c4_texts = [PROSE, PROSE + "\nIt has { a bracket } too.", PROSE + " The film is porn.", "Too short.", PROSE]
+    out, _ = C4Filter(mode="annotate", definition="datatrove").process_batch(documents(c4_texts))
+    every, _ = C4Filter(mode="annotate", definition="datatrove", filter_curly_bracket=False,
+                        max_bad_word_ratio=None).process_batch(documents(c4_texts))
+    assert column(out, "c4_filter_reason") == [None, "curly_bracket", "bad_words", "too_few_sentences", None]
+    assert [v is None for v in column(out, "c4_bad_words")] == [False, True, False, False, False]
+    assert [v is None for v in column(out, "c4_sentences")] == [False, True, True, False, False]
+    assert column(out, "c4_sentences")[3] == 0 and column(every, "c4_sentences")[1:3] == [6, 6]
+    assert column(out, "c4_bad_word_ratio")[2] == column(every, "c4_bad_word_ratio")[2] > 0

@@ -45,6 +45,7 @@ from curate.stages.text_units import (
     Pieces,
     bare_words,
     ends_with_any,
+    measured_where,
     ratio,
     split_lines,
     split_words,
@@ -53,6 +54,9 @@ from curate.stages.text_units import (
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
                   "use cookies")
 SENTENCE_END = r"[.!?…。！？]+[\"'”’)\]]*(\s|$)"
+# Measured values, in the order of their columns.
+VALUES = ("lines", "terminal_punct_line_ratio", "short_line_ratio", "javascript_lines", "policy_lines", "kept_lines",
+          "sentences", "has_lorem_ipsum", "has_curly_bracket", "bad_words", "bad_word_ratio")
 LDNOOBW_EN = os.path.join(os.path.dirname(__file__), "data", "ldnoobw_en.txt")
 
 
@@ -80,6 +84,11 @@ class C4Filter(RuleFilter[C4FilterParams]):
     ``short_line_ratio``, ``javascript_lines``, ``policy_lines``, ``kept_lines``,
     ``sentences`` (in kept lines), ``has_lorem_ipsum``, ``has_curly_bracket``,
     ``bad_words`` and ``bad_word_ratio`` (per word).
+
+    With ``definition: datatrove``, the bad words are counted only in
+    documents without "lorem ipsum" or ``{`` in a candidate line, and the
+    sentences (spaCy) only in documents no earlier rule drops, as DataTrove's
+    filters return early; both are null for the others.
     """
 
     name = "c4_filter"
@@ -123,7 +132,6 @@ class C4Filter(RuleFilter[C4FilterParams]):
         if p.filter_policy_lines:
             kept &= ~policy
         line_count = lines.count()
-        words, bad = _bad_words(text, p.bad_words_file, self.datatrove)
         measured: dict[str, Any] = {
             "lines": line_count,
             "terminal_punct_line_ratio": ratio(lines.count(terminal), line_count),
@@ -131,14 +139,21 @@ class C4Filter(RuleFilter[C4FilterParams]):
             "javascript_lines": lines.count(javascript),
             "policy_lines": lines.count(policy),
             "kept_lines": lines.count(kept),
-            "sentences": self._sentences(lines, kept),
             "has_lorem_ipsum": lines.count(candidate & np.asarray(pc.match_substring(lower, "lorem ipsum"),
                                                                   dtype=bool)) > 0,
             "has_curly_bracket": lines.count(curly_checked & np.asarray(pc.match_substring(lines.values, "{"),
                                                                         dtype=bool)) > 0,
-            "bad_words": bad,
-            "bad_word_ratio": ratio(bad, words),
         }
+        if self.datatrove:  # each value only where the earlier rules keep the document, as DataTrove returns early
+            entries = _word_list(p.bad_words_file or LDNOOBW_EN)
+            measured.update(datatrove_rules.c4_bad_words(text, entries, self.undecided(measured)))
+            wanted = self.undecided(measured)
+            sentences = lines.sum(datatrove_rules.c4_sentences(lines, kept & wanted[lines.doc])).astype(np.int64)
+            measured["sentences"] = measured_where(wanted, sentences)
+        else:
+            words, bad = _bad_words(text, p.bad_words_file)
+            measured.update(bad_words=bad, bad_word_ratio=ratio(bad, words), sentences=self._sentences(lines, kept))
+        measured = {name: measured[name] for name in VALUES}
         if p.remove_lines:
             kept_lists = pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(lines.count(kept))], pa.int32()),
                                                   pc.filter(lines.values, pa.array(kept)))
@@ -146,9 +161,7 @@ class C4Filter(RuleFilter[C4FilterParams]):
         return measured
 
     def _sentences(self, lines: Pieces, kept: np.ndarray) -> np.ndarray:
-        """Sentences in kept lines: spaCy's sentencizer (``datatrove``) or the regular expression (``paper``)."""
-        if self.datatrove:
-            return lines.sum(datatrove_rules.c4_sentences(lines, kept)).astype(np.int64)
+        """Sentences in kept lines, by the regular expression (``paper``)."""
         sentences = np.maximum(1, np.asarray(pc.count_substring_regex(lines.values, SENTENCE_END), dtype=np.int64))
         return lines.sum(sentences, kept).astype(np.int64)
 
@@ -158,19 +171,12 @@ class C4Filter(RuleFilter[C4FilterParams]):
         return batch.set_column(batch.schema.get_field_index("text"), "text", measured["_kept_text"])
 
 
-def _bad_words(text: pa.Array, path: str | None, c4_pattern: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Words per document and occurrences of bad words and phrases among them.
-
-    ``c4_pattern``: occurrences of C4's pattern (an entry between non-word characters) in the lower-cased
-    text instead, as DataTrove's ``C4BadWordsFilter`` searches it.
-    """
+def _bad_words(text: pa.Array, path: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Words per document and occurrences of bad words and phrases among them (whole lower-cased words)."""
     entries = _word_list(path or LDNOOBW_EN)
     tokens = split_words(text)
     words = tokens.count(tokens.matches(HAS_CONTENT))
     lower = pc.utf8_lower(text)
-    if c4_pattern:
-        pattern = datatrove_rules.c4_bad_word_pattern(entries)
-        return words, np.asarray(pc.count_substring_regex(lower, pattern), dtype=np.int64)
     single = [entry for entry in entries if " " not in entry]
     bad = tokens.count(pc.is_in(bare_words(tokens), value_set=pa.array(single, pa.string())))
     phrases = [entry for entry in entries if " " in entry]

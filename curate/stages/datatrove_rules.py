@@ -17,9 +17,14 @@ tokens included, and every value follows DataTrove's code:
 * ``c4_filter``: lines from ``str.splitlines``; lines with a word over 1,000
   characters go; Wikipedia citation marks are removed before the
   punctuation check; sentences are spaCy sentencizer sentences; bad words are
-  found with C4's regular expression on the lower-cased text.
+  found with C4's regular expression on the lower-cased text. Bad words are
+  counted only where no "lorem ipsum" or ``{`` drops the document, sentences
+  only where no earlier rule does (DataTrove returns early; null for the
+  others).
 * ``fineweb_filter``: lines split at newlines, not stripped (trailing spaces
-  defeat the punctuation check and count as characters); newlines per token.
+  defeat the punctuation check and count as characters); newlines per token,
+  measured only for documents the line rules keep (DataTrove tokenizes no
+  other; the column is null for the others).
 """
 
 from __future__ import annotations
@@ -38,11 +43,14 @@ from curate.stages.text_units import (
     C4_TERMINAL_PUNCTUATION,
     ELLIPSIS_END,
     FINEWEB_TERMINAL_PUNCTUATION,
+    HAS_CONTENT,
     Pieces,
     ends_with_any,
+    measured_where,
     python_lines,
     ratio,
     split_lines,
+    split_words,
 )
 
 # DataTrove's C4 citation pattern (``\d`` is any Unicode digit there).
@@ -188,7 +196,10 @@ def c4_lines(text: pa.Array) -> tuple[Pieces, np.ndarray, np.ndarray]:
     lines = python_lines(text)
     stripped = pc.utf8_trim_whitespace(lines.values)
     words = np.asarray(pc.list_value_length(pc.utf8_split_whitespace(stripped)), dtype=np.int64)
-    long_word = np.asarray(pc.match_substring_regex(stripped, r"\S{1000}\S"), dtype=bool)
+    long_word = np.zeros(len(stripped), dtype=bool)
+    longer = np.flatnonzero(np.asarray(pc.utf8_length(stripped), dtype=np.int64) > 1000)  # the rest cannot match
+    long_word[longer] = np.asarray(pc.match_substring_regex(pc.take(stripped, pa.array(longer, pa.int64())),
+                                                            r"\S{1000}\S"), dtype=bool)
     cleaned = pc.replace_substring_regex(stripped, CITATION, "")
     return Pieces(lines.doc, lines.n_docs, cleaned), words, long_word
 
@@ -216,6 +227,22 @@ def c4_sentences(lines: Pieces, kept: np.ndarray) -> np.ndarray:
     return out
 
 
+def c4_bad_words(text: pa.Array, entries: tuple[str, ...], wanted: np.ndarray) -> dict[str, pa.Array]:
+    """``bad_words`` (occurrences of C4's pattern in the lower-cased text) and ``bad_word_ratio`` (per word,
+    whitespace words as in ``paper``) of the ``wanted`` documents, null for the others. Words are counted
+    only where a bad word occurs (the ratio is 0.0 elsewhere)."""
+    bad = np.zeros(len(text), dtype=np.int64)
+    if wanted.any():
+        found = pc.count_substring_regex(pc.utf8_lower(pc.filter(text, pa.array(wanted))),
+                                         c4_bad_word_pattern(entries))
+        bad[wanted] = np.asarray(found, dtype=np.int64)
+    words = np.zeros(len(text), dtype=np.int64)
+    if (bad > 0).any():
+        tokens = split_words(pc.filter(text, pa.array(bad > 0)))
+        words[bad > 0] = tokens.count(tokens.matches(HAS_CONTENT))
+    return {"bad_words": measured_where(wanted, bad), "bad_word_ratio": measured_where(wanted, ratio(bad, words))}
+
+
 @lru_cache(maxsize=4)
 def c4_bad_word_pattern(entries: tuple[str, ...]) -> str:
     """C4's pattern: an entry between non-word characters (or the text's ends)."""
@@ -223,16 +250,32 @@ def c4_bad_word_pattern(entries: tuple[str, ...]) -> str:
     return f"(?:{NON_WORD}|^)(?:{alternatives})(?:{NON_WORD}|$)"
 
 
-def fineweb(text: pa.Array, short_line_chars: int) -> dict[str, np.ndarray]:
+def fineweb_lines(text: pa.Array, short_line_chars: int) -> dict[str, np.ndarray]:
+    """FineWeb's line values (every document)."""
     lines = split_lines(text, strip=False)
     line_count = lines.count()
     lengths = lines.lengths()
     repeat = ~lines.first_occurrence()
-    newlines = np.asarray(pc.count_substring(text, "\n"), dtype=np.int64)
     return {
         "lines": line_count,
         "line_punct_ratio": ratio(lines.count(ends_with_any(lines, FINEWEB_TERMINAL_PUNCTUATION)), line_count),
         "short_line_ratio": ratio(lines.count(lengths <= short_line_chars), line_count),
-        "dup_line_char_ratio": ratio(lines.sum(lengths, repeat), chars(text) - newlines),
-        "newline_ratio": ratio(newlines, spacy_words(text).count()),
+        "dup_line_char_ratio": ratio(lines.sum(lengths, repeat), chars(text) - newline_counts(text)),
     }
+
+
+def newline_counts(text: pa.Array) -> np.ndarray:
+    return np.asarray(pc.count_substring(text, "\n"), dtype=np.int64)
+
+
+def newline_ratio(text: pa.Array, wanted: np.ndarray) -> pa.Array:
+    """Newlines per spaCy token for the ``wanted`` documents (null for the others): the only value that needs
+    the tokenizer, measured where DataTrove measures it. A text without newlines is 0.0 untokenized."""
+    newlines = np.zeros(len(text), dtype=np.int64)
+    if wanted.any():
+        newlines[wanted] = newline_counts(pc.filter(text, pa.array(wanted)))
+    tokens = np.zeros(len(text), dtype=np.int64)
+    tokenize = newlines > 0
+    if tokenize.any():
+        tokens[tokenize] = spacy_words(pc.filter(text, pa.array(tokenize))).count()
+    return measured_where(wanted, ratio(newlines, tokens))

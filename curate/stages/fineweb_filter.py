@@ -49,7 +49,12 @@ class FineWebFilterParams(RuleParams):
 
 class FineWebFilter(RuleFilter[FineWebFilterParams]):
     """FineWeb's rules; columns ``fineweb_<value>``: ``lines``, ``line_punct_ratio``,
-    ``short_line_ratio``, ``dup_line_char_ratio``, ``newline_ratio``."""
+    ``short_line_ratio``, ``dup_line_char_ratio``, ``newline_ratio``.
+
+    With ``definition: datatrove``, ``newline_ratio`` (spaCy tokens) is
+    measured only for documents the three line rules keep, as DataTrove's
+    filter returns before tokenizing the others; it is null for them.
+    """
 
     name = "fineweb_filter"
     Params = FineWebFilterParams
@@ -63,7 +68,9 @@ class FineWebFilter(RuleFilter[FineWebFilterParams]):
 
     def measure(self, text: pa.Array) -> dict[str, np.ndarray]:
         if self.datatrove:
-            return datatrove_rules.fineweb(text, self.params.short_line_chars)
+            measured = datatrove_rules.fineweb_lines(text, self.params.short_line_chars)
+            measured["newline_ratio"] = datatrove_rules.newline_ratio(text, self.undecided(measured))
+            return measured
         lines = split_lines(text)
         line_count = lines.count()
         lengths = lines.lengths()

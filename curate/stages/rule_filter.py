@@ -16,6 +16,11 @@ Stats for the manifest: ``checked`` (documents not already marked by an
 earlier stage), ``failed`` (per rule, documents it names: the first rule they
 fail) and ``failing`` (per rule, every live document that fails it, so the
 effect of turning one rule off can be read off the manifest).
+
+A filter may measure an expensive value only for the documents that every
+earlier rule keeps (:meth:`RuleFilter.undecided`; ``definition: datatrove``
+does so where DataTrove returns early): its column is null for the others,
+and ``failing`` counts only the documents it was measured for.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ class Rule:
             return values < threshold
         if self.kind == "max":
             return values > threshold
-        return values.astype(bool) & bool(threshold)
+        return (values == 1) & bool(threshold)  # NaN (not measured) is not 1
 
     def detail(self, value: float, threshold: float | bool) -> str:
         if self.kind == "flag":
@@ -71,6 +76,14 @@ class Rule:
 
 
 R = TypeVar("R", bound=RuleParams)
+
+
+def numeric(values: np.ndarray | pa.Array) -> np.ndarray:
+    """A measured value as numpy; nulls (not measured) become NaN, which fails no rule."""
+    if isinstance(values, pa.Array):
+        return values.to_numpy(zero_copy_only=False).astype(np.float64)
+    return values
+
 
 
 class RuleFilter(MapStage[R]):
@@ -96,6 +109,16 @@ class RuleFilter(MapStage[R]):
         Keys starting with ``_`` are not written as columns (intermediate results for :meth:`edit`).
         """
         raise NotImplementedError
+
+    def undecided(self, measured: dict[str, Any]) -> np.ndarray:
+        """Documents that no active rule whose value is already in ``measured`` fails (those a later,
+        expensive value still matters for)."""
+        n = len(next(iter(measured.values())))
+        open_ = np.ones(n, dtype=bool)
+        for rule in self._active():
+            if rule.value in measured:
+                open_ &= ~rule.fails(numeric(measured[rule.value]), getattr(self.params, rule.param))
+        return open_
 
     def edit(self, batch: pa.Table, measured: dict[str, Any]) -> pa.Table:
         """Optionally change the text after measuring (C4's line removal); default: unchanged."""
@@ -127,7 +150,7 @@ class RuleFilter(MapStage[R]):
         failing = np.zeros((len(active), n), dtype=bool)
         for index, rule in enumerate(active):
             threshold = getattr(self.params, rule.param)
-            values = measured[rule.value]
+            values = numeric(measured[rule.value])
             failing[index] = rule.fails(values, threshold)
             new = failing[index] & (codes == 0)
             codes[new] = index + 1

@@ -74,6 +74,11 @@ def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
+def measured_where(mask: np.ndarray, values: np.ndarray) -> pa.Array:
+    """``values`` where ``mask`` is true, null elsewhere (a value measured only for some documents)."""
+    return pa.array(values, mask=~np.asarray(mask, dtype=bool))
+
+
 @dataclass
 class Grouped:
     """Items of every document of a batch, in document order: item ``i`` belongs to document ``doc[i]``."""
