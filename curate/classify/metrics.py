@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
@@ -13,6 +12,8 @@ def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
     n_neg = len(positive) - n_pos
     if n_pos == 0 or n_neg == 0:
         return None
+    from scipy.stats import rankdata  # scipy.stats takes a second to import: only when scoring
+
     ranks = rankdata(scores)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

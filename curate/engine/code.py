@@ -51,6 +51,7 @@ def _imported_names(tree: ast.AST, module_name: str, is_package: bool) -> set[st
     return names
 
 
+@cache
 def _source_file(name: str) -> Path | None:
     """The ``.py`` file of module ``name`` without importing it (its parent packages may be imported)."""
     try:
@@ -59,6 +60,13 @@ def _source_file(name: str) -> Path | None:
         return None
     origin = getattr(spec, "origin", None) if spec is not None else None
     return Path(origin) if origin and origin.endswith(".py") else None
+
+
+@cache
+def _module_imports(name: str, path: Path) -> frozenset[str]:
+    """What module ``name`` (source ``path``) imports; parsed once per process, shared by every stage."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return frozenset(_imported_names(tree, name, path.name == "__init__.py"))
 
 
 def stage_files(cls: type) -> list[tuple[str, Path]]:
@@ -73,8 +81,7 @@ def stage_files(cls: type) -> list[tuple[str, Path]]:
     while pending:
         name = pending.pop()
         path = found[name]
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for imported in _imported_names(tree, name, path.name == "__init__.py"):
+        for imported in _module_imports(name, path):
             if imported in found or imported.split(".")[0] != package or _is_shared(imported):
                 continue
             source = _source_file(imported)
