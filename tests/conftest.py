@@ -96,9 +96,17 @@ def _cli_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=_cli_env(), cwd=REPO)
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """The CLI run to its end in a process group of its own; past ``timeout`` the whole group (driver, Ray and
+    workers) is killed before the test fails, so no Ray process outlives it."""
+    process = subprocess.Popen([sys.executable, "-m", "curate.cli", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=_cli_env(), cwd=REPO, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def start_cli(*args: str) -> subprocess.Popen:
