@@ -140,18 +140,14 @@ class MinHashDedup(GlobalStage):
         schema = base.schema()
         order_type = schema.base_schema.field(ORDER).type if schema is not None and n_docs else pa.int64()
         defaults = {IS_DUPLICATE: False} if p.mode == "annotate" else {}
-        if (base.size_bytes() or 0) <= p.local_max_bytes:
-            return self._run_local(base, signer, (bands, rows), order_type, defaults, clock)
+        size = base.size_bytes() or 0
+        if size <= p.local_max_bytes:
+            return self._run_local(base, signer, order_type, defaults, clock)
         n_signed = int(base.sum("_mh_signed") or 0) if n_docs else 0
         # about 4 M band rows and at most ~256 MiB of corpus per shuffle partition
-        parts = p.num_partitions or max(2, math.ceil(n_signed * bands / 4_000_000),
-                                        math.ceil((base.size_bytes() or 0) / (256 << 20)))
+        parts = p.num_partitions or max(2, math.ceil(n_signed * bands / 4_000_000), math.ceil(size / (256 << 20)))
         clock.lap("sign")
-        stats: dict[str, Any] = {
-            "documents": n_docs, "documents_without_shingles": n_docs - n_signed, "scheme": p.scheme,
-            "num_perm": p.num_perm, "bands": bands, "rows": rows, "threshold": p.threshold, "verify": p.verify,
-            "partitions": parts,
-        }
+        stats = self._sign_stats(n_docs, n_signed, parts)
         n_cand = n_ver = 0
         if n_signed > 1:
             candidates = self._candidates(base, parts)
@@ -162,12 +158,9 @@ class MinHashDedup(GlobalStage):
                 verified = self._verify(candidates, base, signer, parts, n_cand)
             n_ver = verified.count() if n_cand else 0
             clock.lap("verify")
-        stats.update(candidate_pairs=n_cand, verified_pairs=n_ver, false_positives_removed=n_cand - n_ver,
-                     false_positive_rate=round((n_cand - n_ver) / n_cand, 6) if n_cand else 0.0)
+        stats.update(_pair_stats(n_cand, n_ver))
         if n_ver == 0:
-            stats.update(clusters=0, documents_in_clusters=0, documents_removed=0, components="none",
-                         seconds=clock.laps)
-            return GlobalResult(marks=_no_marks(p.mode, order_type), stats=stats, defaults=defaults)
+            return self._nothing_found(stats, clock, order_type, defaults)
 
         members, how = self._components(verified, n_ver, parts)
         clock.lap("components")
@@ -175,15 +168,13 @@ class MinHashDedup(GlobalStage):
         n_members = assign.count()
         n_dup = int(assign.sum(_IS_DUP) or 0)
         clock.lap("keepers")
-        stats.update(components=how, clusters=n_members - n_dup, documents_in_clusters=n_members,
-                     documents_removed=n_dup if p.mode == "drop" else 0, documents_marked_duplicate=n_dup,
-                     seconds=clock.laps)
+        stats.update(self._cluster_stats(how, n_members, n_dup), seconds=clock.laps)
         marks = assign.map_batches(_to_marks, batch_format="pyarrow",
                                    fn_kwargs={"mode": p.mode, "order_type": order_type})
         return GlobalResult(marks=marks, stats=stats, defaults=defaults)
 
-    def _run_local(self, base, signer: Signer, shape: tuple[int, int], order_type: pa.DataType,
-                   defaults: dict[str, Any], clock: Clock) -> GlobalResult:
+    def _run_local(self, base, signer: Signer, order_type: pa.DataType, defaults: dict[str, Any],
+                   clock: Clock) -> GlobalResult:
         """The steps after signing on one process: the batch functions of the distributed path applied to the
         whole signed corpus at once (one partition), so both paths give the same marks."""
         import ray
@@ -193,42 +184,49 @@ class MinHashDedup(GlobalStage):
         tables = [t for t in ray.get(base.to_arrow_refs()) if t.num_rows]
         table = pa.concat_tables(tables, promote_options="default") if tables else None
         n_docs = table.num_rows if table is not None else 0
-        n_signed = int(pc.sum(table.column("_mh_signed")).as_py() or 0) if n_docs else 0
+        n_signed = int(pc.sum(table.column("_mh_signed")).as_py() or 0) if table is not None else 0
         clock.lap("sign")
-        stats: dict[str, Any] = {
-            "documents": n_docs, "documents_without_shingles": n_docs - n_signed, "scheme": p.scheme,
-            "num_perm": p.num_perm, "bands": shape[0], "rows": shape[1], "threshold": p.threshold,
-            "verify": p.verify, "partitions": 1,
-        }
-        empty = pa.table({"lo": pa.array([], pa.int64()), "hi": pa.array([], pa.int64())})
-        candidates = _dedupe_edges(_bucket_edges(_explode_keys(table, 1), 1)) if table is not None and n_signed > 1 \
-            else empty
-        n_cand = candidates.num_rows
+        stats = self._sign_stats(n_docs, n_signed, 1)
+        if table is None or n_signed < 2:
+            stats.update(_pair_stats(0, 0))
+            return self._nothing_found(stats, clock, order_type, defaults)
+        candidates = _dedupe_edges(_bucket_edges(_explode_keys(table, 1), 1))
         clock.lap("candidates")
         verified = candidates
-        if table is not None and n_cand and p.verify != "none":
+        if candidates.num_rows and p.verify != "none":
             docs = table.select([ORDER, "text"])
             joined = _attach_text(_attach_text(candidates, docs, "lo"), docs, "hi")
             verified = _check_pairs(joined, signer, p.threshold, p.verify == "exact")
-        n_ver = verified.num_rows
         clock.lap("verify")
-        stats.update(candidate_pairs=n_cand, verified_pairs=n_ver, false_positives_removed=n_cand - n_ver,
-                     false_positive_rate=round((n_cand - n_ver) / n_cand, 6) if n_cand else 0.0)
-        if table is None or n_ver == 0:
-            stats.update(clusters=0, documents_in_clusters=0, documents_removed=0, components="none",
-                         seconds=clock.laps)
-            return GlobalResult(marks=_no_marks(p.mode, order_type), stats=stats, defaults=defaults)
+        stats.update(_pair_stats(candidates.num_rows, verified.num_rows))
+        if verified.num_rows == 0:
+            return self._nothing_found(stats, clock, order_type, defaults)
         nodes, roots = components_local(verified.column("lo").to_numpy(), verified.column("hi").to_numpy())
         members = pa.table({"node": pa.array(nodes).cast(table.schema.field(ORDER).type), "root": roots})
         clock.lap("components")
         assign = _choose_keepers(_attach_rank(members, table.select([ORDER, "id", _RANK])), p.keep)
         n_dup = int(pc.sum(assign.column(_IS_DUP)).as_py() or 0)
         clock.lap("keepers")
-        stats.update(components="local", clusters=assign.num_rows - n_dup, documents_in_clusters=assign.num_rows,
-                     documents_removed=n_dup if p.mode == "drop" else 0, documents_marked_duplicate=n_dup,
-                     seconds=clock.laps)
+        stats.update(self._cluster_stats("local", assign.num_rows, n_dup), seconds=clock.laps)
         return GlobalResult(marks=ray.data.from_arrow(_to_marks(assign, p.mode, order_type)), stats=stats,
                             defaults=defaults)
+
+    # ------------------------------------------------------------------- stats
+    def _sign_stats(self, n_docs: int, n_signed: int, parts: int) -> dict[str, Any]:
+        p = self.params
+        bands, rows = self.band_shape()
+        return {"documents": n_docs, "documents_without_shingles": n_docs - n_signed, "scheme": p.scheme,
+                "num_perm": p.num_perm, "bands": bands, "rows": rows, "threshold": p.threshold, "verify": p.verify,
+                "partitions": parts}
+
+    def _cluster_stats(self, how: str, n_members: int, n_dup: int) -> dict[str, Any]:
+        return {"components": how, "clusters": n_members - n_dup, "documents_in_clusters": n_members,
+                "documents_removed": n_dup if self.params.mode == "drop" else 0, "documents_marked_duplicate": n_dup}
+
+    def _nothing_found(self, stats: dict[str, Any], clock: Clock, order_type: pa.DataType,
+                       defaults: dict[str, Any]) -> GlobalResult:
+        stats.update(clusters=0, documents_in_clusters=0, documents_removed=0, components="none", seconds=clock.laps)
+        return GlobalResult(marks=_no_marks(self.params.mode, order_type), stats=stats, defaults=defaults)
 
     def _candidates(self, base, parts: int):
         keys = base.select_columns([ORDER, _KEYS]).map_batches(_explode_keys, batch_format="pyarrow",
@@ -273,6 +271,11 @@ class MinHashDedup(GlobalStage):
         keyed = ranked.map_batches(_add_part, batch_format="pyarrow", fn_kwargs={"column": "root", "parts": parts})
         return keyed.groupby("_part", num_partitions=parts).map_groups(_choose_keepers, batch_format="pyarrow",
                                                                        fn_kwargs={"keep": self.params.keep})
+
+
+def _pair_stats(n_cand: int, n_ver: int) -> dict[str, Any]:
+    return {"candidate_pairs": n_cand, "verified_pairs": n_ver, "false_positives_removed": n_cand - n_ver,
+            "false_positive_rate": round((n_cand - n_ver) / n_cand, 6) if n_cand else 0.0}
 
 
 def _cogroup(left, right, left_key: str, right_key: str, parts: int, fn, kwargs: dict):
